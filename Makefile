@@ -1,0 +1,37 @@
+# Thin targets: each is one or two commands. `make pipeline` and `make test` create .venv/ when absent.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup pipeline test test-fast eval-extract bench-extract clean
+
+setup: $(VENV)/.installed
+
+# torch==2.13.0 is the CPU build that lies on this machine's disk (never a multi-GB CUDA wheel)
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# the main job on the embedded defaults: extract the shipped corpus and score extraction on every gold set
+pipeline: setup
+	$(BIN)/quotestance-extract
+	$(BIN)/quotestance-eval-extract
+
+# the whole suite, slow end-to-end tests included; pytest's exit 5 (no tests collected) is not a failure
+test: setup
+	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+eval-extract: setup
+	$(BIN)/quotestance-eval-extract output=docs/extraction_eval.md
+
+bench-extract: setup
+	$(BIN)/python benchmarks/extract_vs_textacy.py
+
+clean:
+	rm -rf experiments/hydra .pytest_cache

@@ -1,0 +1,59 @@
+"""Console entry points: compose the Hydra config, turn it into dataclasses, call one stage function."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from quotestance.config import register
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models load from installed packages or folders, never a hub
+register()
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+EXIT_SKIPPED = 3  # the run completed but some inputs were skipped (see the errors file)
+
+
+@hydra.main(version_base=None, config_path=CONF, config_name="extract_app")
+def _extract(cfg: DictConfig) -> int:
+    from quotestance.extract.batch import extract_files
+
+    app = OmegaConf.to_object(cfg)
+    summary = extract_files(app.input, app.output, app.errors, app.extract)
+    print(summary.line(), file=sys.stderr)
+    return EXIT_SKIPPED if summary.skipped else 0
+
+
+@hydra.main(version_base=None, config_path=CONF, config_name="eval_extract")
+def _eval_extract(cfg: DictConfig) -> int:
+    from quotestance.extract.batch import load_nlp
+    from quotestance.extract.evaluation import evaluate_goldset, format_table
+    from quotestance.io import atomic_writer
+
+    app = OmegaConf.to_object(cfg)
+    nlp = load_nlp(app.extract.spacy_model)
+    names = app.only or list(app.goldsets)
+    results = [evaluate_goldset(n, g.gold, g.texts, nlp, g.default_article)
+               for n, g in app.goldsets.items() if n in names]
+    table = format_table(results)
+    print(table)
+    if app.output:
+        with atomic_writer(app.output) as fh:
+            fh.write(table + "\n")
+    return 0
+
+
+def _exit(fn) -> None:
+    rc = fn()
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def extract_main() -> None:
+    _exit(_extract)
+
+
+def eval_extract_main() -> None:
+    _exit(_eval_extract)

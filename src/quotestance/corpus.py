@@ -1,0 +1,144 @@
+"""The project's own news corpus: resolve annotation parts into gold rows with exact offsets.
+
+Annotators write quotes as text (what they see), never as character offsets: offsets are derived here
+from the article body exactly as `quotestance.extract.ingest` reads it, so they can never drift.
+
+A *part* row (data/annotations/parts/*.jsonl) holds: article_id, quote (exact substring of the body),
+optional occurrence (1-based, when the same text appears more than once), kind, speaker, speaker_role,
+speaker_org, stance, confidence, rationale. `build_gold` turns all parts into data/annotations/gold.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+LABELS = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
+KINDS = ("direct", "indirect")
+CONFIDENCES = ("clear", "ambiguous")
+_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
+
+
+def read_body(path: Path) -> tuple[dict, str]:
+    """Front matter and body of a corpus article (the body is what offsets index into)."""
+    raw = path.read_text(encoding="utf-8")
+    m = _FRONT.match(raw)
+    if not m:
+        return {}, raw
+    return (yaml.safe_load(m.group(1)) or {}), raw[m.end():]
+
+
+def resolve_row(row: dict, body: str) -> tuple[int, int]:
+    """Character span of row['quote'] in the body; ValueError when it is absent or ambiguous."""
+    quote = row["quote"]
+    starts = [m.start() for m in re.finditer(re.escape(quote), body)]
+    if not starts:
+        raise ValueError(f"quote not found in article {row['article_id']}: {quote[:70]!r}")
+    occ = int(row.get("occurrence") or 1)
+    if occ > len(starts):
+        raise ValueError(f"occurrence {occ} > {len(starts)} matches for {quote[:70]!r}")
+    if len(starts) > 1 and not row.get("occurrence"):
+        raise ValueError(f"quote occurs {len(starts)} times, give 'occurrence': {quote[:70]!r}")
+    return starts[occ - 1], starts[occ - 1] + len(quote)
+
+
+def check_row(row: dict) -> list[str]:
+    """Problems with one part row's fields (not its span)."""
+    problems = []
+    for key in ("article_id", "quote", "kind", "stance", "confidence"):
+        if not row.get(key):
+            problems.append(f"missing {key}")
+    if row.get("kind") not in KINDS:
+        problems.append(f"kind {row.get('kind')!r} not in {KINDS}")
+    if row.get("stance") not in LABELS:
+        problems.append(f"stance {row.get('stance')!r} not in {LABELS}")
+    if row.get("confidence") not in CONFIDENCES:
+        problems.append(f"confidence {row.get('confidence')!r} not in {CONFIDENCES}")
+    q = row.get("quote") or ""
+    if q != q.strip():
+        problems.append("quote has leading/trailing whitespace")
+    if q and (q[0] in "\"“”" or q[-1] in "\"“”"):
+        problems.append("quote includes quotation marks; give the text inside them")
+    return problems
+
+
+def build_gold(corpus_dir: Path, parts: list[Path]) -> tuple[list[dict], list[str]]:
+    """Gold rows (sorted, with quote ids and offsets) and a list of every problem found."""
+    bodies = {p.stem: read_body(p) for p in sorted(corpus_dir.glob("*.md"))}
+    rows, errors = [], []
+    for part in parts:
+        for n, line in enumerate(part.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{part.name}:{n}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                errors.append(f"{where}: not JSON ({e})")
+                continue
+            problems = check_row(row)
+            aid = row.get("article_id")
+            if aid not in bodies:
+                problems.append(f"no article {aid!r} in {corpus_dir}")
+            if problems:
+                errors.append(f"{where}: " + "; ".join(problems))
+                continue
+            try:
+                start, end = resolve_row(row, bodies[aid][1])
+            except ValueError as e:
+                errors.append(f"{where}: {e}")
+                continue
+            rows.append({**row, "char_start": start, "char_end": end})
+    rows.sort(key=lambda r: (r["article_id"], r["char_start"], r["char_end"]))
+    seen: Counter = Counter()
+    out = []
+    for r in rows:
+        seen[r["article_id"]] += 1
+        if out and out[-1]["article_id"] == r["article_id"] and out[-1]["char_start"] == r["char_start"]:
+            errors.append(f"{r['article_id']}: two rows start at {r['char_start']}: {r['quote'][:50]!r}")
+        out.append({
+            "article_id": r["article_id"],
+            "quote_id": f"{r['article_id']}-q{seen[r['article_id']]:02d}",
+            "char_start": r["char_start"],
+            "char_end": r["char_end"],
+            "quote": r["quote"],
+            "kind": r["kind"],
+            "speaker": r.get("speaker"),
+            "speaker_role": r.get("speaker_role"),
+            "speaker_org": r.get("speaker_org"),
+            "stance": r["stance"],
+            "confidence": r["confidence"],
+            "rationale": r.get("rationale", ""),
+        })
+    return out, errors
+
+
+def _check_main(argv: list[str]) -> int:
+    """`python -m quotestance.corpus check PART.jsonl [CORPUS_DIR]`: print problems and label counts."""
+    part = Path(argv[0])
+    corpus = Path(argv[1]) if len(argv) > 1 else Path("data/corpus")
+    rows, errors = build_gold(corpus, [part])
+    for e in errors:
+        print("ERROR", e)
+    ids = {r["article_id"] for r in rows}
+    for aid in sorted(ids):
+        meta, body = read_body(corpus / f"{aid}.md")
+        words = len(body.split())
+        flag = "" if 350 <= words <= 1000 else "  <-- length out of 350-1000"
+        print(f"{aid}: {words} words, {sum(r['article_id'] == aid for r in rows)} quotes{flag}")
+    print("stance:", dict(Counter(r["stance"] for r in rows)))
+    print("kind:", dict(Counter(r["kind"] for r in rows)))
+    print(f"{len(rows)} rows ok, {len(errors)} errors")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "check":
+        sys.exit(_check_main(sys.argv[2:]))
+    print(__doc__)
+    sys.exit(2)

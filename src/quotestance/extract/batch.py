@@ -1,0 +1,81 @@
+"""Extraction over many files: quotes to JSONL, every skipped input to an errors file with its reason."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import spacy
+from tqdm import tqdm
+
+from quotestance.config import ExtractConfig
+from quotestance.extract.extractor import extract_many
+from quotestance.extract.ingest import iter_sources, read_articles
+from quotestance.io import atomic_writer, write_jsonl
+from quotestance.records import Article, Skip
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    articles: int
+    quotes: int
+    skipped: int
+    seconds: float
+
+    def line(self) -> str:
+        return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
+                f"seconds={self.seconds:.1f}")
+
+
+def load_nlp(name: str) -> spacy.language.Language:
+    """The spaCy pipeline by package name or folder, with a clear error when it is not installed."""
+    try:
+        return spacy.load(name)
+    except OSError as e:
+        raise SystemExit(f"error: spaCy pipeline {name!r} is not installed ({e.__class__.__name__}); "
+                         "run `make setup` or set extract.spacy_model") from None
+
+
+def errors_path(output: str) -> Path:
+    out = Path(output)
+    return Path("extract.errors.jsonl") if output == "-" else out.with_name(out.stem + ".errors.jsonl")
+
+
+def extract_files(input_spec: str, output: str, errors: str | None, cfg: ExtractConfig) -> ExtractSummary:
+    """Extract every article named by `input_spec` to `output` (JSONL, written atomically, or "-")."""
+    t0 = time.perf_counter()
+    if not iter_sources(input_spec):
+        raise SystemExit(f"error: no input files match {input_spec!r} (.txt, .md, .html, .jsonl)")
+    articles: list[Article] = []
+    skips: list[Skip] = []
+    for item in read_articles(input_spec):
+        (articles if isinstance(item, Article) else skips).append(item)
+    nlp = load_nlp(cfg.spacy_model)
+    n_quotes = 0
+    bar = tqdm(total=len(articles), unit="article", file=sys.stderr,
+               disable=len(articles) < cfg.progress_min_articles)
+
+    def rows():
+        nonlocal n_quotes
+        for art, result in extract_many(articles, nlp, n_process=cfg.n_process, batch_size=cfg.batch_size):
+            bar.update(1)
+            if isinstance(result, Exception):
+                skips.append(Skip(source=art.source or art.id, article_id=art.id,
+                                  reason=f"extraction failed: {result.__class__.__name__}: {result}"))
+                continue
+            for q in result:
+                n_quotes += 1
+                yield q.to_dict()
+
+    write_jsonl(rows(), output)
+    bar.close()
+    err = Path(errors) if errors else errors_path(output)
+    if skips or err.exists():
+        with atomic_writer(err) as fh:  # rewritten every run so it never describes an older one
+            for s in skips:
+                fh.write(json.dumps({"source": s.source, "article_id": s.article_id, "reason": s.reason},
+                                    ensure_ascii=False) + "\n")
+    return ExtractSummary(len(articles), n_quotes, len(skips), time.perf_counter() - t0)

@@ -1,0 +1,192 @@
+"""Direct-quote spans from raw text: pairing quotation marks without ever raising.
+
+Pure text, no NLP. The rules news text needs:
+- straight (") and curly (“ ”) double marks, each mark's role read from its neighbours first and its
+  glyph second, so a misused ” that opens a quote still opens it;
+- a multi-paragraph quote opens every paragraph and closes only at the end: each paragraph is a segment
+  of the same group;
+- single marks (‘ ’ or ') are text inside a double quote (nested quotes) and count as quotes at top level
+  only when they clearly enclose a sentence, so apostrophes ("don’t", "the sites’ owners") never pair;
+- a block quote is the paragraph after one that ends in "X wrote:" with no marks of its own;
+- an opening mark with no partner yields the best pairing (to the paragraph end), flagged "unclosed".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+DOUBLE_OPEN = "“„«"
+DOUBLE_CLOSE = "”»"
+STRAIGHT = '"'
+DOUBLE = DOUBLE_OPEN + DOUBLE_CLOSE + STRAIGHT
+SINGLE_OPEN = "‘'"
+SINGLE_CLOSE = "’'"
+_LEFT_BOUND = set("([{—–-/\u00a0") | set(DOUBLE_OPEN) | set("‘")
+_RIGHT_BOUND = set(".,;:!?)]}—–-\u00a0…") | set(DOUBLE_CLOSE) | set("’")
+_SENT_END = re.compile(r"[.!?…][\"”’')\]]*$")
+
+
+@dataclass
+class Span:
+    """A quote segment: [start, end) is the text inside the marks."""
+
+    start: int
+    end: int
+    open_pos: int | None  # index of the opening mark (None for block quotes)
+    close_pos: int | None  # index of the closing mark (None when it runs to a paragraph end)
+    paragraph: int  # index into paragraphs()
+    flags: list[str] = field(default_factory=list)
+    prev_segment: int | None = None  # index of the segment this one continues (multi-paragraph)
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph: blank-line separated when the text uses blank lines, else lines."""
+    sep = re.compile(r"\n[ \t]*\n\s*") if re.search(r"\n[ \t]*\n", text) else re.compile(r"\n+")
+    out, pos = [], 0
+    for m in sep.finditer(text):
+        if text[pos:m.start()].strip():
+            out.append((pos, m.start()))
+        pos = m.end()
+    if text[pos:].strip():
+        out.append((pos, len(text)))
+    return [_strip_range(text, s, e) for s, e in out]
+
+
+def _strip_range(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def _role(text: str, i: int) -> str:
+    """'open', 'close' or 'either' for the double mark at i, from its neighbours and then its glyph."""
+    prev = text[i - 1] if i > 0 else "\n"
+    nxt = text[i + 1] if i + 1 < len(text) else "\n"
+    left = prev.isspace() or prev in _LEFT_BOUND
+    right = nxt.isspace() or nxt in _RIGHT_BOUND
+    if left and not right:
+        return "open"
+    if right and not left:
+        return "close"
+    ch = text[i]
+    return "open" if ch in DOUBLE_OPEN else "close" if ch in DOUBLE_CLOSE else "either"
+
+
+def _starts_with_open(text: str, s: int, e: int) -> bool:
+    return s < e and text[s] in DOUBLE_OPEN + STRAIGHT and _role(text, s) in ("open", "either")
+
+
+def _double_spans(text: str, paras: list[tuple[int, int]]) -> list[Span]:
+    spans: list[Span] = []
+    carry: int | None = None  # index of a segment left open at the previous paragraph's end
+    for p, (ps, pe) in enumerate(paras):
+        state: int | None = None
+        for i in range(ps, pe):
+            if text[i] not in DOUBLE:
+                continue
+            role = _role(text, i)
+            if state is None:
+                if role in ("open", "either"):
+                    state = i
+                # a closing mark with nothing open is a stray: ignored
+            elif role in ("close", "either"):
+                spans.append(Span(state + 1, i, state, i, p))
+                if carry is not None and state == ps:
+                    spans[-1].prev_segment = carry
+                carry = None
+                state = None
+            else:  # a second opening mark inside a quote: the first one was never closed
+                spans.append(Span(state + 1, _trim_end(text, state + 1, i), state, None, p, flags=["unclosed"]))
+                state = i
+        if carry is not None and (not spans or spans[-1].paragraph != p):
+            carry = None
+        if state is not None:
+            nxt = paras[p + 1] if p + 1 < len(paras) else None
+            end = _trim_end(text, state + 1, pe)
+            flag = "continues" if nxt and _starts_with_open(text, *nxt) else "unclosed"
+            spans.append(Span(state + 1, end, state, None, p, flags=[flag]))
+            if carry is not None and state == ps:
+                spans[-1].prev_segment = carry
+            carry = len(spans) - 1 if flag == "continues" else None
+    return [s for s in spans if text[s.start:s.end].strip()]
+
+
+def _trim_end(text: str, s: int, e: int) -> int:
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return e
+
+
+def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[Span]:
+    """Top-level single-quoted sentences (British style); apostrophes never pair because an opener
+    needs a boundary before and a letter after, and the pair must enclose a sentence-like run."""
+    spans = []
+    opener = re.compile(r"(?:(?<=^)|(?<=[\s(\[—–]))[‘'](?=[A-Za-z0-9])", re.M)
+    for p, (ps, pe) in enumerate(paras):
+        for m in opener.finditer(text, ps, pe):
+            o = m.start()
+            if any(a <= o < b for a, b in taken):
+                continue
+            for c in range(o + 2, pe):
+                ch = text[c]
+                if ch not in SINGLE_CLOSE:
+                    continue
+                nxt = text[c + 1] if c + 1 < pe else " "
+                if not (nxt.isspace() or nxt in ".,;:!?)—–"):
+                    continue  # an apostrophe inside a word
+                inner = text[o + 1:c]
+                if inner.endswith(("s", "S")) and not re.search(r"[.,!?]$", inner):
+                    continue  # likely a plural possessive ("the sites’ owners")
+                if len(inner.split()) >= 4 and (re.search(r"[.,!?]$", inner) or nxt in ",."):
+                    spans.append(Span(o + 1, c, o, c, p, flags=["single"]))
+                break
+    return spans
+
+
+_INTRO_END = re.compile(r":\s*$")
+
+
+def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> list[Span]:
+    """A paragraph with no marks that follows a paragraph ending in a colon ("… wrote:")."""
+    spans = []
+    for p in range(1, len(paras)):
+        ps, pe = paras[p]
+        prev_s, prev_e = paras[p - 1]
+        if p in covered or not _INTRO_END.search(text[prev_s:prev_e]):
+            continue
+        if any(ch in DOUBLE for ch in text[ps:min(pe, ps + 2)]):
+            continue
+        if len(text[ps:pe].split()) < 4:
+            continue
+        spans.append(Span(ps, pe, None, None, p, flags=["block"]))
+    return spans
+
+
+def find_direct_spans(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
+    """Paragraph ranges and every candidate direct-quote segment, in text order.
+
+    >>> _, spans = find_direct_spans('“Yes, we will,” she said. “Not today.”')
+    >>> [(s.start, s.end) for s in spans]
+    [(1, 14), (27, 37)]
+    """
+    paras = paragraphs(text)
+    doubles = _double_spans(text, paras)
+    taken = [(s.open_pos if s.open_pos is not None else s.start, (s.close_pos or s.end) + 1) for s in doubles]
+    singles = _single_spans(text, paras, taken)
+    covered = {s.paragraph for s in doubles + singles}
+    blocks = _block_spans(text, paras, covered)
+    spans = doubles + singles + blocks
+    order = sorted(range(len(spans)), key=lambda i: spans[i].start)
+    remap = {old: new for new, old in enumerate(order)}
+    out = [spans[i] for i in order]
+    for s in out:
+        if s.prev_segment is not None:
+            s.prev_segment = remap[s.prev_segment]
+    return paras, out
+
+
+def ends_sentence(s: str) -> bool:
+    return bool(_SENT_END.search(s.rstrip()))

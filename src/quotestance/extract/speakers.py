@@ -1,0 +1,296 @@
+"""Who said it: the speaker phrase next to a speech verb, resolved to the article's canonical name.
+
+"Prince", "he" and "the company's CEO" all become "Matthew Prince" when the article names him in full
+anywhere; an organisation's nickname ("the company", "the group") becomes the organisation last named.
+Nothing is guessed: a phrase that resolves to nobody is kept as written (without its article).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Span, Token
+
+# Verbs that attribute speech in news text (lemmas). Kept broad: they only fire next to a quote or
+# with a clausal complement.
+SPEECH_VERBS = frozenset("""
+say tell add tweet write post argue claim warn insist explain note state declare announce stress
+emphasise emphasize contend maintain acknowledge admit concede allege assert report confirm deny reply
+respond answer ask urge demand continue recall predict suggest complain vow threaten promise pledge
+observe remark conclude testify caution counter retort quip joke lament boast accuse charge agree
+argue blog text email message posit reiterate repeat underline mention describe call told says
+reference dub brand label term quote read
+""".split())
+PRONOUNS = {"he", "she", "they", "it", "we", "i", "him", "her", "them"}
+PERSON_PRONOUNS = {"he", "she", "him", "her", "i"}
+# head nouns that name an organisation by its kind ("the company said")
+ORG_NOUNS = {
+    "company", "firm", "group", "collective", "organisation", "organization", "registrar", "host", "provider",
+    "service", "platform", "app", "network", "startup", "business", "agency", "ministry", "department",
+    "court", "police", "government", "campaign", "charity", "foundation", "coalition", "association",
+    "hackers", "hacktivists", "activists", "site", "forum", "board", "operator", "developer", "company's",
+}
+# collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
+GROUP_NOUNS = {"group", "collective", "hackers", "hacktivists", "activists", "campaign", "coalition", "movement"}
+# nouns that can speak for themselves; any other common noun as a subject ("the move", "the reason")
+# is the parser picking the wrong word, and resolves to nobody
+PERSON_NOUNS = set("""
+person people source sources official officials spokesperson spokesman spokeswoman spokespeople representative
+lawyer lawyers attorney attorneys counsel founder cofounder co-founder executive executives chief ceo president
+chairman chairwoman chair minister secretary officer officers police detective investigator investigators
+prosecutor prosecutors judge judges justice commissioner director head manager owner owners operator operators
+administrator administrators admin creator editor writer author publisher developer developers engineer
+researcher researchers expert experts analyst analysts activist activists campaigner campaigners advocate
+advocates critic critics supporter supporters user users member members resident residents victim victims
+family families mother father parent parents sister brother son daughter widow survivor survivors witness
+student students professor scholar academic lawmaker lawmakers senator congressman congresswoman mp mps
+legislator legislators politician politicians mayor governor leader leaders hacker hackers moderator moderators
+employee employees worker workers staff insider aide adviser advisor consultant economist specialist scientist
+journalist journalists reporter reporters blogger commentator poster account accounts gunman shooter suspect
+attacker man woman men women friend fan fans founder trustee regulator regulators authorities authority
+""".split())
+# documents that speak for whoever issued them ("a statement from the company said")
+DOCUMENT_NOUNS = {"statement", "email", "letter", "post", "blog", "tweet", "message", "release", "note",
+                  "notice", "memo", "filing", "complaint", "ruling", "order", "judgment", "judgement", "report",
+                  "announcement", "update", "thread", "video", "website", "page", "lawsuit", "suit"}
+TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "dame", "mr.", "mrs.", "ms.", "dr.", "prof."}
+_PLATFORM_TAIL = re.compile(
+    r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
+    r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$", re.I)
+_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+
+
+def clean_name(text: str) -> str:
+    """'Matthew Prince’s' -> 'Matthew Prince'; 'Anonymous Twitter' -> 'Anonymous'; 'the group' -> 'group'."""
+    t = " ".join(text.split())
+    t = _POSSESSIVE.sub("", t)
+    t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
+    stripped = _PLATFORM_TAIL.sub("", t)
+    return stripped if stripped else t
+
+
+@dataclass
+class Mention:
+    pos: int  # character offset in the article
+    name: str  # canonical
+    is_person: bool
+
+
+@dataclass
+class NameIndex:
+    """The article's people and organisations, built once per article."""
+
+    full_names: dict[str, str] = field(default_factory=dict)  # lowercased token -> full canonical name
+    orgs: list[Mention] = field(default_factory=list)
+    people: list[Mention] = field(default_factory=list)
+    roles: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)  # head -> (name, role, org)
+    speakers: list[Mention] = field(default_factory=list)  # resolved speakers, in text order
+    subjects: list[Mention] = field(default_factory=list)  # people named as the subject of a clause
+
+    def canonical(self, name: str) -> str:
+        """The fullest form the article gives of a person's name."""
+        toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
+        if not toks:
+            return name
+        key = " ".join(toks).lower()
+        if len(toks) == 1:
+            return self.full_names.get(key, " ".join(toks))
+        # a longer registered name that ends with this one ("Prince" -> "Matthew Prince")
+        best = self.full_names.get(toks[-1].lower())
+        if best and best.lower().endswith(key) and len(best) > len(key):
+            return best
+        return " ".join(toks)
+
+    def group_before(self, pos: int, window: int = 600) -> Mention | None:
+        """The closest earlier speaker that is not a person's full name, else the last organisation."""
+        near = [m for m in self.speakers if pos - window <= m.pos < pos]
+        if near:
+            last = max(near, key=lambda m: m.pos)
+            if not (last.is_person and len(last.name.split()) >= 2):
+                return last
+        return self.last_before(pos, False)
+
+    def last_before(self, pos: int, person: bool | None) -> Mention | None:
+        """The closest earlier speaker or subject mention of the wanted kind ("he" -> the last person
+        who spoke or did something), else the closest mention of that kind."""
+        for pool in (self.speakers + self.subjects, self.people + self.orgs):
+            cands = [m for m in pool if m.pos < pos and (person is None or m.is_person == person)]
+            if cands:
+                return max(cands, key=lambda m: m.pos)
+        return None
+
+    def org_before(self, pos: int, window: int = 1500) -> Mention | None:
+        """'the company': the last organisation that spoke nearby, else the last one named twice or more."""
+        near = [m for m in self.speakers if not m.is_person and pos - window <= m.pos < pos]
+        if near:
+            return max(near, key=lambda m: m.pos)
+        counts: dict[str, int] = {}
+        for m in self.orgs:
+            counts[m.name] = counts.get(m.name, 0) + 1
+        cands = [m for m in self.orgs if m.pos < pos and counts[m.name] >= 2] or \
+            [m for m in self.orgs if m.pos < pos]
+        return max(cands, key=lambda m: m.pos) if cands else None
+
+
+def _is_name_token(t: Token) -> bool:
+    return t.pos_ == "PROPN" and t.text[:1].isupper()
+
+
+def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
+    """Register every PERSON and ORG the parser found (`offset` shifts chunk offsets to the article)."""
+    idx = index or NameIndex()
+    for ent in doc.ents:
+        if ent.label_ == "PERSON":
+            name = clean_name(ent.text)
+            toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
+            if not toks:
+                continue
+            full = " ".join(toks)
+            if len(toks) >= 2:
+                for key in (toks[-1].lower(), full.lower()):
+                    if len(full) > len(idx.full_names.get(key, "")):
+                        idx.full_names[key] = full
+                idx.full_names.setdefault(toks[0].lower(), full)
+            idx.people.append(Mention(ent.start_char + offset, full, True))
+            if ent.root.dep_ in ("nsubj", "nsubjpass"):
+                idx.subjects.append(Mention(ent.start_char + offset, full, True))
+            _register_role(idx, ent, full)
+        elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
+            idx.orgs.append(Mention(ent.start_char + offset, clean_name(ent.text), False))
+    # names the tagger missed: "Kristen Clarke" as two proper nouns still expands a later "Clarke"
+    for tok in doc:
+        if tok.pos_ == "PROPN" and tok.dep_ != "compound" and tok.ent_type_ not in ("ORG", "GPE", "LOC", "NORP"):
+            chain = [t for t in tok.lefts if t.dep_ == "compound" and t.pos_ == "PROPN"] + [tok]
+            if 2 <= len(chain) <= 3 and all(t.text[:1].isupper() and t.is_alpha for t in chain):
+                full = " ".join(t.text for t in chain)
+                idx.full_names.setdefault(chain[-1].lower_, full)
+    return idx
+
+
+def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
+    """'Matthew Prince, the company's CEO' and 'CEO Matthew Prince' give a role the article can refer back to."""
+    role_span = None
+    for child in ent.root.children:
+        if child.dep_ == "appos" and child.i > ent.end - 1:
+            role_span = ent.doc[child.left_edge.i: child.right_edge.i + 1]
+            break
+    if role_span is None:
+        left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
+        if left:
+            role_span = ent.doc[left[0].i: ent.start]
+    if role_span is None or len(role_span) > 12:
+        return
+    role = role_span.text.strip(" ,")
+    org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
+    idx.roles[role_span.root.lemma_.lower()] = (name, role, org)
+
+
+def noun_phrase(tok: Token) -> Span:
+    """The phrase a subject token heads, without relative clauses, appositions or trailing prepositions,
+    except 'one of X' / 'spokesperson for X' where the organisation is the point."""
+    doc = tok.doc
+    left = min([tok.i] + [t.i for t in tok.lefts if t.dep_ in ("compound", "amod", "det", "poss", "nmod", "case")
+                          or t.dep_ == "poss"])
+    for t in tok.lefts:
+        if t.dep_ == "poss":
+            left = min(left, t.left_edge.i)
+    return doc[left: tok.i + 1]
+
+
+def entity_in(span: Span, labels: tuple[str, ...] = ("PERSON", "ORG", "NORP", "GPE")) -> Span | None:
+    for e in span.doc.ents:
+        if e.label_ in labels and e.start < span.end and e.end > span.start:
+            return e
+    return None
+
+
+@dataclass
+class Speaker:
+    name: str | None
+    role: str | None = None
+    org: str | None = None
+    is_person: bool | None = None
+
+
+def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speaker:
+    """Resolve the subject of a speech verb to a speaker (pos: article offset of the quote, for pronouns)."""
+    low = subject.lower_
+    if subject.pos_ == "PRON" or low in PRONOUNS:
+        if low in ("i", "we"):
+            return Speaker(None)  # first person inside the quote's own frame: not an attribution
+        if low in PERSON_PRONOUNS:
+            m = idx.last_before(pos, True)
+        else:  # "it" and "they" speak for organisations and groups
+            m = idx.org_before(pos) or idx.last_before(pos, None)
+        return _with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
+
+    np = noun_phrase(subject)
+    role, org = _appos_role(subject)
+    # "one of the major Anonymous Twitter accounts", "a spokesperson for Kestrel": the named part speaks
+    if subject.lower_ in ("one", "some", "many", "spokesperson", "spokesman", "spokeswoman", "representative",
+                          "member", "members", "spokespeople", "official", "officials", "lawyer", "lawyers"):
+        for child in subject.children:
+            if child.dep_ == "prep" and child.lower_ in ("of", "for", "from", "at"):
+                pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+                if pobj is not None:
+                    inner = entity_in(noun_phrase(pobj), ("PERSON", "ORG", "NORP"))
+                    if inner is not None:
+                        name = clean_name(inner.text)
+                        if subject.lower_ in ("one", "some", "many", "member", "members"):
+                            whole = subject.doc[subject.left_edge.i: subject.right_edge.i + 1]
+                            return Speaker(name, role=whole.text, org=name, is_person=False)
+                        return Speaker(name, role=subject.text, org=name, is_person=False)
+    ent = entity_in(np, ("PERSON", "ORG", "NORP"))
+    if ent is not None and ent.label_ == "PERSON":
+        name = idx.canonical(clean_name(ent.text))
+        title = [t.text for t in np if t.i < ent.start and t.pos_ in ("NOUN", "PROPN") and not t.ent_type_]
+        return _with_role(Speaker(name, role or (" ".join(title) or None), org, True), idx)
+    if ent is not None:
+        name = clean_name(ent.text)
+        full = idx.canonical(name)
+        if full != name and len(name.split()) == 1:  # a surname the tagger took for an organisation
+            return _with_role(Speaker(full, role, org, True), idx)
+        return Speaker(name, role, org or name, False)
+    if all(_is_name_token(t) for t in np if t.dep_ != "det") and subject.pos_ == "PROPN":
+        name = idx.canonical(clean_name(np.text))
+        return _with_role(Speaker(name, role, org, True), idx)
+    head = subject.lemma_.lower()
+    if head in DOCUMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS:
+        # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks
+        for child in subject.children:
+            if child.dep_ == "poss" or (child.dep_ == "prep" and child.lower_ in ("from", "by", "of")):
+                target = child if child.dep_ == "poss" else next((c for c in child.children if c.dep_ == "pobj"), None)
+                if target is not None and target.lower_ not in ("its", "their", "his", "her"):
+                    return resolve(target, idx, pos)
+        return Speaker(None)
+    if head in idx.roles:  # "the company's CEO" -> the person the article gave that role
+        name, r, o = idx.roles[head]
+        return Speaker(name, r, o, True)
+    if head in ORG_NOUNS or subject.lower_ in ORG_NOUNS:
+        poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
+        if poss is None or poss.lower_ in ("its", "their"):
+            m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
+            if m is not None:
+                return Speaker(m.name, None, m.name, False)
+    if head not in PERSON_NOUNS and subject.lower_ not in PERSON_NOUNS and head not in ORG_NOUNS:
+        return Speaker(None)
+    text = clean_name(np.text)
+    return Speaker(text or None, role, org, None)
+
+
+def _appos_role(subject: Token) -> tuple[str | None, str | None]:
+    for child in subject.children:
+        if child.dep_ == "appos":
+            span = subject.doc[child.left_edge.i: child.right_edge.i + 1]
+            org = next((e.text for e in span.ents if e.label_ == "ORG"), None)
+            return span.text.strip(" ,"), org
+    return None, None
+
+
+def _with_role(sp: Speaker, idx: NameIndex) -> Speaker:
+    if sp.name and not sp.role:
+        for name, role, org in idx.roles.values():
+            if name == sp.name:
+                return Speaker(sp.name, role, sp.org or org, sp.is_person)
+    return sp

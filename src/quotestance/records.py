@@ -1,0 +1,70 @@
+"""Records passed between stages: small frozen dataclasses that round-trip through JSONL."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: The label taxonomy. The first three are the stance labels of the headline metric.
+LABELS: tuple[str, ...] = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
+STANCE_LABELS: tuple[str, ...] = LABELS[:3]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as read. `text` is what every character offset indexes into.
+
+    >>> Article(id="a1", text="Hello.").id
+    'a1'
+    """
+
+    id: str
+    text: str
+    title: str | None = None
+    date: str | None = None
+    outlet: str | None = None
+    url: str | None = None
+    event: str | None = None
+    source: str | None = None  # the file (and line, for JSONL) it came from
+    meta: dict[str, Any] = field(default_factory=dict)  # any other front-matter / JSONL fields
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quote: a direct quote segment or a reported (indirect) statement, with its speaker."""
+
+    article_id: str
+    quote_id: str
+    text: str
+    char_start: int
+    char_end: int
+    kind: str  # direct | indirect
+    group_id: str  # segments of one split or multi-paragraph quote share it
+    speaker: str | None
+    speaker_role: str | None
+    speaker_org: str | None
+    cue: str | None  # the speech verb or phrase that attributes it ("said", "according to")
+    context: str  # the sentence(s) around the quote
+    extractor_version: str
+    flags: tuple[str, ...] = ()  # e.g. "unclosed" when a quote mark had no partner
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["flags"] = list(self.flags)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Quote:
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["flags"] = tuple(kw.get("flags") or ())
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An input that produced no article, and why (written to the errors file, never dropped silently)."""
+
+    source: str
+    reason: str
+    article_id: str | None = None
