@@ -118,6 +118,104 @@ def build_gold(corpus_dir: Path, parts: list[Path]) -> tuple[list[dict], list[st
     return out, errors
 
 
+def write_gold(corpus_dir: Path, parts_dir: Path, out: Path, second: Path | None = None) -> list[dict]:
+    """Resolve every part into `out` (atomically); adds the second pass and adjudication when present."""
+    from quotestance.io import write_jsonl
+
+    rows, errors = build_gold(corpus_dir, sorted(parts_dir.glob("*.jsonl")))
+    if errors:
+        raise SystemExit("error: annotation parts have problems:\n" + "\n".join(errors))
+    if second is not None and second.exists():
+        extra = {r["quote_id"]: r for r in map(json.loads, second.read_text(encoding="utf-8").splitlines()) if r}
+        for r in rows:
+            e = extra.get(r["quote_id"])
+            if e is None:
+                continue
+            r["second_stance"] = e["second_stance"]
+            r["first_stance"] = r["stance"]
+            if e.get("adjudicated_stance"):
+                r["stance"] = e["adjudicated_stance"]
+                r["adjudication_note"] = e.get("note", "")
+    write_jsonl(rows, out)
+    return rows
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Cohen's kappa of two label sequences (1.0 = perfect agreement, 0 = chance)."""
+    n = len(a)
+    if n == 0:
+        return float("nan")
+    po = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    pe = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
+    return (po - pe) / (1 - pe) if pe < 1 else 1.0
+
+
+def stats(gold_path: Path, corpus_dir: Path) -> str:
+    """Counts per event, label, kind and confidence, and the agreement of the two labelling passes."""
+    rows = [json.loads(x) for x in gold_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    events = {p.stem: (read_body(p)[0].get("event") or "?") for p in corpus_dir.glob("*.md")}
+    n_articles = len(events)
+    out = [f"articles: {n_articles}", f"events: {len(set(events.values()))}", f"gold quotes: {len(rows)}"]
+    lab = Counter(r["stance"] for r in rows)
+    stance_n = sum(v for k, v in lab.items() if k != "other")
+    out.append("\n| label | quotes | share of all | share of stance-bearing |\n|---|---:|---:|---:|")
+    for k in LABELS:
+        share_st = f"{lab[k] / stance_n:.1%}" if k != "other" else ""
+        out.append(f"| {k} | {lab[k]} | {lab[k] / len(rows):.1%} | {share_st} |")
+    for field in ("kind", "confidence"):
+        c = Counter(r[field] for r in rows)
+        out.append(f"\n{field}: " + ", ".join(f"{k} {v} ({v / len(rows):.0%})" for k, v in sorted(c.items())))
+    per_event = Counter(events.get(r["article_id"], "?") for r in rows)
+    arts = Counter(events.values())
+    out.append("\n| event | articles | quotes |\n|---|---:|---:|")
+    out += [f"| {e} | {arts[e]} | {per_event[e]} |" for e in sorted(arts)]
+    paired = [r for r in rows if r.get("second_stance")]
+    if paired:
+        a = [r["first_stance"] for r in paired]
+        b = [r["second_stance"] for r in paired]
+        out.append(f"\nCohen's kappa: {cohen_kappa(a, b):.2f} (first vs second pass, {len(paired)} quotes, "
+                   f"raw agreement {sum(x == y for x, y in zip(a, b)) / len(a):.1%})")
+        out.append("\n| label | kappa (one vs rest) |\n|---|---:|")
+        for k in LABELS:
+            out.append(f"| {k} | {cohen_kappa([x == k for x in a], [y == k for y in b]):.2f} |")
+        out.append("\nconfusion (rows: first pass, columns: second pass)\n")
+        out.append("| first \\ second | " + " | ".join(LABELS) + " |\n|---|" + "---:|" * len(LABELS))
+        for k in LABELS:
+            out.append(f"| {k} | " + " | ".join(str(sum(1 for x, y in zip(a, b) if x == k and y == m))
+                                              for m in LABELS) + " |")
+        adj = sum(1 for r in paired if r.get("adjudication_note"))
+        out.append(f"\nadjudicated disagreements: {adj} of {sum(x != y for x, y in zip(a, b))}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """quotestance-corpus check PART | build | stats"""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="quotestance-corpus", description="Maintain the project's own corpus.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check", help="check one annotation part against the corpus")
+    c.add_argument("part")
+    c.add_argument("corpus", nargs="?", default="data/corpus")
+    b = sub.add_parser("build", help="resolve all parts into data/annotations/gold.jsonl")
+    s = sub.add_parser("stats", help="print counts and agreement from the gold file")
+    for p in (b, s):
+        p.add_argument("--corpus", default="data/corpus")
+        p.add_argument("--gold", default="data/annotations/gold.jsonl")
+    b.add_argument("--parts", default="data/annotations/parts")
+    b.add_argument("--second", default="data/annotations/second_pass.jsonl")
+    a = ap.parse_args(argv)
+    if a.cmd == "check":
+        return _check_main([a.part, a.corpus])
+    if a.cmd == "build":
+        rows = write_gold(Path(a.corpus), Path(a.parts), Path(a.gold), Path(a.second))
+        print(f"{len(rows)} gold quotes written to {a.gold}")
+        return 0
+    print(stats(Path(a.gold), Path(a.corpus)))
+    return 0
+
+
 def _check_main(argv: list[str]) -> int:
     """`python -m quotestance.corpus check PART.jsonl [CORPUS_DIR]`: print problems and label counts."""
     part = Path(argv[0])
@@ -138,7 +236,4 @@ def _check_main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "check":
-        sys.exit(_check_main(sys.argv[2:]))
-    print(__doc__)
-    sys.exit(2)
+    sys.exit(main())

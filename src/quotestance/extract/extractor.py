@@ -26,7 +26,7 @@ maintain acknowledge admit concede allege assert report confirm deny reply respo
 threaten promise pledge predict write tweet post testify caution counter agree reiterate repeat point stand
 believe accuse charge
 """.split())
-ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition"}
+ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition", "order", "request"}
 _WORD = re.compile(r"\w+")
 
 
@@ -214,6 +214,22 @@ def _complement(verb: Token) -> Token | None:
     return comp
 
 
+def _core(toks: list[Token]) -> list[Token]:
+    """A reported clause without what hangs off it after a comma: a non-restrictive appositive or
+    relative clause (", the message board where ...", ", which ..."), a "such as" list; never past a
+    paragraph break (a headline the parser glued on)."""
+    for k, t in enumerate(toks):
+        if "\n" in t.text or (k > 0 and "\n" in t.doc.text[toks[k - 1].idx + len(toks[k - 1].text): t.idx]):
+            return toks[:k]
+        if k > 2 and toks[k - 1].text == "," and (
+                (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
+                or t.lower_ in ("which", "who", "whose", "where")
+                or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
+                or t.dep_ == "appos"):
+            return toks[:k - 1]
+    return toks
+
+
 def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     """Character span of a reported clause, without 'that', final punctuation or a trailing 'such as' list.
 
@@ -229,10 +245,7 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
                     and c.lemma_.lower() not in INDIRECT_VERBS):
                 toks = [t for t in verb.doc[comp.left_edge.i: c.right_edge.i + 1]]
                 break
-    for k, t in enumerate(toks):
-        if t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as" and k > 0 and toks[k - 1].text == ",":
-            toks = toks[:k]
-            break
+    toks = _core(toks)
     while toks and (toks[0].dep_ == "mark" and toks[0].lower_ in ("that", "whether", "if")
                     or toks[0].is_punct or toks[0].lower_ in ("“", '"')):
         toks = toks[1:]
@@ -276,6 +289,18 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
         subj = _subject_of(t)
         if subj is None:
             continue
+        if lemma in INDIRECT_VERBS and t.dep_ == "parataxis" and t.head.pos_ in ("VERB", "AUX"):
+            # "But, he says, somewhere a company will host it": the clause around the parenthetical
+            own = {x.i for x in t.subtree}
+            toks = [x for x in t.head.subtree if x.i not in own and not x.is_space]
+            while toks and (toks[0].is_punct or toks[0].lower_ in ("but", "and")):
+                toks = toks[1:]
+            toks = _core(toks)
+            while toks and toks[-1].is_punct:
+                toks = toks[:-1]
+            if len(toks) >= 3 and not any(x.text in DOUBLE for x in toks):
+                out.append((toks[0].idx + off, toks[-1].idx + len(toks[-1].text) + off, subj, _cue_text(t)))
+            continue
         if lemma in INDIRECT_VERBS and not (lemma == "call"):
             if lemma == "point" and not any(c.dep_ == "prt" and c.lower_ == "out" for c in t.children):
                 continue
@@ -292,7 +317,8 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             if any(c.dep_ == "prt" for c in t.children):
                 continue  # "called out", "called off": not a demand
             comp = next((c for c in t.children if (lemma == "call" and c.dep_ == "prep" and c.lower_ == "for")
-                         or (lemma != "call" and c.dep_ in ("xcomp", "ccomp"))), None)
+                         or (lemma != "call" and c.dep_ in ("xcomp", "ccomp"))
+                         or (lemma in ("order", "demand", "request") and c.dep_ == "dobj")), None)
             if comp is None:
                 continue
             last = max(x.i for x in comp.subtree)

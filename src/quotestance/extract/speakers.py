@@ -49,6 +49,9 @@ legislator legislators politician politicians mayor governor leader leaders hack
 employee employees worker workers staff insider aide adviser advisor consultant economist specialist scientist
 journalist journalists reporter reporters blogger commentator poster account accounts gunman shooter suspect
 attacker man woman men women friend fan fans founder trustee regulator regulators authorities authority
+plaintiff plaintiffs complainant complainants defendant defendants petitioner petitioners claimant appellant
+ally allies follower followers group groups campaign organizer organiser organizers organisers volunteer
+court government ministry agency police company firm
 """.split())
 # documents that speak for whoever issued them ("a statement from the company said")
 DOCUMENT_NOUNS = {"statement", "email", "letter", "post", "blog", "tweet", "message", "release", "note",
@@ -273,7 +276,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
             if m is not None:
                 return Speaker(m.name, None, m.name, False)
-    if head not in PERSON_NOUNS and subject.lower_ not in PERSON_NOUNS and head not in ORG_NOUNS:
+    if head not in PERSON_NOUNS and subject.lower_ not in PERSON_NOUNS and head not in ORG_NOUNS \
+            and subject.pos_ != "PROPN":
         return Speaker(None)
     text = clean_name(np.text)
     return Speaker(text or None, role, org, None)
