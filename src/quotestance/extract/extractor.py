@@ -421,6 +421,8 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         else:
             sp = spk.resolve(outer[k][2], idx, pos)
             i_spk[k] = sp
+        if sp.name and len(sp.name.split()) == 1:
+            sp.name = idx.canonical(sp.name)  # "Feldhaus" (tagged as an organisation) -> "Jonas Feldhaus"
         if sp.name:
             idx.speakers.append(spk.Mention(pos, sp.name, bool(sp.is_person)))
 

@@ -57,7 +57,8 @@ court government ministry agency police company firm
 DOCUMENT_NOUNS = {"statement", "email", "letter", "post", "blog", "tweet", "message", "release", "note",
                   "notice", "memo", "filing", "complaint", "ruling", "order", "judgment", "judgement", "report",
                   "announcement", "update", "thread", "video", "website", "page", "lawsuit", "suit"}
-TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "dame", "mr.", "mrs.", "ms.", "dr.", "prof."}
+TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "dame", "sgt", "lt", "col", "gen", "capt", "det", "insp", "supt",
+          "cmdr", "gov", "sen", "rep", "rev", "fr", "hon"}
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
     r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$", re.I)
@@ -104,6 +105,10 @@ class NameIndex:
         if best and best.lower().endswith(key) and len(best) > len(key):
             return best
         return " ".join(toks)
+
+    def recent_speaker(self, pos: int, window: int = 600) -> Mention | None:
+        near = [m for m in self.speakers if pos - window <= m.pos < pos]
+        return max(near, key=lambda m: m.pos) if near else None
 
     def group_before(self, pos: int, window: int = 600) -> Mention | None:
         """The closest earlier speaker that is not a person's full name, else the last organisation."""
@@ -156,19 +161,28 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                         idx.full_names[key] = full
                 idx.full_names.setdefault(toks[0].lower(), full)
             idx.people.append(Mention(ent.start_char + offset, full, True))
-            if ent.root.dep_ in ("nsubj", "nsubjpass"):
+            root = ent.root
+            if root.dep_ in ("nsubj", "nsubjpass") or (root.dep_ == "appos" and root.head.dep_.startswith("nsubj")):
                 idx.subjects.append(Mention(ent.start_char + offset, full, True))
             _register_role(idx, ent, full)
         elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
             idx.orgs.append(Mention(ent.start_char + offset, clean_name(ent.text), False))
-    # names the tagger missed: "Kristen Clarke" as two proper nouns still expands a later "Clarke"
-    for tok in doc:
-        if tok.pos_ == "PROPN" and tok.dep_ != "compound" and tok.ent_type_ not in ("ORG", "GPE", "LOC", "NORP"):
-            chain = [t for t in tok.lefts if t.dep_ == "compound" and t.pos_ == "PROPN"] + [tok]
-            if 2 <= len(chain) <= 3 and all(t.text[:1].isupper() and t.is_alpha for t in chain):
-                full = " ".join(t.text for t in chain)
-                idx.full_names.setdefault(chain[-1].lower_, full)
+    # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind"
+    for m in _NAME_RUN.finditer(doc.text):
+        words = m.group(0).split()
+        if words[0].lower().strip(".") in TITLES:
+            words = words[1:]
+        if 2 <= len(words) <= 3 and words[0].lower() not in _NOT_FIRST:
+            idx.full_names.setdefault(words[-1].lower(), " ".join(words))
     return idx
+
+
+_NAME_RUN = re.compile(r"\b[A-Z][a-z]+\.?(?:\s+[A-Z][a-zA-Z]+(?:[-'’][A-Z][a-z]+)?){1,2}\b")
+_NOT_FIRST = {"the", "a", "an", "in", "on", "at", "for", "but", "and", "when", "after", "before", "if", "as",
+              "since", "while", "with", "by", "from", "to", "of", "this", "that", "last", "next", "every",
+              "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+              "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december", "mr", "mrs", "ms", "dr"}
 
 
 def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
@@ -228,8 +242,18 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.org_before(pos) or idx.last_before(pos, None)
         return _with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
 
+    if subject.lower_.strip(".") in TITLES and subject.head.pos_ == "PROPN":
+        subject = subject.head  # "Sgt. Ray Dillard" parsed with the title as the subject
     np = noun_phrase(subject)
     role, org = _appos_role(subject)
+    # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker
+    for child in subject.children:
+        if child.dep_ == "appos" and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN") \
+                and subject.pos_ == "NOUN":
+            ent = entity_in(noun_phrase(child), ("PERSON",))
+            name = idx.canonical(clean_name(ent.text if ent is not None else noun_phrase(child).text))
+            org = next((e.text for e in np.ents if e.label_ == "ORG"), None)
+            return Speaker(name, clean_name(np.text) if np.text else None, org, True)
     # "one of the major Anonymous Twitter accounts", "a spokesperson for Kestrel": the named part speaks
     if subject.lower_ in ("one", "some", "many", "spokesperson", "spokesman", "spokeswoman", "representative",
                           "member", "members", "spokespeople", "official", "officials", "lawyer", "lawyers"):
@@ -251,6 +275,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         return _with_role(Speaker(name, role or (" ".join(title) or None), org, True), idx)
     if ent is not None:
         name = clean_name(ent.text)
+        if name.split()[0].lower().strip(".") in TITLES:
+            name = " ".join(name.split()[1:]) or name
         full = idx.canonical(name)
         if full != name and len(name.split()) == 1:  # a surname the tagger took for an organisation
             return _with_role(Speaker(full, role, org, True), idx)
@@ -266,7 +292,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                 target = child if child.dep_ == "poss" else next((c for c in child.children if c.dep_ == "pobj"), None)
                 if target is not None and target.lower_ not in ("its", "their", "his", "her"):
                     return resolve(target, idx, pos)
-        return Speaker(None)
+        m = idx.recent_speaker(pos)  # "the statement said": whoever was last reported speaking nearby
+        return Speaker(m.name, None, None, m.is_person) if m else Speaker(None)
     if head in idx.roles:  # "the company's CEO" -> the person the article gave that role
         name, r, o = idx.roles[head]
         return Speaker(name, r, o, True)
@@ -280,7 +307,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             and subject.pos_ != "PROPN":
         return Speaker(None)
     text = clean_name(np.text)
-    return Speaker(text or None, role, org, None)
+    return Speaker(text or None, role, org, head in PERSON_NOUNS or subject.lower_ in PERSON_NOUNS)
 
 
 def _appos_role(subject: Token) -> tuple[str | None, str | None]:
