@@ -108,6 +108,10 @@ def _subject_of(verb: Token) -> Token | None:
         return verb.head  # "one of the Null Sector accounts posted": a reduced relative on its speaker
     for _ in range(4):
         subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ != "quote":
+            # "the host has been called a “safe haven”": what is called is not who speaks; the agent is
+            agent = next((c for c in v.children if c.dep_ == "agent"), None)
+            return next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
         if subj is not None:
             return subj
         if v.dep_ in _CLIMB and v.head is not v:
@@ -146,11 +150,18 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             if pobj is not None:
                 return Attribution(pobj, "according to")
     order = toks if side == "after" else list(reversed(toks))
+    between: list[Token] = []  # non-speech verbs passed so far
     for k, t in enumerate(order):
         if _is_other_verb(t):
-            break  # a verb of its own stands between the quote and any later speech verb
+            between.append(t)
+            if side == "after":
+                break  # after a quote, a verb of its own ends the attribution
+            continue
         if not _is_speech(t) or (side == "after" and k > 12):
             continue
+        # before a quote, verbs in between must hang from this speech verb ("said he found it “repulsive”")
+        if any(t not in v.ancestors for v in between):
+            break
         subj = _subject_of(t)
         if subj is not None and subj.lower_ in ("i", "we", "you"):
             continue
@@ -390,6 +401,25 @@ def _direct_attribution(text: str, parsed: Parsed, paras: list[tuple[int, int]],
     return None, (s.start, s.end), "none"
 
 
+def _scare_quote(text: str, s: Span, parsed: Parsed) -> bool:
+    """A term in marks rather than speech: after "so-called", a lone word after an article ("a “manifesto”"),
+    or a phrase modifying the noun right after it ("the “free speech” host")."""
+    if s.open_pos is None:
+        return False
+    before = text[max(0, s.open_pos - 12):s.open_pos].lower()
+    if re.search(r"so[- ]called\s*$", before):
+        return True
+    inner = text[s.start:s.end]
+    if _words(inner) <= 3 and not re.search(r"[.,!?]$", inner.strip()):
+        if _words(inner) == 1 and re.search(r"\b(?:a|an|the|his|her|its|their)\s*$", before):
+            return True
+        after = parsed.span(s.close_pos + 1, min(len(text), s.close_pos + 30)) if s.close_pos else None
+        first = next((t for t in after if not t.is_space), None) if after is not None else None
+        if first is not None and first.pos_ in ("NOUN", "PROPN") and first.text[:1].islower():
+            return True
+    return False
+
+
 def _same_sentence(text: str, a: int, b: int) -> bool:
     return not re.search(r"[.!?][\"”’]?\s+[\"“‘A-Z]", text[a:b])
 
@@ -442,11 +472,11 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         sp, cue = d_spk.get(i, (spk.Speaker(None), None))
         n = _words(inner)
         if sp.name:
-            keep = n >= 3 or bool(re.search(r"[.,!?]$", inner.strip()))
+            keep = n >= 1  # an attributed partial quote ("called the site “lawless”") is a quote
         else:
             keep = n >= 5 and (ends_sentence(inner) or inner.rstrip().endswith(",") or "block" in s.flags
                                or "continues" in s.flags)
-        if not keep or (_looks_like_title(inner) and n < 8):
+        if not keep or (_looks_like_title(inner) and n < 8) or _scare_quote(text, s, parsed):
             continue
         g, frame, para = spans[group[i]], frames[i][1], paras[s.paragraph]
         flags = tuple(s.flags) + (("inherited",) if i in inherited else ())

@@ -149,19 +149,33 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
 _INTRO_END = re.compile(r":\s*$")
 
 
+# a paragraph that reports rather than continues a block quote: quote marks, a reporting verb, or a
+# reference to the document itself ("The essay drew replies", "In an interview, Vollmer said")
+_NARRATION = re.compile(
+    r"[\"“”]|\b(?:said|says|wrote|writes|told|tells|added|according to|replied|responded|argued)\b|"
+    r"^(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her))\s+(?:\w+\s+){0,2}"
+    r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece)\b")
+MAX_BLOCK_PARAGRAPHS = 8
+
+
 def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> list[Span]:
-    """A paragraph with no marks that follows a paragraph ending in a colon ("… wrote:")."""
-    spans = []
+    """Paragraphs with no marks after one that ends in a colon ("… wrote:"): the first is a block quote,
+    and so is each following one until a paragraph reads as narration again."""
+    spans: list[Span] = []
     for p in range(1, len(paras)):
         ps, pe = paras[p]
         prev_s, prev_e = paras[p - 1]
         if p in covered or not _INTRO_END.search(text[prev_s:prev_e]):
             continue
-        if any(ch in DOUBLE for ch in text[ps:min(pe, ps + 2)]):
-            continue
-        if len(text[ps:pe].split()) < 4:
+        if any(ch in DOUBLE for ch in text[ps:min(pe, ps + 2)]) or len(text[ps:pe].split()) < 4:
             continue
         spans.append(Span(ps, pe, None, None, p, flags=["block"]))
+        for q in range(p + 1, min(len(paras), p + MAX_BLOCK_PARAGRAPHS)):
+            qs, qe = paras[q]
+            if q in covered or _NARRATION.search(text[qs:qe]) or _INTRO_END.search(text[qs:qe]):
+                break
+            spans.append(Span(qs, qe, None, None, q, flags=["block"], prev_segment=len(spans) - 1))
+            covered.add(q)
     return spans
 
 
@@ -178,6 +192,9 @@ def find_direct_spans(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
     singles = _single_spans(text, paras, taken)
     covered = {s.paragraph for s in doubles + singles}
     blocks = _block_spans(text, paras, covered)
+    for b in blocks:  # block indices are local to their list
+        if b.prev_segment is not None:
+            b.prev_segment += len(doubles) + len(singles)
     spans = doubles + singles + blocks
     order = sorted(range(len(spans)), key=lambda i: spans[i].start)
     remap = {old: new for new, old in enumerate(order)}
