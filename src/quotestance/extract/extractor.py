@@ -170,7 +170,8 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             inside = [x for x in toks if x.i < t.i and (x.ent_type_ in ("PERSON", "ORG") or x.pos_ == "PROPN")]
             if inside:
                 subj = inside[-1]
-        if subj is None:  # "said Prince" parsed without nsubj: the name right after the verb
+        passive = any(c.dep_ == "auxpass" for c in t.children)
+        if subj is None and side == "after" and not passive:  # "said Prince" parsed without nsubj
             nxt = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None
             if nxt is not None and nxt.i < sp.end and nxt.pos_ in ("PROPN", "NOUN", "DET") \
                     and nxt.dep_ not in ("dobj", "dative", "pobj"):

@@ -53,6 +53,11 @@ plaintiff plaintiffs complainant complainants defendant defendants petitioner pe
 ally allies follower followers group groups campaign organizer organiser organizers organisers volunteer
 court government ministry agency police company firm
 """.split())
+INANIMATE_NOUNS = set("""
+move reason decision step action case issue problem question fact result change news idea point plan policy
+law rule bill act measure situation thing way time day week year list number figure video footage content
+material site's evidence process system approach effect attack shooting violence riot ban block removal
+""".split())
 # documents that speak for whoever issued them ("a statement from the company said")
 DOCUMENT_NOUNS = {"statement", "email", "letter", "post", "blog", "tweet", "message", "release", "note",
                   "notice", "memo", "filing", "complaint", "ruling", "order", "judgment", "judgement", "report",
@@ -68,6 +73,8 @@ _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 def clean_name(text: str) -> str:
     """'Matthew Prince’s' -> 'Matthew Prince'; 'Anonymous Twitter' -> 'Anonymous'; 'the group' -> 'group'."""
     t = " ".join(text.split())
+    t = re.split(r"(?<=[a-z])\.\s+", t)[-1]  # an entity run across a sentence end: "Monday. Under NameHarbor"
+    t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
     t = _POSSESSIVE.sub("", t)
     t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
     stripped = _PLATFORM_TAIL.sub("", t)
@@ -89,6 +96,7 @@ class NameIndex:
     orgs: list[Mention] = field(default_factory=list)
     people: list[Mention] = field(default_factory=list)
     roles: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)  # head -> (name, role, org)
+    org_names: dict[str, str] = field(default_factory=dict)  # first word -> full organisation name
     speakers: list[Mention] = field(default_factory=list)  # resolved speakers, in text order
     subjects: list[Mention] = field(default_factory=list)  # people named as the subject of a clause
 
@@ -128,6 +136,16 @@ class NameIndex:
                 return max(cands, key=lambda m: m.pos)
         return None
 
+    def person_before(self, pos: int, window: int = 1500) -> Mention | None:
+        """'he'/'she': the closest earlier named person who spoke or acted; full names (two words or more)
+        first, since a one-word "person" is often a site or group the tagger took for one."""
+        pool = [m for m in self.speakers + self.subjects + self.people
+                if m.pos < pos and m.is_person and m.name[:1].isupper()]
+        full = [m for m in pool if len(m.name.split()) >= 2 and pos - m.pos <= window]
+        cands = full or pool
+        return max(cands, key=lambda m: (m in self.speakers or m in self.subjects, m.pos)) if cands and full \
+            else (max(cands, key=lambda m: m.pos) if cands else None)
+
     def org_before(self, pos: int, window: int = 1500) -> Mention | None:
         """'the company': the last organisation that spoke nearby, else the last one named twice or more."""
         near = [m for m in self.speakers if not m.is_person and pos - window <= m.pos < pos]
@@ -166,18 +184,33 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 idx.subjects.append(Mention(ent.start_char + offset, full, True))
             _register_role(idx, ent, full)
         elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
-            idx.orgs.append(Mention(ent.start_char + offset, clean_name(ent.text), False))
-    # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind"
-    for m in _NAME_RUN.finditer(doc.text):
-        words = m.group(0).split()
-        if words[0].lower().strip(".") in TITLES:
-            words = words[1:]
-        if 2 <= len(words) <= 3 and words[0].lower() not in _NOT_FIRST:
-            idx.full_names.setdefault(words[-1].lower(), " ".join(words))
+            name = clean_name(ent.text)
+            idx.orgs.append(Mention(ent.start_char + offset, name, False))
+            if ent.label_ == "ORG" and len(name.split()) >= 2:  # "Vantry" -> "Vantry Systems"
+                idx.org_names.setdefault(name.split()[0].lower(), name)
+    # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind";
+    # every word after the first counts as a surname ("Rosario Guzmán Leyva" -> "Guzmán")
+    words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(doc.text)]
+    run: list[str] = []
+    for k, (w, s, e) in enumerate(words + [("", 0, 0)]):
+        adjacent = run and k > 0 and doc.text[words[k - 1][2]:s] == " "
+        if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST and (adjacent or not run):
+            run.append(w)
+            continue
+        _register_run(idx, run)
+        run = [w] if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST else []
     return idx
 
 
-_NAME_RUN = re.compile(r"\b[A-Z][a-z]+\.?(?:\s+[A-Z][a-zA-Z]+(?:[-'’][A-Z][a-z]+)?){1,2}\b")
+def _register_run(idx: NameIndex, run: list[str]) -> None:
+    names = [w for w in run if w.lower().strip(".") not in TITLES]
+    if 2 <= len(names) <= 3:
+        full = " ".join(names)
+        for w in names[1:]:
+            idx.full_names.setdefault(w.lower(), full)
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
 _NOT_FIRST = {"the", "a", "an", "in", "on", "at", "for", "but", "and", "when", "after", "before", "if", "as",
               "since", "while", "with", "by", "from", "to", "of", "this", "that", "last", "next", "every",
               "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
@@ -237,13 +270,18 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if low in ("i", "we"):
             return Speaker(None)  # first person inside the quote's own frame: not an attribution
         if low in PERSON_PRONOUNS:
-            m = idx.last_before(pos, True)
+            m = idx.person_before(pos)
         else:  # "it" and "they" speak for organisations and groups
             m = idx.org_before(pos) or idx.last_before(pos, None)
         return _with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
 
-    if subject.lower_.strip(".") in TITLES and subject.head.pos_ == "PROPN":
-        subject = subject.head  # "Sgt. Ray Dillard" parsed with the title as the subject
+    if subject.lower_.strip(".") in TITLES:  # "Sgt. Ray Dillard" parsed with the title as the subject
+        if subject.head.pos_ == "PROPN" and subject.head is not subject:
+            subject = subject.head
+        else:
+            nxt = [t for t in subject.doc[subject.i + 1: subject.i + 5] if t.pos_ == "PROPN"]
+            if nxt:
+                subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
     np = noun_phrase(subject)
     role, org = _appos_role(subject)
     # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker
@@ -268,7 +306,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                             whole = subject.doc[subject.left_edge.i: subject.right_edge.i + 1]
                             return Speaker(name, role=whole.text, org=name, is_person=False)
                         return Speaker(name, role=subject.text, org=name, is_person=False)
-    ent = entity_in(np, ("PERSON", "ORG", "NORP"))
+    ent = entity_in(np, ("PERSON", "ORG"))
+    if ent is None and subject.ent_type_ == "NORP":
+        ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
     if ent is not None and ent.label_ == "PERSON":
         name = idx.canonical(clean_name(ent.text))
         title = [t.text for t in np if t.i < ent.start and t.pos_ in ("NOUN", "PROPN") and not t.ent_type_]
@@ -280,6 +320,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         full = idx.canonical(name)
         if full != name and len(name.split()) == 1:  # a surname the tagger took for an organisation
             return _with_role(Speaker(full, role, org, True), idx)
+        name = idx.org_names.get(name.lower(), name) if len(name.split()) == 1 else name
         return Speaker(name, role, org or name, False)
     if all(_is_name_token(t) for t in np if t.dep_ != "det") and subject.pos_ == "PROPN":
         name = idx.canonical(clean_name(np.text))
@@ -303,9 +344,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
             if m is not None:
                 return Speaker(m.name, None, m.name, False)
-    if head not in PERSON_NOUNS and subject.lower_ not in PERSON_NOUNS and head not in ORG_NOUNS \
-            and subject.pos_ != "PROPN":
-        return Speaker(None)
+    if head in INANIMATE_NOUNS:
+        return Speaker(None)  # "the move", "the reason": the parser picked the wrong word
     text = clean_name(np.text)
     return Speaker(text or None, role, org, head in PERSON_NOUNS or subject.lower_ in PERSON_NOUNS)
 
