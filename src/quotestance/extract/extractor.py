@@ -344,8 +344,13 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
 
 # --------------------------------------------------------------------------- main
 
+_NAMING_CUES = {"called", "calls", "call", "calling", "described", "describes", "describing", "dubbed", "branded",
+                "labelled", "labeled", "termed", "said", "says"}
+_FUNCTION_WORDS = {"the", "a", "an", "of", "and", "or", "to", "in", "on", "for", "at", "by", "with", "from", "is"}
+
+
 def _looks_like_title(s: str) -> bool:
-    words = [w for w in s.split() if w[:1].isalpha()]
+    words = [w for w in s.split() if w[:1].isalpha() and w.lower() not in _FUNCTION_WORDS]
     caps = sum(w[:1].isupper() for w in words)
     return bool(words) and caps / len(words) >= 0.75 and not re.search(r"[.,!?]$", s.strip())
 
@@ -473,7 +478,9 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         sp, cue = d_spk.get(i, (spk.Speaker(None), None))
         n = _words(inner)
         if sp.name:
-            keep = n >= 1  # an attributed partial quote ("called the site “lawless”") is a quote
+            # an attributed partial quote ("called the site “lawless”") is a quote; a lone word needs a
+            # verb of calling or saying, not "posted a “manifesto”"
+            keep = n >= 2 or (cue or "").split()[0].lower() in _NAMING_CUES
         else:
             keep = n >= 5 and (ends_sentence(inner) or inner.rstrip().endswith(",") or "block" in s.flags
                                or "continues" in s.flags)

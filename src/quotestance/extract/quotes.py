@@ -156,6 +156,9 @@ _NARRATION = re.compile(
     r"^(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her))\s+(?:\w+\s+){0,2}"
     r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece)\b")
 MAX_BLOCK_PARAGRAPHS = 8
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|we|We|our|Our|us|my|My|you|You|your|Your)\b")
+_INTRO_CUE = re.compile(r"\b(?:wrote|writes|said|says|stated|states|reads|read|added|posted|tweeted|statement|post|"
+                        r"letter|note|message|email|blog)\b[^.]*:\s*$", re.I)
 
 
 def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> list[Span]:
@@ -169,10 +172,15 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
             continue
         if any(ch in DOUBLE for ch in text[ps:min(pe, ps + 2)]) or len(text[ps:pe].split()) < 4:
             continue
+        intro = text[prev_s:prev_e]
+        if not (_INTRO_CUE.search(intro) or _FIRST_PERSON.search(text[ps:pe])):
+            continue  # "The founder calls it:" then a paragraph of narration
         spans.append(Span(ps, pe, None, None, p, flags=["block"]))
         for q in range(p + 1, min(len(paras), p + MAX_BLOCK_PARAGRAPHS)):
             qs, qe = paras[q]
-            if q in covered or _NARRATION.search(text[qs:qe]) or _INTRO_END.search(text[qs:qe]):
+            para = text[qs:qe]
+            # a block goes on only while it still speaks in the first or second person
+            if q in covered or _NARRATION.search(para) or _INTRO_END.search(para) or not _FIRST_PERSON.search(para):
                 break
             spans.append(Span(qs, qe, None, None, q, flags=["block"], prev_segment=len(spans) - 1))
             covered.add(q)
