@@ -180,13 +180,22 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             return Attribution(subj, _cue_text(t))
     stripped = sp.text.strip()
     if stripped[:1] in "—–-" or (stripped.endswith(":") and side == "before"):
-        ents = [e for e in sp.ents if e.label_ in ("PERSON", "ORG", "NORP")]
-        ents.sort(key=lambda e: e.label_ != "PERSON")  # a person named in the intro speaks, not the outlet
-        if ents:
-            return Attribution(None, "byline" if stripped[:1] in "—–-" else "colon", ents[0])
-        props = [t for t in sp if t.pos_ == "PROPN"]
-        if props and stripped[:1] in "—–-":
-            return Attribution(None, "byline", sp.doc[props[0].i: props[-1].i + 1])
+        cue = "byline" if stripped[:1] in "—–-" else "colon"
+        people = [e for e in sp.ents if e.label_ == "PERSON"]
+        if people:  # a person named in the intro speaks, not the outlet or the company
+            return Attribution(None, cue, people[-1])
+        runs: list[list[Token]] = []  # proper-noun runs; the one nearest the colon names the speaker
+        for t in sp:
+            if t.pos_ == "PROPN" and t.text[:1].isupper():
+                if runs and runs[-1][-1].i == t.i - 1:
+                    runs[-1].append(t)
+                else:
+                    runs.append([t])
+        if runs:
+            return Attribution(None, cue, sp.doc[runs[-1][0].i: runs[-1][-1].i + 1])
+        orgs = [e for e in sp.ents if e.label_ in ("ORG", "NORP")]
+        if orgs:
+            return Attribution(None, cue, orgs[-1])
     return None
 
 

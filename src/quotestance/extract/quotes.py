@@ -124,7 +124,7 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
     """Top-level single-quoted sentences (British style); apostrophes never pair because an opener
     needs a boundary before and a letter after, and the pair must enclose a sentence-like run."""
     spans = []
-    opener = re.compile(r"(?:(?<=^)|(?<=[\s(\[—–]))[‘'](?=[A-Za-z0-9])", re.M)
+    opener = re.compile(r"(?:(?<=^)|(?<=[\s(\[—–]))[‘'](?=[^\W_]|@|#)", re.M)
     for p, (ps, pe) in enumerate(paras):
         for m in opener.finditer(text, ps, pe):
             o = m.start()
@@ -140,8 +140,10 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
                 inner = text[o + 1:c]
                 if inner.endswith(("s", "S")) and not re.search(r"[.,!?]$", inner):
                     continue  # likely a plural possessive ("the sites’ owners")
-                if len(inner.split()) >= 4 and (re.search(r"[.,!?]$", inner) or nxt in ",."):
-                    spans.append(Span(o + 1, c, o, c, p, flags=["single"]))
+                # a short one is kept only if attribution is found for it later (see the extractor)
+                if len(inner.split()) >= 4 and not (re.search(r"[.,!?]$", inner) or nxt in ",."):
+                    break
+                spans.append(Span(o + 1, c, o, c, p, flags=["single"]))
                 break
     return spans
 
