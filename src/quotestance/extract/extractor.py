@@ -37,6 +37,8 @@ class Parsed:
     chunks: list[tuple[Doc, int]]
 
     def span(self, start: int, end: int) -> SpacySpan | None:
+        if end <= start:
+            return None
         for doc, off in self.chunks:
             if off <= start and end <= off + len(doc.text):
                 sp = doc.char_span(start - off, end - off, alignment_mode="expand")

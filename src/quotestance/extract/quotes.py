@@ -128,7 +128,7 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
     for p, (ps, pe) in enumerate(paras):
         for m in opener.finditer(text, ps, pe):
             o = m.start()
-            if any(a <= o < b for a, b in taken):
+            if any(a <= o < b for a, b in taken) or any(x.start <= o <= x.end for x in spans):
                 continue
             for c in range(o + 2, pe):
                 ch = text[c]
@@ -138,6 +138,8 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
                 if not (nxt.isspace() or nxt in ".,;:!?)—–"):
                     continue  # an apostrophe inside a word
                 inner = text[o + 1:c]
+                if "‘" in inner:
+                    break  # another opener inside: these are apostrophes ("rock ‘n’ roll"), not a quote
                 if inner.endswith(("s", "S")) and not re.search(r"[.,!?]$", inner):
                     continue  # likely a plural possessive ("the sites’ owners")
                 # a short one is kept only if attribution is found for it later (see the extractor)
