@@ -100,6 +100,8 @@ class Attribution:
     name_span: SpacySpan | None = None  # a name standing without a verb ("-Commissioner X", "desk of X:")
 
 
+_NEW_CLAUSE = {"while", "whereas", "and", "but", "as", "because", "which", "who", "where", "when", "although",
+               "though", "since", "whose", "or", "so", "if", "unless", "after", "before", "until"}
 _CLIMB = {"conj", "xcomp", "advcl", "acl", "ccomp", "relcl", "pcomp", "prep", "pobj"}
 
 
@@ -151,6 +153,10 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
             if pobj is not None:
                 return Attribution(pobj, "according to")
+    if side == "after":
+        first = next((t for t in toks if not t.is_punct), None)
+        if first is not None and first.lower_ in _NEW_CLAUSE:
+            return None  # '“…” while Ars Technica notes …': a new clause, not this quote's attribution
     order = toks if side == "after" else list(reversed(toks))
     between: list[Token] = []  # non-speech verbs passed so far
     for k, t in enumerate(order):
@@ -159,7 +165,7 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             if side == "after":
                 break  # after a quote, a verb of its own ends the attribution
             continue
-        if not _is_speech(t) or (side == "after" and k > 12):
+        if not _is_speech(t) or (side == "after" and k > 30):
             continue
         # before a quote, verbs in between must hang from this speech verb ("said he found it “repulsive”")
         if any(t not in v.ancestors for v in between):
@@ -447,6 +453,7 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
     idx = spk.NameIndex()
     for doc, off in parsed.chunks:
         spk.build_index(doc, off, idx)
+    spk.finish_index(idx)
     paras, spans = find_direct_spans(text)
     para_of = lambda pos: next((k for k, p in enumerate(paras) if p[0] <= pos <= p[1]), 0)  # noqa: E731
 

@@ -31,6 +31,10 @@ ORG_NOUNS = {
     "court", "police", "government", "campaign", "charity", "foundation", "coalition", "association",
     "hackers", "hacktivists", "activists", "site", "forum", "board", "operator", "developer", "company's",
 }
+# titles that name the same office ("its creator" is the founder the article introduced)
+ROLE_SYNONYMS = {"creator": "founder", "cofounder": "founder", "co-founder": "founder", "boss": "ceo",
+                 "spokesman": "spokesperson", "spokeswoman": "spokesperson", "attorney": "lawyer",
+                 "counsel": "lawyer", "chairwoman": "chairman", "chair": "chairman", "head": "director"}
 # collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
 GROUP_NOUNS = {"group", "collective", "hackers", "hacktivists", "activists", "campaign", "coalition", "movement"}
 # nouns that can speak for themselves; any other common noun as a subject ("the move", "the reason")
@@ -163,6 +167,13 @@ def _is_name_token(t: Token) -> bool:
     return t.pos_ == "PROPN" and t.text[:1].isupper()
 
 
+def finish_index(idx: NameIndex) -> None:
+    """Once every chunk is registered: mentions of a surname become the full name ("Anglin" -> "Andrew Anglin")."""
+    for m in idx.people + idx.subjects:
+        if len(m.name.split()) == 1:
+            m.name = idx.canonical(m.name)
+
+
 def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
     """Register every PERSON and ORG the parser found (`offset` shifts chunk offsets to the article)."""
     idx = index or NameIndex()
@@ -233,7 +244,8 @@ def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
         return
     role = role_span.text.strip(" ,")
     org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
-    idx.roles[role_span.root.lemma_.lower()] = (name, role, org)
+    head = role_span.root.lemma_.lower()
+    idx.roles[ROLE_SYNONYMS.get(head, head)] = (name, role, org)
 
 
 def noun_phrase(tok: Token) -> Span:
@@ -335,9 +347,16 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                     return resolve(target, idx, pos)
         m = idx.recent_speaker(pos)  # "the statement said": whoever was last reported speaking nearby
         return Speaker(m.name, None, None, m.is_person) if m else Speaker(None)
-    if head in idx.roles:  # "the company's CEO" -> the person the article gave that role
-        name, r, o = idx.roles[head]
+    if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
+        name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
         return Speaker(name, r, o, True)
+    poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
+    if poss is not None and subject.pos_ == "NOUN" and (poss.ent_type_ == "ORG" or poss.lemma_.lower() in ORG_NOUNS):
+        # "the firm’s general counsel" -> "Kestrel general counsel": the office, named by its organisation
+        owner = clean_name(poss.text) if poss.ent_type_ == "ORG" else (idx.org_before(pos) or Mention(0, "", False)).name
+        if owner:
+            title = " ".join(t.text for t in np if t.i > poss.i and t.dep_ != "case")
+            return Speaker(f"{owner} {title}".strip(), title or None, owner, True)
     if head in ORG_NOUNS or subject.lower_ in ORG_NOUNS:
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
         if poss is None or poss.lower_ in ("its", "their"):
