@@ -15,7 +15,7 @@ from spacy.tokens import Doc, Span as SpacySpan, Token
 
 from quotestance import __version__
 from quotestance.extract import speakers as spk
-from quotestance.extract.quotes import DOUBLE, Span, ends_sentence, find_direct_spans, paragraphs
+from quotestance.extract.quotes import _INTRO_END, DOUBLE, Span, ends_sentence, find_direct_spans, paragraphs
 from quotestance.records import Article, Quote
 
 MAX_CHUNK_CHARS = 50_000  # spaCy's parser is quadratic in nothing, but memory grows with doc length
@@ -362,7 +362,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
 # --------------------------------------------------------------------------- main
 
 _NAMING_CUES = {"called", "calls", "call", "calling", "described", "describes", "describing", "dubbed", "branded",
-                "labelled", "labeled", "termed", "said", "says"}
+                "labelled", "labeled", "termed"}
 _FUNCTION_WORDS = {"the", "a", "an", "of", "and", "or", "to", "in", "on", "for", "at", "by", "with", "from", "is"}
 
 
@@ -415,7 +415,7 @@ def _direct_attribution(text: str, parsed: Parsed, paras: list[tuple[int, int]],
             return att, f, "before"
     if (s.open_pos is None or s.open_pos == ps) and s.paragraph > 0 and s.prev_segment is None:
         qs, qe = paras[s.paragraph - 1]
-        if text[qs:qe].rstrip().endswith(":"):
+        if _INTRO_END.search(text[qs:qe]):
             last = re.split(r"(?<=[.!?])\s+", text[qs:qe])[-1]
             f = (qe - len(last), qe)
             att = _attribution(parsed.span(*f), "before")

@@ -150,7 +150,8 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
     return spans
 
 
-_INTRO_END = re.compile(r":\s*$")
+# a paragraph that introduces the next one; tolerant of a stray non-breaking space or its mojibake ("Â")
+_INTRO_END = re.compile(r":[\s\u00a0Â]*$")
 
 
 # a paragraph that reports rather than continues a block quote: quote marks, a reporting verb, or a
