@@ -504,6 +504,8 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
                                or "continues" in s.flags)
         if not keep or (_looks_like_title(inner) and n < 8) or _scare_quote(text, s, parsed):
             continue
+        if "unclosed" in s.flags and n < 8 and not ends_sentence(inner):
+            continue  # a mark that never closes on a cut-off scrap ("Within min"): too little to be a quote
         g, frame, para = spans[group[i]], frames[i][1], paras[s.paragraph]
         flags = tuple(s.flags) + (("inherited",) if i in inherited else ())
         quotes.append(Quote(

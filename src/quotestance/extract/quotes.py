@@ -161,6 +161,7 @@ _NARRATION = re.compile(
     r"^(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her))\s+(?:\w+\s+){0,2}"
     r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece)\b")
 MAX_BLOCK_PARAGRAPHS = 8
+_SOFT_BREAK = re.compile(r"(?<=[.!?])[ \t\u00a0]{2,}(?=\S)")
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|we|We|our|Our|us|my|My|you|You|your|Your)\b")
 _INTRO_CUE = re.compile(r"\b(?:wrote|writes|said|says|stated|states|reads|read|added|posted|tweeted|statement|post|"
                         r"letter|note|message|email|blog)\b[^.]*:\s*$", re.I)
@@ -180,7 +181,13 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
         intro = text[prev_s:prev_e]
         if not (_INTRO_CUE.search(intro) or _FIRST_PERSON.search(text[ps:pe])):
             continue  # "The founder calls it:" then a paragraph of narration
-        spans.append(Span(ps, pe, None, None, p, flags=["block"]))
+        # scraped text often joins paragraphs with a double space: each piece is its own segment
+        cuts = [ps] + [m.end() for m in _SOFT_BREAK.finditer(text, ps, pe)] + [pe]
+        for a, b in zip(cuts, cuts[1:]):
+            b = _trim_end(text, a, b)
+            if b > a:
+                prev = len(spans) - 1 if a != ps else None
+                spans.append(Span(a, b, None, None, p, flags=["block"], prev_segment=prev))
         for q in range(p + 1, min(len(paras), p + MAX_BLOCK_PARAGRAPHS)):
             qs, qe = paras[q]
             para = text[qs:qe]
