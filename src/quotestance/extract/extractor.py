@@ -27,6 +27,9 @@ threaten promise pledge predict write tweet post testify caution counter agree r
 believe accuse charge
 """.split())
 ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition", "order", "request"}
+# speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
+ACT_PHRASES = {"accuse": ("prep", "of"), "welcome": ("dobj", None), "blame": ("dobj", None),
+               "claim": ("xcomp", None), "join": ("dobj", "calls"), "testify": ("prep", "in")}
 _WORD = re.compile(r"\w+")
 
 
@@ -234,8 +237,9 @@ def _complement(verb: Token) -> Token | None:
     comp = next((c for h in holders for c in h.children if c.dep_ == "ccomp"), None)
     if comp is None:
         return None
-    if any(c.dep_ == "mark" and c.lower_ == "if" for c in comp.children):
-        return None
+    marks = {c.lower_ for c in comp.children if c.dep_ == "mark"}
+    if marks & _ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
+        return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
     if comp.i < verb.i:
         gap = verb.doc[comp.right_edge.i + 1: verb.i]
         if any(t.text in DOUBLE for t in gap) or len(gap) > 8:
@@ -281,6 +285,72 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     while toks and (toks[-1].is_punct or toks[-1].is_space):
         toks = toks[:-1]
     if len(toks) < 3 or any(t.i == verb.i for t in toks):
+        return None
+    return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+_ADVERBIAL_MARKS = {"after", "before", "because", "since", "while", "when", "as", "although", "though", "until",
+                    "once", "unless", "whereas"}
+REPORT_FALLBACK = {"say", "tell", "argue", "claim", "insist", "warn", "contend", "maintain", "acknowledge",
+                   "admit", "suggest", "stress", "explain", "note", "predict", "conclude", "allege", "assert",
+                   "concede"}
+
+
+def _unasserted(verb: Token) -> bool:
+    """'would not say', 'declined to say', 'asked not to be named', a participle opening a question
+    ("Asked whether ..."), or speech inside a quotation: nothing is reported here."""
+    if any(c.dep_ == "neg" for c in verb.children):
+        return True
+    if verb.dep_ == "xcomp" and verb.head.lemma_ in ("decline", "refuse", "fail"):
+        return True
+    if verb.tag_ == "VBN" and verb.dep_ in ("advcl", "ROOT") and verb.i == verb.sent.start:
+        return True
+    return _inside_quote(verb)
+
+
+def _inside_quote(tok: Token) -> bool:
+    """Whether a token stands inside a pair of double quotation marks of its own paragraph."""
+    text = tok.doc.text
+    start = max(text.rfind("\n", 0, tok.idx), 0)
+    marks = [c for c in text[start:tok.idx] if c in DOUBLE]
+    opens = sum(1 for c in marks if c in "“„«")
+    closes = sum(1 for c in marks if c in "”»")
+    straight = sum(1 for c in marks if c == '"')
+    return opens > closes or straight % 2 == 1
+
+
+def _is_question(comp: Token) -> bool:
+    first = comp.left_edge
+    return first.lower_ in ("whether", "if", "what", "why", "how", "who", "when", "where", "which")
+
+
+def _unparsed_report(verb: Token) -> tuple[int, int] | None:
+    """A report the parser did not attach as a clause ("said his company's terms banned ..."): the rest of
+    the sentence after the verb, its time or place phrase and the person told, when it holds a finite verb."""
+    sent_end = verb.sent.end
+    k = verb.i + 1
+    doc = verb.doc
+    if any(t.text in DOUBLE for t in doc[max(verb.sent.start, verb.i - 6): verb.i]):
+        return None  # '“…,” Prince told The Hill in September': the verb attributes a direct quote
+    while k < sent_end:  # skip "on Monday", "at the time", "in a statement", "reporters", "that"
+        t = doc[k]
+        top = t  # the phrase this token belongs to, as a child of the verb
+        while top.head is not verb and top.head is not top and top.head.i > verb.i:
+            top = top.head
+        if top.head is verb and (top.dep_ in ("prep", "dative", "npadvmod")
+                                 or (top.dep_ == "dobj" and verb.lemma_ == "tell")):
+            k = top.right_edge.i + 1
+        elif t.is_punct and t.text == ",":
+            return None  # "said, adding ...": not a report clause
+        elif t.lower_ == "that" or t.dep_ in ("advmod",) and t.head is verb:
+            k += 1
+        else:
+            break
+    toks = _core([t for t in doc[k:sent_end] if not t.is_space])
+    while toks and toks[-1].is_punct:
+        toks = toks[:-1]
+    finite = any("Fin" in t.morph.get("VerbForm") for t in toks)
+    if len(toks) < 4 or not finite or toks[0].text in DOUBLE or any(t.text in DOUBLE for t in toks[:2]):
         return None
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
 
@@ -335,23 +405,40 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 continue
             if lemma == "stand" and not any(c.lower_ == "firm" for c in t.children):
                 continue
+            if _unasserted(t):
+                continue
             comp = _complement(t)
             if comp is None:
-                continue
-            span = _clause_span(comp, t)
+                span = _unparsed_report(t) if lemma in REPORT_FALLBACK else None
+            else:
+                span = None if _is_question(comp) else _clause_span(comp, t)
             if span:
                 out.append((span[0] + off, span[1] + off, subj, _cue_text(t)))
-        elif lemma in ACT_VERBS:
+            if comp is not None or span:
+                continue
+        if lemma in ACT_VERBS or lemma in ACT_PHRASES:
             # "called for the forum to be taken down", "urged the host to drop the site"
             if any(c.dep_ == "prt" for c in t.children):
                 continue  # "called out", "called off": not a demand
-            comp = next((c for c in t.children if (lemma == "call" and c.dep_ == "prep" and c.lower_ == "for")
-                         or (lemma != "call" and c.dep_ in ("xcomp", "ccomp"))
+            if not any(c.dep_ == "nsubj" for c in t.children) and t.dep_ not in ("conj", "xcomp"):
+                continue  # "the man accused of ...": a passive participle, nobody is speaking
+            if _unasserted(t) or (lemma in ("ask", "urge", "press", "implore", "beg")
+                                  and not any(c.dep_ in ("dobj", "dative") for c in t.children)):
+                continue  # "asked not to be named", "Asked whether ...": no demand of anyone
+            if lemma == "describe" and not any(c.lower_ == "as" for c in t.subtree):
+                continue  # "described a tense call" tells a story; "described X as Y" says something
+            comp = next((c for c in t.children if (lemma == "call" and c.dep_ == "prep" and c.lower_ in ("for", "on"))
+                         or (lemma not in ("call",) and c.dep_ in ("xcomp", "ccomp"))
+                         or (lemma in ACT_PHRASES and c.dep_ == ACT_PHRASES[lemma][0]
+                             and (ACT_PHRASES[lemma][1] is None or c.lower_ == ACT_PHRASES[lemma][1]))
                          or (lemma in ("order", "demand", "request") and c.dep_ == "dobj")), None)
             if comp is None:
                 continue
             last = max(x.i for x in comp.subtree)
-            toks = [x for x in t.doc[t.i: last + 1]]
+            if comp.dep_ in ("prep", "dobj"):
+                # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase
+                last = max([last] + [x.right_edge.i for x in t.rights if x.dep_ in ("xcomp", "prep", "oprd")])
+            toks = _core([x for x in t.doc[t.i: last + 1]])
             while toks and toks[-1].is_punct:
                 toks.pop()
             if len(toks) >= 4:
