@@ -154,6 +154,9 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
 _INTRO_END = re.compile(r":[\s\u00a0Â]*$")
 
 
+_DOC_REF = re.compile(
+    r"^(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her|their))\s+(?:[\w-]+\s+){0,2}"
+    r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece|submission)\b")
 # a paragraph that reports rather than continues a block quote: quote marks, a reporting verb, or a
 # reference to the document itself ("The essay drew replies", "In an interview, Vollmer said")
 _NARRATION = re.compile(
@@ -188,12 +191,21 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
             if b > a:
                 prev = len(spans) - 1 if a != ps else None
                 spans.append(Span(a, b, None, None, p, flags=["block"], prev_segment=prev))
+        # the block runs on until narration resumes; without a first- or second-person voice a paragraph
+        # belongs to it only when the narration that ends the run refers back to the document ("The essay …")
+        run, personal = [], 0
         for q in range(p + 1, min(len(paras), p + MAX_BLOCK_PARAGRAPHS)):
             qs, qe = paras[q]
             para = text[qs:qe]
-            # a block goes on only while it still speaks in the first or second person
-            if q in covered or _NARRATION.search(para) or _INTRO_END.search(para) or not _FIRST_PERSON.search(para):
+            if q in covered or _NARRATION.search(para) or _INTRO_END.search(para):
+                if _DOC_REF.search(para):
+                    personal = len(run)
                 break
+            run.append(q)
+            if _FIRST_PERSON.search(para) and personal == len(run) - 1:
+                personal = len(run)
+        for q in run[:personal]:
+            qs, qe = paras[q]
             spans.append(Span(qs, qe, None, None, q, flags=["block"], prev_segment=len(spans) - 1))
             covered.add(q)
     return spans
