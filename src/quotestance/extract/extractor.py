@@ -114,6 +114,9 @@ def _subject_of(verb: Token) -> Token | None:
     v = verb
     if verb.dep_ == "acl" and verb.head.pos_ in ("NOUN", "PROPN"):
         return verb.head  # "one of the Null Sector accounts posted": a reduced relative on its speaker
+    prev = verb.doc[verb.i - 1] if verb.i > 0 else None
+    if prev is not None and prev.head.i == verb.i and prev.pos_ == "PROPN" and prev.dep_ in ("advmod", "npadvmod", "dep"):
+        return prev  # "In an email, Haverlake said ...": a name the parser did not take for the subject
     for _ in range(4):
         subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ != "quote":
@@ -122,7 +125,7 @@ def _subject_of(verb: Token) -> Token | None:
             return next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
         if subj is not None:
             return subj
-        if v.dep_ in _CLIMB and v.head is not v:
+        if v.dep_ in _CLIMB and v.head.i != v.i:
             v = v.head
         else:
             break
@@ -336,14 +339,14 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
     while k < sent_end:  # skip "on Monday", "at the time", "in a statement", "reporters", "that"
         t = doc[k]
         top = t  # the phrase this token belongs to, as a child of the verb
-        while top.head is not verb and top.head is not top and top.head.i > verb.i:
+        while top.head.i != verb.i and top.head.i != top.i and top.head.i > verb.i:
             top = top.head
-        if top.head is verb and (top.dep_ in ("prep", "dative", "npadvmod")
+        if top.head.i == verb.i and (top.dep_ in ("prep", "dative", "npadvmod")
                                  or (top.dep_ == "dobj" and verb.lemma_ == "tell")):
             k = top.right_edge.i + 1
         elif t.is_punct and t.text == ",":
             return None  # "said, adding ...": not a report clause
-        elif t.lower_ == "that" or t.dep_ in ("advmod",) and t.head is verb:
+        elif t.lower_ == "that" or t.dep_ in ("advmod",) and t.head.i == verb.i:
             k += 1
         else:
             break
@@ -596,7 +599,8 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         if sp.name:
             # an attributed partial quote ("called the site “lawless”") is a quote; a lone word needs a
             # verb of calling or saying, not "posted a “manifesto”"
-            keep = n >= 2 or (cue or "").split()[0].lower() in _NAMING_CUES
+            keep = (n >= 2 or (cue or "").split()[0].lower() in _NAMING_CUES
+                    or bool(re.search(r"[,!?]$", inner.strip())))  # "“Yes,” she said." is an utterance
         else:
             keep = n >= 5 and (ends_sentence(inner) or inner.rstrip().endswith(",") or "block" in s.flags
                                or "continues" in s.flags)

@@ -155,7 +155,8 @@ _INTRO_END = re.compile(r":[\s\u00a0Â]*$")
 
 
 _DOC_REF = re.compile(
-    r"^(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her|their))\s+(?:[\w-]+\s+){0,2}"
+    r"^(?:(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her|their))\s+|[^.]{0,40}\b(?:the|her|his|their) )"
+    r"(?:[\w-]+\s+){0,2}"
     r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece|submission)\b")
 # a paragraph that reports rather than continues a block quote: quote marks, a reporting verb, or a
 # reference to the document itself ("The essay drew replies", "In an interview, Vollmer said")
@@ -197,12 +198,14 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
         for q in range(p + 1, min(len(paras), p + MAX_BLOCK_PARAGRAPHS)):
             qs, qe = paras[q]
             para = text[qs:qe]
-            if q in covered or _NARRATION.search(para) or _INTRO_END.search(para):
+            voice = _FIRST_PERSON.search(para)
+            if q in covered or _INTRO_END.search(para) or _DOC_REF.search(para) or any(c in DOUBLE for c in para) \
+                    or (_NARRATION.search(para) and not voice):
                 if _DOC_REF.search(para):
                     personal = len(run)
                 break
             run.append(q)
-            if _FIRST_PERSON.search(para) and personal == len(run) - 1:
+            if voice:  # everything up to the last paragraph still in the writer's voice
                 personal = len(run)
         for q in run[:personal]:
             qs, qe = paras[q]

@@ -20,7 +20,7 @@ emphasise emphasize contend maintain acknowledge admit concede allege assert rep
 respond answer ask urge demand continue recall predict suggest complain vow threaten promise pledge
 observe remark conclude testify caution counter retort quip joke lament boast accuse charge agree
 argue blog text email message posit reiterate repeat underline mention describe call told says
-reference dub brand label term quote read
+reference dub brand label term quote read rule
 """.split())
 PRONOUNS = {"he", "she", "they", "it", "we", "i", "him", "her", "them"}
 PERSON_PRONOUNS = {"he", "she", "him", "her", "i"}
@@ -288,7 +288,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         return _with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
 
     if subject.lower_.strip(".") in TITLES:  # "Sgt. Ray Dillard" parsed with the title as the subject
-        if subject.head.pos_ == "PROPN" and subject.head is not subject:
+        if subject.head.pos_ == "PROPN" and subject.head.i != subject.i:
             subject = subject.head
         else:
             nxt = [t for t in subject.doc[subject.i + 1: subject.i + 5] if t.pos_ == "PROPN"]
