@@ -15,6 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models load from installed packa
 register()
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 EXIT_SKIPPED = 3  # the run completed but some inputs were skipped (see the errors file)
+_rc: list[int] = [0]  # hydra.main discards a task's return value: the exit code travels here
 
 
 @hydra.main(version_base=None, config_path=CONF, config_name="extract_app")
@@ -24,7 +25,8 @@ def _extract(cfg: DictConfig) -> int:
     app = OmegaConf.to_object(cfg)
     summary = extract_files(app.input, app.output, app.errors, app.extract)
     print(summary.line(), file=sys.stderr)
-    return EXIT_SKIPPED if summary.skipped else 0
+    _rc[0] = EXIT_SKIPPED if summary.skipped else 0
+    return _rc[0]
 
 
 @hydra.main(version_base=None, config_path=CONF, config_name="eval_extract")
@@ -47,8 +49,8 @@ def _eval_extract(cfg: DictConfig) -> int:
 
 
 def _exit(fn) -> None:
-    rc = fn()
-    sys.exit(rc if isinstance(rc, int) else 0)
+    fn()
+    sys.exit(_rc[0])
 
 
 def extract_main() -> None:

@@ -22,6 +22,7 @@ class ExtractConfig:
     n_process: int = 1  # nlp.pipe worker processes; >1 pays a start-up cost per process
     batch_size: int = 16  # texts per nlp.pipe batch
     progress_min_articles: int = 20  # show a progress bar from this many articles up
+    max_chars: int = 1_000_000  # longer articles are skipped with a reason (spaCy's own default limit)
 
 
 @dataclass

@@ -189,8 +189,28 @@ def stats(gold_path: Path, corpus_dir: Path) -> str:
     return "\n".join(out)
 
 
+CARD_BEGIN = "<!-- stats:begin (written by `quotestance-corpus card`; do not edit by hand) -->"
+CARD_END = "<!-- stats:end -->"
+
+
+def write_card(card: Path, figures: str) -> None:
+    """Replace the generated section of the data card with `figures` (atomically)."""
+    from quotestance.io import atomic_writer
+
+    text = card.read_text(encoding="utf-8")
+    head, rest = text.split(CARD_BEGIN, 1)
+    _, tail = rest.split(CARD_END, 1)
+    with atomic_writer(card) as fh:
+        fh.write(f"{head}{CARD_BEGIN}\n{figures}\n{CARD_END}{tail}")
+
+
+def card_section(card: Path) -> str:
+    text = card.read_text(encoding="utf-8")
+    return text.split(CARD_BEGIN, 1)[1].split(CARD_END, 1)[0].strip("\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """quotestance-corpus check PART | build | stats"""
+    """quotestance-corpus check PART | build | stats | card"""
     import argparse
 
     ap = argparse.ArgumentParser(prog="quotestance-corpus", description="Maintain the project's own corpus.")
@@ -200,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("corpus", nargs="?", default="data/corpus")
     b = sub.add_parser("build", help="resolve all parts into data/annotations/gold.jsonl")
     s = sub.add_parser("stats", help="print counts and agreement from the gold file")
-    for p in (b, s):
+    k = sub.add_parser("card", help="write the stats into the data card (data/README.md)")
+    k.add_argument("--card", default="data/README.md")
+    for p in (b, s, k):
         p.add_argument("--corpus", default="data/corpus")
         p.add_argument("--gold", default="data/annotations/gold.jsonl")
     b.add_argument("--parts", default="data/annotations/parts")
@@ -212,7 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = write_gold(Path(a.corpus), Path(a.parts), Path(a.gold), Path(a.second))
         print(f"{len(rows)} gold quotes written to {a.gold}")
         return 0
-    print(stats(Path(a.gold), Path(a.corpus)))
+    figures = stats(Path(a.gold), Path(a.corpus))
+    if a.cmd == "card":
+        write_card(Path(a.card), figures)
+        print(f"figures written to {a.card}")
+        return 0
+    print(figures)
     return 0
 
 

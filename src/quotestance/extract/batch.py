@@ -51,8 +51,19 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
         raise SystemExit(f"error: no input files match {input_spec!r} (.txt, .md, .html, .jsonl)")
     articles: list[Article] = []
     skips: list[Skip] = []
+    warnings: list[dict] = []
     for item in read_articles(input_spec):
-        (articles if isinstance(item, Article) else skips).append(item)
+        if isinstance(item, Skip):
+            skips.append(item)
+        elif len(item.text) > cfg.max_chars:
+            skips.append(Skip(source=item.source or item.id, article_id=item.id,
+                              reason=f"article has {len(item.text):,} characters, over extract.max_chars="
+                                     f"{cfg.max_chars:,} (raise it to process the article)"))
+        else:
+            articles.append(item)
+            if item.meta.get("encoding_note"):
+                warnings.append({"source": item.source, "article_id": item.id, "level": "warning",
+                                 "reason": item.meta["encoding_note"]})
     nlp = load_nlp(cfg.spacy_model)
     n_quotes = 0
     bar = tqdm(total=len(articles), unit="article", file=sys.stderr,
@@ -73,9 +84,11 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
     write_jsonl(rows(), output)
     bar.close()
     err = Path(errors) if errors else errors_path(output)
-    if skips or err.exists():
+    if skips or warnings or err.exists():
         with atomic_writer(err) as fh:  # rewritten every run so it never describes an older one
             for s in skips:
-                fh.write(json.dumps({"source": s.source, "article_id": s.article_id, "reason": s.reason},
-                                    ensure_ascii=False) + "\n")
+                fh.write(json.dumps({"source": s.source, "article_id": s.article_id, "level": "skipped",
+                                     "reason": s.reason}, ensure_ascii=False) + "\n")
+            for w in warnings:
+                fh.write(json.dumps(w, ensure_ascii=False) + "\n")
     return ExtractSummary(len(articles), n_quotes, len(skips), time.perf_counter() - t0)
