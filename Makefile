@@ -31,7 +31,7 @@ eval-extract: setup
 	$(BIN)/quotestance-eval-extract output=docs/extraction_eval.md
 
 bench-extract: setup
-	$(BIN)/python benchmarks/extract_vs_textacy.py
+	$(BIN)/python benchmarks/extract_vs_textacy.py --output docs/extraction_vs_textacy.md
 
 clean:
 	rm -rf experiments/hydra .pytest_cache

@@ -31,6 +31,7 @@ def _extract(cfg: DictConfig) -> int:
 
 @hydra.main(version_base=None, config_path=CONF, config_name="eval_extract")
 def _eval_extract(cfg: DictConfig) -> int:
+    from quotestance.extract import extractor_version
     from quotestance.extract.batch import load_nlp
     from quotestance.extract.evaluation import evaluate_goldset, format_table
     from quotestance.io import atomic_writer
@@ -44,7 +45,11 @@ def _eval_extract(cfg: DictConfig) -> int:
     print(table)
     if app.output:
         with atomic_writer(app.output) as fh:
-            fh.write(table + "\n")
+            fh.write("# Extraction scores on the gold sets\n\nProduced by `make eval-extract` "
+                     f"(`quotestance-eval-extract output={app.output}`); extractor "
+                     f"`{extractor_version(nlp)}`. Span P/R/F1 by character overlap (quotation marks "
+                     "stripped), speaker accuracy on matched quotes; definitions as in "
+                     "`../shared/tools/eval_extract.py`.\n\n" + table + "\n")
     return 0
 
 
