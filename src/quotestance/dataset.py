@@ -1,0 +1,404 @@
+"""Dataset stage: articles + gold annotations -> validated, event-grouped splits as a Hugging Face dataset.
+
+Quotes come from the extraction stage (what scoring will see); gold labels join them by span overlap, so
+small offset shifts (whitespace, quote marks, a trailing comma) do not matter. Gold rows that join no
+extracted quote keep their own span and are listed in the report, never dropped. Quotes without gold get
+weak labels, in the train split only. Near-identical quotes form one group, and events joined by a group
+are kept together, so no event and no quote group is ever on both sides of a split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
+
+from quotestance.config import DatasetConfig, LabelsConfig
+from quotestance.extract import extract_many, read_articles
+from quotestance.extract.evaluation import overlap, strip_marks
+from quotestance.io import atomic_writer, read_jsonl, write_jsonl
+from quotestance.records import Article
+
+SPLITS = ("train", "validation", "test")
+COLUMNS = ("quote_id", "article_id", "event", "text", "speaker", "speaker_role", "speaker_org", "kind",
+           "context", "char_start", "char_end", "label", "label_source", "label_confidence", "group_id",
+           "extracted")
+
+
+class DatasetRow(BaseModel):
+    """One labelled quote; the schema every row must pass before anything is written."""
+
+    quote_id: str
+    article_id: str
+    event: str
+    text: str
+    speaker: str | None
+    speaker_role: str | None
+    speaker_org: str | None
+    kind: str
+    context: str
+    char_start: int
+    char_end: int
+    label: str
+    label_source: str
+    label_confidence: float
+    group_id: str
+    extracted: bool
+    article_length: int
+
+    @field_validator("text", "quote_id", "article_id")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetRow:
+        if not 0 <= self.char_start < self.char_end <= self.article_length:
+            raise ValueError(f"offsets {self.char_start}-{self.char_end} outside the article "
+                             f"(length {self.article_length})")
+        if self.label_source not in ("gold", "weak"):
+            raise ValueError(f"label_source {self.label_source!r} is not gold or weak")
+        if self.kind not in ("direct", "indirect"):
+            raise ValueError(f"kind {self.kind!r} is not direct or indirect")
+        return self
+
+
+class DatasetError(ValueError):
+    """Bad input, with every offending row named."""
+
+
+@dataclass
+class DatasetReport:
+    rows: dict[str, int]
+    label_counts: dict[str, dict[str, int]]
+    source_counts: dict[str, dict[str, int]]
+    event_splits: dict[str, str]
+    unjoined_gold: list[str]
+    unlabelled_dropped: int
+    weak_accuracy: dict[str, float] = field(default_factory=dict)
+    kappa: float | None = None
+    seconds: float = 0.0
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def normalise(text: str) -> str:
+    """The key that makes near-identical quotes (case, punctuation, quote marks, spacing) one group."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def load_gold(paths: list[str], labels: list[str]) -> list[dict[str, Any]]:
+    """Gold rows from every file; a label outside the taxonomy or a duplicate id is an error naming the rows."""
+    rows, problems, seen = [], [], set()
+    for path in paths:
+        if not Path(path).exists():
+            raise DatasetError(f"gold file not found: {path}")
+        for n, r in enumerate(read_jsonl(path), 1):
+            r = dict(r)
+            r["article_id"] = str(r.get("article_id") or r.get("passage_id") or "")
+            r["quote_id"] = str(r.get("quote_id") or f"{Path(path).stem}:{n}")
+            where = f"{path}:{n} ({r['quote_id']})"
+            if r.get("stance") not in labels:
+                problems.append(f"{where}: stance {r.get('stance')!r} is not in the taxonomy {labels}")
+            if r["quote_id"] in seen:
+                problems.append(f"{where}: duplicate quote_id")
+            if not isinstance(r.get("char_start"), int) or not isinstance(r.get("char_end"), int):
+                problems.append(f"{where}: char_start/char_end missing")
+            seen.add(r["quote_id"])
+            rows.append(r)
+    if problems:
+        raise DatasetError("bad gold rows:\n" + "\n".join(problems))
+    return rows
+
+
+def join_gold(articles: dict[str, Article], quotes: dict[str, list[dict]], gold: list[dict],
+              min_overlap: float) -> tuple[list[dict], list[dict], list[str]]:
+    """(gold-labelled rows, extracted rows without gold, gold ids that joined no extracted quote)."""
+    problems = [f"{g['quote_id']}: article {g['article_id']!r} is not among the sources" for g in gold
+                if g["article_id"] not in articles]
+    for g in gold:
+        art = articles.get(g["article_id"])
+        if art is not None and not 0 <= g["char_start"] < g["char_end"] <= len(art.text):
+            problems.append(f"{g['quote_id']}: span {g['char_start']}-{g['char_end']} is not in the article")
+    if problems:
+        raise DatasetError("gold rows that match no article:\n" + "\n".join(problems))
+    used: set[tuple[str, int]] = set()
+    labelled, unjoined = [], []
+    for g in gold:
+        text = articles[g["article_id"]].text
+        gs = strip_marks((g["char_start"], g["char_end"]), text)
+        best, bi = 0.0, None
+        for i, q in enumerate(quotes.get(g["article_id"], [])):
+            if (g["article_id"], i) in used:
+                continue
+            o = overlap(gs, strip_marks((q["char_start"], q["char_end"]), text))
+            if o > best:
+                best, bi = o, i
+        if bi is not None and best >= min_overlap:
+            used.add((g["article_id"], bi))
+            q = quotes[g["article_id"]][bi]
+            labelled.append({**q, "label": g["stance"], "label_source": "gold", "label_confidence": 1.0,
+                             "extracted": True})
+        else:
+            unjoined.append(g["quote_id"])
+            labelled.append({"quote_id": g["quote_id"], "article_id": g["article_id"],
+                             "text": text[g["char_start"]:g["char_end"]], "speaker": g.get("speaker"),
+                             "speaker_role": g.get("speaker_role"), "speaker_org": g.get("speaker_org"),
+                             "kind": g.get("kind", "direct"), "context": _sentence(text, g["char_start"]),
+                             "char_start": g["char_start"], "char_end": g["char_end"], "label": g["stance"],
+                             "label_source": "gold", "label_confidence": 1.0, "extracted": False})
+    rest = [{**q, "extracted": True} for aid, qs in quotes.items() for i, q in enumerate(qs) if (aid, i) not in used]
+    return labelled, rest, unjoined
+
+
+def _sentence(text: str, pos: int) -> str:
+    a = max(text.rfind("\n", 0, pos), 0)
+    b = text.find("\n", pos)
+    return text[a:b if b != -1 else len(text)].strip()
+
+
+def assign_splits(rows: list[dict], cfg: DatasetConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """(event -> split, normalised text -> group id). Events that share a quote group move together."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    groups: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        groups[normalise(r["text"])].add(r["event"])
+        find(r["event"])
+    for evs in groups.values():
+        first, *others = sorted(evs)
+        for e in others:
+            parent[find(e)] = find(first)
+    components: dict[str, list[str]] = defaultdict(list)
+    for e in sorted(parent):
+        components[find(e)].append(e)
+    comps = sorted(components.values())
+    random.Random(cfg.seed).shuffle(comps)
+    n_events = sum(len(c) for c in comps)
+    split_of: dict[str, str] = {}
+    quota = {"test": cfg.test_fraction * n_events, "validation": cfg.validation_fraction * n_events}
+    taken = {"test": 0, "validation": 0}
+    for comp in comps:
+        target = next((s for s in ("test", "validation") if taken[s] + len(comp) / 2 <= quota[s] and taken[s] <
+                       quota[s]), "train")
+        if target != "train":
+            taken[target] += len(comp)
+        for e in comp:
+            split_of[e] = target
+    group_id = {k: "g" + hashlib.sha1(k.encode()).hexdigest()[:10] for k in groups}
+    return split_of, group_id
+
+
+def loeo_folds(events: list[str]) -> dict[str, int]:
+    """Leave-one-event-out cross-validation: fold k holds out the k-th event (sorted)."""
+    return {e: k for k, e in enumerate(sorted(events))}
+
+
+def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, tracking: Any = None) -> DatasetReport:
+    """Build the dataset under cfg.output (DatasetDict + card + reports) and return what was built."""
+    from datasets import Dataset, DatasetDict
+
+    from quotestance.extract.batch import load_nlp
+
+    t0 = time.perf_counter()
+    names = [lab.name for lab in labels.labels]
+    gold = load_gold(list(cfg.gold), names)
+    articles: dict[str, Article] = {}
+    for src in cfg.sources:
+        found = [a for a in read_articles(src) if isinstance(a, Article)]
+        if not found:
+            raise DatasetError(f"source {src!r} holds no readable article")
+        for a in found:
+            articles[a.id] = a
+    nlp = load_nlp(extract_cfg.spacy_model)
+    quotes: dict[str, list[dict]] = {}
+    for art, qs in extract_many(list(articles.values()), nlp, n_process=extract_cfg.n_process):
+        quotes[art.id] = [] if isinstance(qs, Exception) else [q.to_dict() for q in qs]
+    labelled, unlabelled, unjoined = join_gold(articles, quotes, gold, cfg.min_join_overlap)
+    for r in labelled + unlabelled:
+        art = articles[r["article_id"]]
+        r["event"] = art.event or art.id  # an article without an event is its own event
+        r["article_length"] = len(art.text)
+    split_of, group_id = assign_splits(labelled + unlabelled, cfg)
+
+    weak_acc: dict[str, float] = {}
+    weak_rows: list[dict] = []
+    pool = [r for r in unlabelled if split_of[r["event"]] == "train"]
+    if cfg.weak.enabled:
+        weak_rows, weak_acc = _weak_labels(cfg, labels, labelled, pool, split_of)
+    dropped = len(unlabelled) - len(weak_rows)
+
+    rows = labelled + weak_rows
+    for r in rows:
+        r["group_id"] = group_id[normalise(r["text"])]
+        r["label_confidence"] = round(float(r["label_confidence"]), 4)
+    validate(rows, names)
+    splits = {s: sorted((r for r in rows if split_of[r["event"]] == s), key=lambda r: r["quote_id"]) for s in SPLITS}
+    if not splits["train"]:
+        raise DatasetError("the train split is empty: add sources or lower test/validation fractions")
+    dd = DatasetDict({s: Dataset.from_list([{c: r.get(c) for c in COLUMNS} for r in splits[s]]) for s in SPLITS})
+    out = Path(cfg.output)
+    _save_atomically(dd, out / "dataset")
+    events = sorted({r["event"] for r in rows})
+    with atomic_writer(out / "folds.json") as fh:
+        json.dump({"leave_one_event_out": loeo_folds(events), "splits": {e: split_of[e] for e in events}}, fh,
+                  indent=1)
+    write_jsonl(({"quote_id": q} for q in unjoined), out / "unjoined_gold.jsonl")
+    report = DatasetReport(
+        rows={s: len(v) for s, v in splits.items()},
+        label_counts={s: dict(Counter(r["label"] for r in v)) for s, v in splits.items()},
+        source_counts={s: dict(Counter(r["label_source"] for r in v)) for s, v in splits.items()},
+        event_splits={e: split_of[e] for e in events}, unjoined_gold=unjoined, unlabelled_dropped=dropped,
+        weak_accuracy=weak_acc, kappa=_kappa(gold), seconds=time.perf_counter() - t0,
+        digests={s: _digest(v) for s, v in splits.items()})
+    card = dataset_card(report, cfg, labels, splits)
+    with atomic_writer(out / "README.md") as fh:
+        fh.write(card)
+    if tracking is not None:
+        tracking(report, splits, out)
+    return report
+
+
+def validate(rows: list[dict], labels: list[str]) -> None:
+    """Every row against the schema; one error listing every bad row."""
+    problems = []
+    seen: Counter = Counter(r.get("quote_id") for r in rows)
+    for r in rows:
+        try:
+            DatasetRow(**{k: r.get(k) for k in DatasetRow.model_fields})
+        except ValidationError as e:
+            problems.append(f"{r.get('quote_id')}: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
+                                                                 for x in e.errors()))
+        if r.get("label") not in labels:
+            problems.append(f"{r.get('quote_id')}: label {r.get('label')!r} not in the taxonomy")
+        if seen[r.get("quote_id")] > 1:
+            problems.append(f"{r.get('quote_id')}: quote_id is not unique")
+    if problems:
+        raise DatasetError(f"{len(problems)} invalid dataset rows:\n" + "\n".join(sorted(set(problems))))
+
+
+def _weak_labels(cfg: DatasetConfig, labels: LabelsConfig, labelled: list[dict], pool: list[dict],
+                 split_of: dict[str, str]) -> tuple[list[dict], dict[str, float]]:
+    """Weak labels for the train pool; the labeller's accuracy on gold it never saw (and realdev)."""
+    from quotestance.labeling import Row, WeakLabeller
+
+    def row(r: dict) -> Row:
+        return Row(r["text"], r.get("speaker"), r.get("speaker_role"), r.get("speaker_org"), r.get("cue"))
+
+    names = [lab.name for lab in labels.labels]
+    desc = {lab.name: lab.description for lab in labels.labels}
+    train_gold = [r for r in labelled if split_of[r["event"]] == "train"]
+    held_gold = [r for r in labelled if split_of[r["event"]] != "train"]
+    wl = WeakLabeller(names, desc, cfg.weak.model, rule_weight=cfg.weak.rule_weight,
+                      prototype_weight=cfg.weak.prototype_weight)
+    wl.fit([row(r) for r in train_gold], [r["label"] for r in train_gold])
+    acc: dict[str, float] = {}
+    for name, rows in (("heldout_gold", held_gold), ("realdev", _realdev_rows(cfg))):
+        if rows:
+            pred = wl.predict([row(r) for r in rows])
+            acc[f"{name}_accuracy"] = sum(p == r["label"] for (p, _), r in zip(pred, rows)) / len(rows)
+            kept = [(p, r) for (p, c), r in zip(pred, rows) if c >= cfg.weak.min_confidence]
+            acc[f"{name}_coverage_at_min_confidence"] = len(kept) / len(rows)
+            acc[f"{name}_accuracy_at_min_confidence"] = (sum(p == r["label"] for p, r in kept) / len(kept)
+                                                         if kept else 0.0)
+    out = []
+    if pool:
+        for r, (label, conf) in zip(pool, wl.predict([row(r) for r in pool], cfg.weak.min_confidence)):
+            if label is not None:
+                out.append({**r, "label": label, "label_source": "weak", "label_confidence": conf})
+    return out, acc
+
+
+def _realdev_rows(cfg: DatasetConfig) -> list[dict]:
+    """realdev's gold quotes, for measuring the weak labeller only (never for training)."""
+    path = Path(cfg.realdev) / "quotes.jsonl" if cfg.realdev else None
+    if path is None or not path.exists():
+        return []
+    return [{"text": r["quote"], "speaker": r.get("speaker"), "speaker_role": r.get("speaker_role"),
+             "label": r["stance"]} for r in read_jsonl(path)]
+
+
+def _kappa(gold: list[dict]) -> float | None:
+    from quotestance.corpus import cohen_kappa
+
+    paired = [g for g in gold if g.get("first_stance") and g.get("second_stance")]
+    return round(cohen_kappa([g["first_stance"] for g in paired], [g["second_stance"] for g in paired]), 3) \
+        if paired else None
+
+
+def _digest(rows: list[dict]) -> str:
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(json.dumps({c: r.get(c) for c in COLUMNS}, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+def _save_atomically(dd, target: Path) -> None:
+    """save_to_disk into a temporary folder beside the target, then swap it in."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        dd.save_to_disk(str(tmp / "d"))
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            target.rename(old)
+        (tmp / "d").rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def dataset_card(rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, splits: dict[str, list[dict]]) -> str:
+    names = [lab.name for lab in labels.labels]
+    lines = ["# quotestance dataset", "",
+             "Built by `quotestance-dataset` (Hydra app; config group `conf/dataset/`, taxonomy `conf/labels/`) "
+             f"from sources {list(cfg.sources)} and gold files {list(cfg.gold)}; seed {cfg.seed}. Quotes come "
+             "from the extraction stage; gold labels join them by span overlap "
+             f">= {cfg.min_join_overlap}; quotes without gold get weak labels in train only. Splits hold whole "
+             "events, and events that share a near-identical quote stay together.", "",
+             "## Counts", "", "| split | rows | " + " | ".join(names) + " | gold | weak | events |",
+             "|---|---:|" + "---:|" * (len(names) + 3)]
+    for s in SPLITS:
+        ev = sorted({r["event"] for r in splits[s]})
+        lines.append(f"| {s} | {rep.rows[s]} | " + " | ".join(str(rep.label_counts[s].get(n, 0)) for n in names)
+                     + f" | {rep.source_counts[s].get('gold', 0)} | {rep.source_counts[s].get('weak', 0)} | "
+                       f"{len(ev)} |")
+    lines += ["", "| event | split | rows |", "|---|---|---:|"]
+    per_event = Counter(r["event"] for s in SPLITS for r in splits[s])
+    lines += [f"| {e} | {rep.event_splits[e]} | {per_event[e]} |" for e in sorted(rep.event_splits)]
+    lines += ["", "## Labels and their sources", "",
+              f"- Gold rows that joined no extracted quote (kept with their gold span): {len(rep.unjoined_gold)}"
+              " (ids in `unjoined_gold.jsonl`).",
+              f"- Extracted quotes without gold left unlabelled (validation/test, or weak vote below "
+              f"{cfg.weak.min_confidence}): {rep.unlabelled_dropped}."]
+    if rep.kappa is not None:
+        lines.append(f"- Corpus inter-annotator agreement (first vs second pass): Cohen's kappa {rep.kappa:.2f}.")
+    if rep.weak_accuracy:
+        lines += ["", "Weak labeller (labelling functions + prototype labeller, weighted vote), measured on gold "
+                  "it never saw (validation + test events) and on realdev (measurement only):", "",
+                  "| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in sorted(rep.weak_accuracy.items())]
+    lines += ["", "## Files", "", "- `dataset/`: `datasets.DatasetDict` (`load_from_disk`), columns "
+              + ", ".join(f"`{c}`" for c in COLUMNS) + ".",
+              "- `folds.json`: leave-one-event-out folds and the event -> split map.",
+              f"- Split digests (sha256 of the rows, first 16 hex): " + ", ".join(f"{s} `{d}`" for s, d in
+                                                                                    rep.digests.items()) + ".",
+              f"- Built in {rep.seconds:.1f} s.", ""]
+    return "\n".join(lines)
