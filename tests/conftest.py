@@ -22,3 +22,25 @@ def shared() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"measurement data not found at {SHARED} (../shared is absent on a fresh user clone)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def _migrated_db(tmp_path_factory) -> Path:
+    """One MLflow sqlite store migrated once per session; tests copy it (migrating costs seconds)."""
+    import mlflow
+
+    db = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    mlflow.set_tracking_uri(f"sqlite:///{db}")
+    mlflow.search_experiments()  # creates and migrates the schema
+    return db
+
+
+@pytest.fixture()
+def mlflow_uri(_migrated_db, tmp_path, monkeypatch) -> str:
+    import shutil
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(_migrated_db, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri

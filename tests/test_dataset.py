@@ -1,0 +1,130 @@
+"""The dataset stage on a small slice of our corpus: deterministic, leak-free, weak labels in train only,
+clear errors on bad input, and its inputs recorded in MLflow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from quotestance.config import DatasetConfig, ExtractConfig, LabelsConfig, LabelSpec, MlflowConfig, WeakConfig
+from quotestance.dataset import DatasetError, build_dataset, normalise
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ("ev01", "ev05", "ev09", "ev13", "ev17", "ev21")
+
+
+@pytest.fixture(scope="module")
+def labels() -> LabelsConfig:
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "conf/labels/default.yaml").read_text(encoding="utf-8"))
+    return LabelsConfig([LabelSpec(**x) for x in raw["labels"]], raw["stance"])
+
+
+@pytest.fixture(scope="module")
+def slice_dir(tmp_path_factory) -> Path:
+    """Two articles of each of six events, with their gold rows."""
+    d = tmp_path_factory.mktemp("slice")
+    (d / "corpus").mkdir()
+    keep = {f"{e}-0{k}" for e in EVENTS for k in (1, 2)}
+    for aid in keep:
+        shutil.copy(ROOT / f"data/corpus/{aid}.md", d / "corpus")
+    gold = [x for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()
+            if json.loads(x)["article_id"] in keep]
+    (d / "gold.jsonl").write_text("\n".join(gold) + "\n", encoding="utf-8")
+    return d
+
+
+def cfg_for(d: Path, out: str, **kw) -> DatasetConfig:
+    base = dict(sources=[str(d / "corpus")], gold=[str(d / "gold.jsonl")], output=str(d / out), seed=7,
+                test_fraction=0.34, validation_fraction=0.17, weak=WeakConfig(min_confidence=0.0))
+    base.update(kw)
+    return DatasetConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def built(slice_dir, labels):
+    from datasets import load_from_disk
+
+    rep_a = build_dataset(cfg_for(slice_dir, "a"), labels, ExtractConfig())
+    rep_b = build_dataset(cfg_for(slice_dir, "b"), labels, ExtractConfig())
+    return rep_a, rep_b, load_from_disk(str(slice_dir / "a/dataset")), load_from_disk(str(slice_dir / "b/dataset"))
+
+
+def test_same_config_gives_identical_splits(built):
+    rep_a, rep_b, a, b = built
+    assert rep_a.digests == rep_b.digests
+    for split in ("train", "validation", "test"):
+        assert a[split].to_list() == b[split].to_list()
+        assert len(a[split]) > 0
+
+
+def test_no_event_and_no_quote_group_spans_two_splits(built):
+    _, _, dd, _ = built
+    seen_event, seen_group = {}, {}
+    for split in dd:
+        for r in dd[split]:
+            assert seen_event.setdefault(r["event"], split) == split
+            assert seen_group.setdefault(normalise(r["text"]), split) == split
+
+
+def test_weak_labels_only_in_train(built):
+    _, _, dd, _ = built
+    assert any(r["label_source"] == "weak" for r in dd["train"])  # min_confidence 0 keeps every weak vote
+    for split in ("validation", "test"):
+        assert {r["label_source"] for r in dd[split]} == {"gold"}
+
+
+def test_card_shows_counts_and_unjoined_gold_is_reported(built, slice_dir):
+    rep, _, dd, _ = built
+    card = (slice_dir / "a/README.md").read_text(encoding="utf-8")
+    for split in ("train", "validation", "test"):
+        assert f"| {split} | {len(dd[split])} |" in card
+    unjoined = (slice_dir / "a/unjoined_gold.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(unjoined) == len(rep.unjoined_gold)
+    gold_ids = {json.loads(x)["quote_id"] for x in (slice_dir / "gold.jsonl").read_text().splitlines()}
+    rows = sum(1 for s in dd for r in dd[s] if r["label_source"] == "gold")
+    assert rows == len(gold_ids)  # every gold row is in the dataset, joined or not
+
+
+def _bad_gold(slice_dir: Path, tmp_path: Path, change) -> Path:
+    rows = [json.loads(x) for x in (slice_dir / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    change(rows)
+    p = tmp_path / "bad.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda rows: rows[0].update(stance="maybe"), "not in the taxonomy"),
+    (lambda rows: rows[1].update(quote_id=rows[0]["quote_id"]), "duplicate quote_id"),
+    (lambda rows: rows[0].update(article_id="no-such-article"), "not among the sources"),
+    (lambda rows: rows[0].update(char_start=10**7, char_end=10**7 + 5), "not in the article"),
+])
+def test_bad_gold_gives_one_clear_error_naming_the_row(slice_dir, labels, tmp_path, change, message):
+    bad = _bad_gold(slice_dir, tmp_path, change)
+    before = bad.read_bytes()
+    with pytest.raises(DatasetError, match=message):
+        build_dataset(cfg_for(slice_dir, "x", gold=[str(bad)]), labels, ExtractConfig())
+    assert bad.read_bytes() == before  # the user's file is never modified
+
+
+def test_empty_source_is_a_clear_error(slice_dir, labels, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no readable article"):
+        build_dataset(cfg_for(slice_dir, "x", sources=[str(tmp_path / "empty")]), labels, ExtractConfig())
+
+
+def test_mlflow_run_lists_the_dataset_inputs(slice_dir, labels, tmp_path, mlflow_uri):
+    import mlflow
+
+    from quotestance.tracking import log_dataset
+
+    cfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="t")
+    build_dataset(cfg_for(slice_dir, "m"), labels, ExtractConfig(), tracking=log_dataset(cfg, {"seed": 7}))
+    run = mlflow.search_runs(experiment_names=["t"], output_format="list")[0]
+    names = sorted(i.dataset.name for i in run.inputs.dataset_inputs)
+    assert names == ["quotestance-test", "quotestance-train", "quotestance-validation"]
