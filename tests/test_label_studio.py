@@ -1,0 +1,73 @@
+"""Label Studio round trip: tasks out (most uncertain first), annotations back in as validated gold."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from quotestance.label_studio import from_export, label_config, main, to_tasks
+
+LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+QUOTES = [{"quote_id": f"a:{i}-{i + 5}", "article_id": "a", "char_start": i, "char_end": i + 5, "kind": "direct",
+           "speaker": "Dana Whitfield", "text": f"quote {i}", "context": "ctx"} for i in range(3)]
+
+
+def annotated(tasks, choices):
+    out = []
+    for k, (t, c) in enumerate(zip(tasks, choices)):
+        anns = [] if c is None else [{"result": [{"from_name": "stance", "to_name": "quote", "type": "choices",
+                                                  "value": {"choices": [c]}}], "completed_by": 7,
+                                      "updated_at": "2026-11-28T10:00:00"}]
+        out.append({**t, "id": k, "annotations": anns})
+    return out
+
+
+def test_tasks_are_sorted_most_uncertain_first_with_predictions():
+    tasks = to_tasks(QUOTES, [("other", 0.9), ("demand_takedown", 0.3), ("other", 0.6)], "weak:v1")
+    assert [t["predictions"][0]["score"] for t in tasks] == [0.3, 0.6, 0.9]
+    assert tasks[0]["data"]["quote"] == "quote 1" and tasks[0]["predictions"][0]["model_version"] == "weak:v1"
+    assert '<Choices name="stance" toName="quote"' in label_config(LABELS, {})
+
+
+def test_import_round_trip_reports_conflicts_and_skips():
+    tasks = to_tasks(QUOTES, [("other", 0.5)] * 3, "weak:v1")
+    export = annotated(tasks, ["demand_takedown", None, "other"])
+    existing = [{"article_id": "a", "quote_id": "gold-1", "char_start": 0, "char_end": 5, "stance": "other"}]
+    rows, rep = from_export(export, LABELS, existing)
+    assert [r["stance"] for r in rows] == ["demand_takedown", "other"]
+    assert rows[0]["char_start"] == 0 and rows[0]["quote"] == "quote 0"
+    assert rep.conflicts == [{"quote_id": "a:0-5", "existing": "other", "imported": "demand_takedown"}]
+    assert len(rep.skipped) == 1 and "not annotated" in rep.skipped[0]
+
+
+@pytest.mark.parametrize("export,message", [
+    ({"tasks": []}, "expected a list"),
+    ([{"id": 1, "data": {}}], "no data.quote_id"),
+])
+def test_corrupt_exports_raise_clear_errors(export, message):
+    with pytest.raises(ValueError, match=message):
+        from_export(export, LABELS, [])
+
+
+def test_label_outside_taxonomy_is_an_error():
+    export = annotated(to_tasks(QUOTES[:1], [("other", 0.5)], "v"), ["maybe"])
+    with pytest.raises(ValueError, match="not in the taxonomy"):
+        from_export(export, LABELS, [])
+
+
+def test_cli_import_never_overwrites_existing_gold(tmp_path, capsys):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"article_id": "a", "quote_id": "g", "char_start": 0, "char_end": 5,
+                                "stance": "other"}) + "\n", encoding="utf-8")
+    before = gold.read_bytes()
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(annotated(to_tasks(QUOTES, [("other", 0.5)] * 3, "v"),
+                                           ["other", "other", "demand_takedown"])), encoding="utf-8")
+    assert main(["import", str(export), str(gold), "--gold", str(gold)]) == 2
+    assert "never overwritten" in capsys.readouterr().err
+    out = tmp_path / "new.jsonl"
+    assert main(["import", str(export), str(out), "--gold", str(gold)]) == 0
+    assert len(out.read_text().splitlines()) == 3 and gold.read_bytes() == before
+    (tmp_path / "broken.json").write_text("{nope", encoding="utf-8")
+    assert main(["import", str(tmp_path / "broken.json"), str(tmp_path / "x.jsonl")]) == 2
