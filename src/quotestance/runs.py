@@ -1,0 +1,184 @@
+"""Training runs as MLflow runs: the transformer and the TF-IDF baseline, evaluated the same way.
+
+Each run logs the flattened resolved config as params, the git commit, the dataset splits as inputs,
+per-epoch metrics, the evaluation of every split and external set (metrics, confusion matrix and
+reliability diagram PNGs, an error table), and for the transformer the pyfunc model (Models-from-Code).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quotestance.config import TrainApp
+from quotestance.evaluate import (Evaluation, evaluate, external_rows, fit_temperature, plot_confusion,
+                                  plot_reliability, softmax)
+from quotestance.tracking import flatten, setup
+from quotestance.train import TrainError, load_predictor, train_model
+
+SPLITS = ("train", "validation", "test")
+
+
+def load_splits(output: str) -> dict[str, list[dict[str, Any]]]:
+    """The dataset built by quotestance-dataset; a clear error when it is missing."""
+    from datasets import load_from_disk
+
+    path = Path(output) / "dataset"
+    if not path.exists():
+        raise TrainError(f"no dataset at {path}: run `quotestance-dataset` first")
+    dd = load_from_disk(str(path))
+    return {s: dd[s].to_list() for s in SPLITS}
+
+
+def check_labels(app: TrainApp, splits: dict[str, list[dict]]) -> list[str]:
+    labels = [lab.name for lab in app.labels.labels]
+    found = sorted({r["label"] for rows in splits.values() for r in rows} - set(labels))
+    if found:
+        raise TrainError(f"dataset labels {found} are not in the configured label set {labels}")
+    if not set(app.labels.stance) <= set(labels):
+        raise TrainError(f"labels.stance {app.labels.stance} must be a subset of {labels}")
+    return labels
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _log_inputs(splits: dict[str, list[dict]], output: str) -> None:
+    import mlflow
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for s, rows in splits.items():
+            df = pd.DataFrame(rows)
+            mlflow.log_input(mlflow.data.from_pandas(df, source=str((Path(output) / "dataset" / s).resolve()),
+                                                     targets="label", name=f"quotestance-{s}"), context=s)
+
+
+def _log_evaluation(ev: Evaluation, labels: list[str], name: str, tmp: Path) -> None:
+    import mlflow
+    import pandas as pd
+
+    mlflow.log_metrics(ev.metrics)
+    mlflow.log_artifact(str(plot_confusion(ev.confusion, labels, f"{name}: confusion", tmp / f"confusion_{name}.png")),
+                        "plots")
+    mlflow.log_artifact(str(plot_reliability(ev.reliability, f"{name}: reliability", tmp / f"reliability_{name}.png")),
+                        "plots")
+    if ev.errors:
+        mlflow.log_table(pd.DataFrame(ev.errors), artifact_file=f"errors/{name}.json")
+
+
+def _evaluate_all(app: TrainApp, labels: list[str], splits: dict[str, list[dict]], logits_of, tmp: Path) -> dict:
+    """Temperature from validation; metrics for validation, test and every external set found."""
+    import mlflow
+
+    stance = list(app.labels.stance)
+    val_logits = logits_of(splits["validation"])
+    y_val = np.array([labels.index(r["label"]) for r in splits["validation"]])
+    t = fit_temperature(val_logits, y_val)
+    mlflow.log_metric("temperature", t)
+    results: dict[str, float] = {}
+    sets = {"validation": splits["validation"], "test": splits["test"]}
+    for name, ext in app.evaluate.external.items():
+        if Path(ext.quotes).exists():
+            sets[ext.prefix] = external_rows(ext.quotes, ext.texts)
+        else:
+            mlflow.set_tag(f"skipped_{name}", f"{ext.quotes} not found")
+    for name, rows in sets.items():
+        if not rows:
+            continue
+        logits = val_logits if name == "validation" else logits_of(rows)
+        raw = evaluate(rows, softmax(logits), labels, stance, f"{name}_uncalibrated_", app.evaluate.bins, 0)
+        ev = evaluate(rows, softmax(logits, t), labels, stance, f"{name}_", app.evaluate.bins,
+                      app.evaluate.max_error_rows)
+        mlflow.log_metric(f"{name}_ece_uncalibrated", raw.metrics[f"{name}_uncalibrated_ece"])
+        _log_evaluation(ev, labels, name, tmp)
+        results.update(ev.metrics)
+    return results | {"temperature": t}
+
+
+def run_transformer(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """Fine-tune, evaluate and log the transformer as one MLflow run; returns its metrics."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature  # noqa: F401  (signature built explicitly below)
+
+    splits = load_splits(app.dataset.output)
+    labels = check_labels(app, splits)
+    setup(app.mlflow)
+    with mlflow.start_run(run_name=f"transformer-{app.model.name}") as run, \
+            tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": app.model.name,
+                         "mlflow.source.git.commit": git_commit()})
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        _log_inputs(splits, app.dataset.output)
+        model_dir = tmp / "model"
+        res = train_model(splits["train"], splits["validation"], labels, list(app.labels.stance), app.model,
+                          app.train, str(model_dir),
+                          on_epoch=lambda e, m: mlflow.log_metrics(m, step=e))
+        mlflow.log_metrics({"best_epoch": res.best_epoch, "train_seconds": res.seconds})
+        pred = load_predictor(str(model_dir), app.train.template, app.model.max_length, app.train.bf16)
+        metrics = _evaluate_all(app, labels, splits, pred.logits, tmp)
+        cfg_path = tmp / "inference.json"
+        cfg_path.write_text(json.dumps({"template": app.train.template, "max_length": app.model.max_length,
+                                        "temperature": metrics["temperature"], "bf16": app.train.bf16,
+                                        "labels": labels}))
+        log_pyfunc(model_dir, cfg_path, labels)
+        metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
+        return metrics
+
+
+def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
+    """The model as a Models-from-Code pyfunc with a signature and an input example."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", "quote"), ColSpec("string", "speaker", required=False),
+                       ColSpec("string", "context", required=False)]),
+        outputs=Schema([ColSpec("string", "label"), ColSpec("double", "confidence")]
+                       + [ColSpec("double", f"prob_{lab}") for lab in labels]))
+    example = pd.DataFrame({"quote": ["We act when a court tells us to, not before."],
+                            "speaker": ["Dana Whitfield"], "context": [""]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.pyfunc.log_model(
+            name="model", python_model=str(Path(__file__).with_name("pyfunc.py")),
+            artifacts={"model": str(model_dir), "config": str(cfg_path)}, signature=signature,
+            input_example=example, pip_requirements=["torch", "transformers", "pandas", "mlflow"])
+
+
+def run_baseline(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """TF-IDF + logistic regression on the same splits, evaluated the same way, as its own run."""
+    import mlflow
+
+    from quotestance.baseline import TfidfBaseline
+
+    splits = load_splits(app.dataset.output)
+    labels = check_labels(app, splits)
+    setup(app.mlflow)
+    with mlflow.start_run(run_name="baseline-tfidf-logreg") as run, tempfile.TemporaryDirectory() as tmpd:
+        mlflow.set_tags({"stage": "train", "model_kind": "baseline", "model": "tfidf_logreg",
+                         "mlflow.source.git.commit": git_commit()})
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        _log_inputs(splits, app.dataset.output)
+        model = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(splits["train"])
+        # log-probabilities play the logits' part, so temperature scaling and ECE work the same way
+        metrics = _evaluate_all(app, labels, splits, lambda rows: np.log(np.clip(model.predict_proba(rows), 1e-9, 1)),
+                                Path(tmpd))
+        metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
+        return metrics

@@ -1,0 +1,224 @@
+"""Train stage: fine-tune a transformer sequence classifier on the train split.
+
+A plain PyTorch loop (legible, and every knob that matters for reproducibility on CPU is in view): fixed
+seed and thread count, inverse-frequency class weights, linear warm-up/decay, early stopping on validation
+stance macro-F1, a checkpoint per epoch with resume, and optional bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quotestance.config import ModelConfig, TrainConfig
+from quotestance.embed import resolve_model_path
+
+
+class TrainError(ValueError):
+    """A configuration or data problem found before any training starts."""
+
+
+def render(template: str, row: dict[str, Any]) -> str:
+    """The model's input text for one quote.
+
+    >>> render("{speaker}: {quote}", {"quote": "We act on orders.", "speaker": "Dana Whitfield"})
+    'Dana Whitfield: We act on orders.'
+    >>> render("{speaker}: {quote}", {"quote": "No comment."})
+    'No comment.'
+    """
+    fields = {"quote": row.get("quote") or row.get("text") or "", "speaker": row.get("speaker") or "",
+              "context": row.get("context") or ""}
+    out = template.format(**fields).strip()
+    return out.lstrip(":").strip() if not fields["speaker"] else out
+
+
+def build_model(cfg: ModelConfig, labels: Sequence[str]):
+    """(tokenizer, model) for the configured model: a local/package folder, or the tiny BERT built in code."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    id2label = dict(enumerate(labels))
+    label2id = {v: k for k, v in id2label.items()}
+    tok_spec = cfg.tokenizer or cfg.path
+    if tok_spec is None:
+        raise TrainError("model.tokenizer or model.path must name a tokenizer")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(tok_spec))
+    except (OSError, FileNotFoundError) as e:
+        raise TrainError(f"cannot load the tokenizer {tok_spec!r}: {e}") from None
+    if cfg.path is None:
+        if not cfg.tiny:
+            raise TrainError("model.path is null and model.tiny gives no architecture")
+        conf = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(cfg.max_length, 64),
+                          num_labels=len(labels), id2label=id2label, label2id=label2id, **cfg.tiny)
+        return tokenizer, BertForSequenceClassification(conf)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            resolve_model_path(cfg.path), num_labels=len(labels), id2label=id2label, label2id=label2id)
+    except (OSError, FileNotFoundError) as e:
+        raise TrainError(f"cannot load the model {cfg.path!r}: {e}") from None
+    return tokenizer, model
+
+
+def set_determinism(seed: int, threads: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass
+class Predictor:
+    """Batched inference: length-sorted batches, dynamic padding, inference mode, optional bf16."""
+
+    tokenizer: Any
+    model: Any
+    labels: list[str]
+    template: str
+    max_length: int = 128
+    batch_size: int = 64
+    bf16: bool = False
+
+    def logits(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        import torch
+
+        texts = [render(self.template, r) for r in rows]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        self.model.eval()
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            for k in range(0, len(order), self.batch_size):
+                idx = order[k:k + self.batch_size]
+                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                out[idx] = self.model(**enc).logits.float().numpy()
+        return out
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    model_dir: str = ""
+
+
+def stance_macro_f1(y_true: Sequence[str], y_pred: Sequence[str], stance: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=list(stance), average="macro", zero_division=0))
+
+
+def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str], stance: list[str],
+                model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str,
+                on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Fine-tune on train_rows, keep the epoch with the best validation stance macro-F1 in out_dir."""
+    import torch
+
+    if not train_rows:
+        raise TrainError("the train split is empty")
+    unknown = sorted({r["label"] for r in train_rows + val_rows} - set(labels))
+    if unknown:
+        raise TrainError(f"labels {unknown} in the dataset are not in the label set {labels}")
+    set_determinism(cfg.seed, cfg.threads)
+    tokenizer, model = build_model(model_cfg, labels)
+    ckpt = Path(cfg.checkpoint_dir)
+    state_file = ckpt / "trainer_state.json"
+    y = np.array([labels.index(r["label"]) for r in train_rows])
+    counts = np.bincount(y, minlength=len(labels)).astype(np.float64)
+    weights = torch.tensor(len(y) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32) \
+        if cfg.class_weights else None
+    texts = [render(cfg.template, r) for r in train_rows]
+    steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    warm = max(1, int(cfg.warmup_ratio * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    start_epoch, best, best_epoch, stale, history = 0, -1.0, -1, 0, []
+    if cfg.resume and state_file.exists():
+        st = json.loads(state_file.read_text())
+        blob = torch.load(ckpt / "last.pt", weights_only=False)
+        model.load_state_dict(blob["model"])
+        opt.load_state_dict(blob["optimizer"])
+        sched.load_state_dict(blob["scheduler"])
+        torch.set_rng_state(blob["rng"])
+        start_epoch, best, best_epoch, stale, history = (st["epoch"] + 1, st["best"], st["best_epoch"],
+                                                         st["stale"], st["history"])
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, bf16=cfg.bf16)
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        g = torch.Generator().manual_seed(cfg.seed + epoch)  # the same order on every run and on resume
+        perm = torch.randperm(len(texts), generator=g).tolist()
+        running = 0.0
+        for k in range(0, len(perm), cfg.batch_size):
+            idx = perm[k:k + cfg.batch_size]
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                            max_length=model_cfg.max_length, return_tensors="pt")
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = model(**enc).logits
+            loss = loss_fn(logits.float(), torch.tensor(y[idx]))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            running += loss.item() * len(idx)
+        pred = predictor.logits(val_rows).argmax(1) if val_rows else np.array([], dtype=int)
+        f1 = stance_macro_f1([r["label"] for r in val_rows], [labels[i] for i in pred], stance) if val_rows else 0.0
+        metrics = {"train_loss": running / len(texts), "val_stance_macro_f1": f1}
+        history.append({"epoch": epoch, **metrics})
+        if on_epoch:
+            on_epoch(epoch, metrics)
+        if f1 > best:
+            best, best_epoch, stale = f1, epoch, 0
+            save_pretrained(model, tokenizer, out_dir)
+        else:
+            stale += 1
+        ckpt.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "rng": torch.get_rng_state()}, ckpt / "last.pt")
+        state_file.write_text(json.dumps({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale,
+                                          "history": history}))
+        if stale >= cfg.patience:
+            break
+    if best_epoch < 0:  # resumed after the last epoch: the best model is already saved
+        best_epoch = json.loads(state_file.read_text())["best_epoch"]
+    return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir)
+
+
+def save_pretrained(model, tokenizer, out_dir: str) -> None:
+    """Weights as safetensors plus the tokenizer: a plain Hugging Face folder, written atomically."""
+    import shutil
+    import tempfile
+
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+
+
+def load_predictor(model_dir: str, template: str, max_length: int = 128, bf16: bool = False) -> Predictor:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return Predictor(tok, model, labels, template, max_length, bf16=bf16)
