@@ -89,6 +89,38 @@ def _train(cfg: DictConfig) -> None:
     print(summary_table(results))
 
 
+@hydra.main(version_base=None, config_path=CONF, config_name="train_app")
+def _pipeline(cfg: DictConfig) -> None:
+    """dataset -> train (transformer + baseline) -> evaluate, one command; each stage's seconds printed."""
+    import time
+
+    from quotestance.dataset import DatasetError, build_dataset
+    from quotestance.runs import run_baseline, run_transformer
+    from quotestance.tracking import log_dataset
+    from quotestance.train import TrainError
+
+    app = OmegaConf.to_object(cfg)
+    params = OmegaConf.to_container(cfg, resolve=True)
+    times: dict[str, float] = {}
+    try:
+        t = time.perf_counter()
+        build_dataset(app.dataset, app.labels, app.extract, tracking=log_dataset(app.mlflow, params))
+        times["dataset"] = time.perf_counter() - t
+        t = time.perf_counter()
+        results = {"transformer": run_transformer(app, params)}
+        times["train+evaluate transformer"] = time.perf_counter() - t
+        if app.baseline:
+            t = time.perf_counter()
+            results["baseline"] = run_baseline(app, params)
+            times["train+evaluate baseline"] = time.perf_counter() - t
+    except (DatasetError, TrainError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
+        return
+    print(summary_table(results))
+    print("\n".join(f"seconds {k}: {v:.1f}" for k, v in times.items()) + f"\nseconds total: {sum(times.values()):.1f}")
+
+
 def summary_table(results: dict[str, dict]) -> str:
     """Headline metrics of each run, side by side."""
     keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
@@ -120,3 +152,7 @@ def dataset_main() -> None:
 
 def train_main() -> None:
     _exit(_train)
+
+
+def pipeline_main() -> None:
+    _exit(_pipeline)

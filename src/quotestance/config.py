@@ -113,7 +113,7 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 5
     batch_size: int = 16
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     patience: int = 2  # epochs without improvement before early stopping
@@ -121,7 +121,7 @@ class TrainConfig:
     threads: int = 2
     template: str = "{speaker}: {quote}"
     class_weights: bool = True
-    bf16: bool = False
+    bf16: bool = True
     checkpoint_dir: str = "experiments/checkpoints/model"
     resume: bool = False
 
@@ -143,6 +143,7 @@ class EvaluateConfig:
 @dataclass
 class TrainApp:
     paths: PathsConfig = field(default_factory=PathsConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)  # used when the pipeline builds the dataset
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

