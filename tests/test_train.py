@@ -99,3 +99,38 @@ def test_train_command_end_to_end_logs_runs_and_a_loadable_model(tmp_path, mlflo
                                       "speaker": ["Dana Whitfield", None]}))
     assert list(out.columns) == ["label", "confidence"] + [f"prob_{k}" for k in LABELS]
     assert len(out) == 2 and np.allclose(out[[f"prob_{k}" for k in LABELS]].sum(1), 1, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shared):
+    """experiment=cv / adapt / hpo each complete with nested runs (tiny model, few folds and trials)."""
+    import mlflow
+    from datasets import Dataset, DatasetDict
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from quotestance.config import register
+    from quotestance.experiments import run_adapt, run_cv, run_hpo
+
+    splits = {"train": rows_for(("ev01", "ev02", "ev04")), "validation": rows_for(("ev03",)),
+              "test": rows_for(("ev05",))}
+    for rows in splits.values():
+        for r in rows:
+            r["label_source"] = "gold"
+    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(str(tmp_path / "d/dataset"))
+    register()
+    common = [f"dataset.output={tmp_path / 'd'}", f"mlflow.artifact_location={tmp_path / 'art'}", "model=tiny",
+              "train.epochs=1", f"paths.shared={shared}"]
+    results = {}
+    for exp, extra, fn in (("cv", ["cv.max_folds=2"], run_cv), ("adapt", ["adapt.folds=2"], run_adapt),
+                           ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo)):
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+            cfg = compose(config_name="train_app", overrides=[f"experiment={exp}", *common, *extra])
+        results[exp] = fn(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True))
+    assert {"cv_transformer_stance_macro_f1_mean", "cv_baseline_stance_macro_f1_std"} <= set(results["cv"])
+    assert "adapt_gain_stance_macro_f1" in results["adapt"]
+    assert "best_validation_stance_macro_f1" in results["hpo"]
+    mlflow.set_tracking_uri(mlflow_uri)
+    runs = mlflow.search_runs(experiment_names=["quotestance"], output_format="list")
+    nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
+    assert len(nested) >= 2 * 2 + 3 + 1  # cv folds x kinds, adapt corpus-only + folds, hpo trial

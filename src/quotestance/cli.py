@@ -76,13 +76,21 @@ def _train(cfg: DictConfig) -> None:
     from quotestance.runs import run_baseline, run_transformer
     from quotestance.train import TrainError
 
+    from quotestance.experiments import run_adapt, run_cv, run_hpo
+
     app = OmegaConf.to_object(cfg)
     params = OmegaConf.to_container(cfg, resolve=True)
     try:
+        if app.mode in ("cv", "adapt", "hpo"):
+            result = {"cv": run_cv, "adapt": run_adapt, "hpo": run_hpo}[app.mode](app, params)
+            print("\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items()))
+            return
+        if app.mode != "train":
+            raise TrainError(f"mode {app.mode!r} is not train, cv, adapt or hpo")
         results = {"transformer": run_transformer(app, params)}
         if app.baseline:
             results["baseline"] = run_baseline(app, params)
-    except TrainError as e:
+    except (TrainError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         _rc[0] = 2
         return

@@ -141,6 +141,32 @@ class EvaluateConfig:
 
 
 @dataclass
+class CvConfig:
+    max_folds: int | None = None  # leave-one-event-out over the first N events only (None: all)
+
+
+@dataclass
+class AdaptConfig:
+    gold: str = ""  # the user's labelled quotes (gold-quote JSONL)
+    texts: str = ""  # their articles, for the context sentence
+    meta: str | None = None  # JSONL with passage_id -> event, so folds hold whole events
+    folds: int = 5
+
+
+@dataclass
+class HpoConfig:
+    n_trials: int = 8
+    n_jobs: int = 1  # parallel trials (2 cores here: 1 trains fastest per trial)
+    lr_min: float = 2e-5
+    lr_max: float = 3e-4
+    batch_sizes: list[int] = field(default_factory=lambda: [16, 32])
+    epochs_min: int = 2
+    epochs_max: int = 5
+    templates: list[str] = field(default_factory=lambda: ["{speaker}: {quote}", "{quote}",
+                                                          "{speaker}: {quote} || {context}"])
+
+
+@dataclass
 class TrainApp:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)  # used when the pipeline builds the dataset
@@ -151,6 +177,10 @@ class TrainApp:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     baseline: bool = True  # also train and evaluate the TF-IDF + logistic regression baseline
+    mode: str = "train"  # train | cv | adapt | hpo (set by experiment=cv/adapt/hpo)
+    cv: CvConfig = field(default_factory=CvConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    hpo: HpoConfig = field(default_factory=HpoConfig)
 
 
 def register() -> None:

@@ -1,0 +1,192 @@
+"""Experiments beyond one training run, each a parent MLflow run with nested runs:
+
+- `cv`: leave-one-event-out cross-validation (mean ± std stance macro-F1, transformer and baseline);
+- `adapt`: what a user's own labels buy, strictly out of fold: k folds by event over the user's set, the
+  model trained on our corpus + k-1 folds scored on the held-out fold, beside the corpus-only model on the
+  same folds;
+- `hpo`: Optuna over learning rate, batch size, epochs and input template, optimising validation stance
+  macro-F1, each trial a nested run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quotestance.baseline import TfidfBaseline
+from quotestance.config import TrainApp
+from quotestance.evaluate import evaluate, external_rows, softmax
+from quotestance.runs import check_labels, git_commit, load_splits
+from quotestance.tracking import flatten, setup
+from quotestance.train import load_predictor, train_model
+
+
+def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict[str, list[dict]],
+                  kind: str = "transformer", train_cfg=None) -> dict[str, float]:
+    """Train one model (transformer or baseline) and score every test set: {'<set>_stance_macro_f1': ...}."""
+    labels = [lab.name for lab in app.labels.labels]
+    stance = list(app.labels.stance)
+    out: dict[str, float] = {}
+    if kind == "baseline":
+        model = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(train)
+        probs_of = model.predict_proba
+    else:
+        cfg = train_cfg or app.train
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = replace(cfg, checkpoint_dir=str(Path(tmp) / "ck"), resume=False)
+            res = train_model(train, val, labels, stance, app.model, cfg, str(Path(tmp) / "m"))
+            pred = load_predictor(str(Path(tmp) / "m"), cfg.template, app.model.max_length, cfg.bf16)
+            out["best_epoch"] = float(res.best_epoch)
+            out["val_stance_macro_f1"] = max(h["val_stance_macro_f1"] for h in res.history)
+            logits = {name: pred.logits(rows) for name, rows in tests.items() if rows}
+        probs_of = None
+    for name, rows in tests.items():
+        if not rows:
+            continue
+        probs = probs_of(rows) if probs_of else softmax(logits[name])
+        ev = evaluate(rows, probs, labels, stance, f"{name}_", max_errors=0)
+        out.update({k: v for k, v in ev.metrics.items() if "event_" not in k})
+    return out
+
+
+def _summary(name: str, values: list[float]) -> dict[str, float]:
+    return {f"{name}_mean": float(np.mean(values)),
+            f"{name}_std": float(statistics.stdev(values)) if len(values) > 1 else 0.0}
+
+
+def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """Leave-one-event-out: each event in turn is the test set, the next event validates, the rest train."""
+    import mlflow
+
+    splits = load_splits(app.dataset.output)
+    check_labels(app, splits)
+    rows = [r for s in splits.values() for r in s if r["label_source"] == "gold" or s is splits["train"]]
+    events = sorted({r["event"] for r in rows})
+    folds = events[: app.cv.max_folds] if app.cv.max_folds else events
+    setup(app.mlflow)
+    scores: dict[str, list[float]] = defaultdict(list)
+    with mlflow.start_run(run_name=f"cv-{app.model.name}"):
+        mlflow.set_tags({"stage": "cv", "mlflow.source.git.commit": git_commit()})
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        for k, ev in enumerate(folds):
+            val_ev = events[(events.index(ev) + 1) % len(events)]
+            test = [r for r in rows if r["event"] == ev and r["label_source"] == "gold"]
+            val = [r for r in rows if r["event"] == val_ev and r["label_source"] == "gold"]
+            train = [r for r in rows if r["event"] not in (ev, val_ev)]
+            for kind in ("transformer", "baseline"):
+                with mlflow.start_run(run_name=f"fold-{ev}-{kind}", nested=True):
+                    m = fit_and_score(app, train, val, {"test": test}, kind)
+                    mlflow.log_params({"fold": k, "held_out_event": ev, "validation_event": val_ev, "model_kind": kind})
+                    mlflow.log_metrics(m)
+                    scores[kind].append(m["test_stance_macro_f1"])
+        result = {}
+        for kind, vals in scores.items():
+            result.update(_summary(f"cv_{kind}_stance_macro_f1", vals))
+        mlflow.log_metrics(result)
+        return result
+
+
+def user_folds(quotes_path: str, meta_path: str | None, k: int) -> dict[str, int]:
+    """Fold of each event of the user's labelled set: events sorted by size, dealt round-robin into k folds."""
+    rows = [json.loads(x) for x in Path(quotes_path).read_text(encoding="utf-8").splitlines() if x.strip()]
+    event_of = {}
+    if meta_path and Path(meta_path).exists():
+        for x in Path(meta_path).read_text(encoding="utf-8").splitlines():
+            if x.strip():
+                m = json.loads(x)
+                event_of[m.get("passage_id") or m.get("id")] = m.get("event")
+    sizes: dict[str, int] = defaultdict(int)
+    for r in rows:
+        aid = r.get("passage_id") or r.get("article_id")
+        sizes[event_of.get(aid) or r.get("event") or aid] += 1
+    order = sorted(sizes, key=lambda e: (-sizes[e], e))
+    return {e: i % k for i, e in enumerate(order)}
+
+
+def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """Out-of-fold value of the user's labels: corpus + k-1 user folds vs corpus only, on each held-out fold."""
+    import mlflow
+
+    a = app.adapt
+    if not Path(a.gold).exists():
+        raise FileNotFoundError(f"adapt.gold {a.gold} not found: name the user's labelled quotes")
+    splits = load_splits(app.dataset.output)
+    check_labels(app, splits)
+    user = external_rows(a.gold, a.texts)
+    fold_of_event = user_folds(a.gold, a.meta, a.folds)
+    raw = [json.loads(x) for x in Path(a.gold).read_text(encoding="utf-8").splitlines() if x.strip()]
+    meta = {}
+    if a.meta and Path(a.meta).exists():
+        meta = {json.loads(x).get("passage_id"): json.loads(x).get("event")
+                for x in Path(a.meta).read_text(encoding="utf-8").splitlines() if x.strip()}
+    for r, q in zip(user, raw):
+        aid = q.get("passage_id") or q.get("article_id")
+        r["event"] = meta.get(aid) or q.get("event") or aid
+        r["fold"] = fold_of_event[r["event"]]
+    setup(app.mlflow)
+    res: dict[str, list[float]] = defaultdict(list)
+    with mlflow.start_run(run_name=f"adapt-{app.model.name}"):
+        mlflow.set_tags({"stage": "adapt", "mlflow.source.git.commit": git_commit()})
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+        held = {f: [r for r in user if r["fold"] == f] for f in range(a.folds)}
+        with mlflow.start_run(run_name="corpus-only", nested=True):
+            base = fit_and_score(app, splits["train"], splits["validation"],
+                                 {f"fold{f}": rows for f, rows in held.items()})
+            mlflow.log_metrics(base)
+        for f in range(a.folds):
+            res["corpus_only"].append(base[f"fold{f}_stance_macro_f1"])
+            extra = [r for r in user if r["fold"] != f]
+            with mlflow.start_run(run_name=f"corpus+user-fold{f}", nested=True):
+                m = fit_and_score(app, splits["train"] + extra, splits["validation"], {"heldout": held[f]})
+                mlflow.log_params({"held_out_fold": f, "user_rows_added": len(extra)})
+                mlflow.log_metrics(m)
+                res["corpus_plus_user"].append(m["heldout_stance_macro_f1"])
+        result = {}
+        for kind, vals in res.items():
+            result.update(_summary(f"adapt_{kind}_stance_macro_f1", vals))
+        result["adapt_gain_stance_macro_f1"] = (result["adapt_corpus_plus_user_stance_macro_f1_mean"]
+                                                - result["adapt_corpus_only_stance_macro_f1_mean"])
+        mlflow.log_metrics(result)
+        return result
+
+
+def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """Optuna, called directly; every trial is a nested MLflow run scored on validation stance macro-F1."""
+    import mlflow
+    import optuna
+
+    splits = load_splits(app.dataset.output)
+    check_labels(app, splits)
+    setup(app.mlflow)  # create (and migrate) the store once, before any parallel trial touches it
+    h = app.hpo
+    with mlflow.start_run(run_name=f"hpo-{app.model.name}") as parent:
+        mlflow.set_tags({"stage": "hpo", "mlflow.source.git.commit": git_commit()})
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+
+        def objective(trial: optuna.Trial) -> float:
+            cfg = replace(app.train,
+                          learning_rate=trial.suggest_float("learning_rate", h.lr_min, h.lr_max, log=True),
+                          batch_size=trial.suggest_categorical("batch_size", list(h.batch_sizes)),
+                          epochs=trial.suggest_int("epochs", h.epochs_min, h.epochs_max),
+                          template=trial.suggest_categorical("template", list(h.templates)))
+            with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True,
+                                  parent_run_id=parent.info.run_id):
+                mlflow.log_params(trial.params)
+                m = fit_and_score(app, splits["train"], splits["validation"], {"validation": splits["validation"]},
+                                  train_cfg=cfg)
+                mlflow.log_metrics(m)
+            return m["validation_stance_macro_f1"]
+
+        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=app.train.seed))
+        study.optimize(objective, n_trials=h.n_trials, n_jobs=h.n_jobs)
+        mlflow.log_params({f"best_{k}": v for k, v in study.best_params.items()})
+        mlflow.log_metric("best_validation_stance_macro_f1", study.best_value)
+        return {"best_validation_stance_macro_f1": study.best_value,
+                **{f"best_{k}": v for k, v in study.best_params.items() if isinstance(v, (int, float))}}
