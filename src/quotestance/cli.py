@@ -129,6 +129,36 @@ def _pipeline(cfg: DictConfig) -> None:
     print("\n".join(f"seconds {k}: {v:.1f}" for k, v in times.items()) + f"\nseconds total: {sum(times.values()):.1f}")
 
 
+@hydra.main(version_base=None, config_path=CONF, config_name="train_app")
+def _evaluate(cfg: DictConfig) -> None:
+    """Score a model afresh (evaluate.model_uri=...) or compare the latest transformer and baseline runs."""
+    from quotestance.runs import RESULTS_BEGIN, RESULTS_END, compare_table, evaluate_model_uri, latest_runs
+    from quotestance.train import TrainError
+
+    app = OmegaConf.to_object(cfg)
+    try:
+        if app.evaluate.model_uri:
+            print(summary_table({app.evaluate.model_uri: evaluate_model_uri(app, OmegaConf.to_container(cfg))}))
+            return
+        runs = latest_runs(app)
+        if not runs:
+            raise TrainError("no finished training runs in MLflow yet: run `quotestance-train` first")
+    except (TrainError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
+        return
+    table = compare_table(runs)
+    print(table)
+    if app.evaluate.write:
+        from quotestance.io import atomic_writer
+
+        text = Path(app.evaluate.write).read_text(encoding="utf-8")
+        head, rest = text.split(RESULTS_BEGIN, 1)
+        tail = rest.split(RESULTS_END, 1)[1]
+        with atomic_writer(app.evaluate.write) as fh:
+            fh.write(f"{head}{RESULTS_BEGIN}\n{table}\n{RESULTS_END}{tail}")
+
+
 def summary_table(results: dict[str, dict]) -> str:
     """Headline metrics of each run, side by side."""
     keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
@@ -164,3 +194,7 @@ def train_main() -> None:
 
 def pipeline_main() -> None:
     _exit(_pipeline)
+
+
+def evaluate_main() -> None:
+    _exit(_evaluate)

@@ -138,6 +138,8 @@ class EvaluateConfig:
     bins: int = 10
     max_error_rows: int = 500
     external: dict[str, ExternalSet] = field(default_factory=dict)
+    model_uri: str | None = None  # quotestance-evaluate: score this pyfunc model afresh (else report runs)
+    write: str | None = None  # quotestance-evaluate: also write the comparison into this Markdown file
 
 
 @dataclass

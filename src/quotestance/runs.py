@@ -182,3 +182,60 @@ def run_baseline(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
                                 Path(tmpd))
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
+
+
+RESULTS_BEGIN = "<!-- results:begin (written by `quotestance-evaluate evaluate.write=README.md`) -->"
+RESULTS_END = "<!-- results:end -->"
+HEADLINE = ("test_stance_macro_f1", "external_realdev_stance_macro_f1", "test_macro_f1", "test_accuracy",
+            "external_realdev_macro_f1", "external_realdev_accuracy", "test_ece", "external_realdev_ece")
+
+
+def latest_runs(app: TrainApp) -> dict[str, Any]:
+    """The newest finished transformer and baseline runs of the experiment."""
+    import mlflow
+
+    setup(app.mlflow)
+    out = {}
+    for kind in ("transformer", "baseline"):
+        runs = mlflow.search_runs(experiment_names=[app.mlflow.experiment], output_format="list",
+                                  filter_string=f"tags.model_kind = '{kind}' and attributes.status = 'FINISHED' "
+                                                "and tags.stage = 'train'",
+                                  order_by=["attributes.start_time DESC"], max_results=1)
+        if runs:
+            out[kind] = runs[0]
+    return out
+
+
+def compare_table(runs: dict[str, Any]) -> str:
+    names = {k: f"{k} ({r.data.tags.get('model', '')})" for k, r in runs.items()}
+    lines = ["| metric | " + " | ".join(names.values()) + " |", "|---|" + "---:|" * len(runs)]
+    for k in HEADLINE:
+        vals = [r.data.metrics.get(k) for r in runs.values()]
+        if any(v is not None for v in vals):
+            lines.append(f"| {k} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+    lines.append("| MLflow run | " + " | ".join(f"`{r.info.run_id[:12]}`" for r in runs.values()) + " |")
+    return "\n".join(lines)
+
+
+def evaluate_model_uri(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """Score a logged pyfunc model afresh on the test split and every external set, as a new run."""
+    import mlflow
+
+    splits = load_splits(app.dataset.output)
+    labels = check_labels(app, splits)
+    setup(app.mlflow)
+    model = mlflow.pyfunc.load_model(app.evaluate.model_uri)
+
+    def logits_of(rows):
+        import pandas as pd
+
+        out = model.predict(pd.DataFrame({"quote": [r.get("text") or r.get("quote") for r in rows],
+                                          "speaker": [r.get("speaker") for r in rows],
+                                          "context": [r.get("context") for r in rows]}))
+        return np.log(np.clip(out[[f"prob_{k}" for k in labels]].to_numpy(), 1e-9, 1))
+
+    with mlflow.start_run(run_name="evaluate") as run, tempfile.TemporaryDirectory() as tmpd:
+        mlflow.set_tags({"stage": "evaluate", "model_uri": app.evaluate.model_uri})
+        metrics = _evaluate_all(app, labels, splits, logits_of, Path(tmpd))
+        metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
+        return metrics
