@@ -117,7 +117,7 @@ def run_transformer(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     splits = load_splits(app.dataset.output)
     labels = check_labels(app, splits)
     setup(app.mlflow)
-    with mlflow.start_run(run_name=f"transformer-{app.model.name}") as run, \
+    with mlflow.start_run(run_name=f"transformer-{app.model.name}", log_system_metrics=True) as run, \
             tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
         mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": app.model.name,
