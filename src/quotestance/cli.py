@@ -99,10 +99,11 @@ def _train(cfg: DictConfig) -> None:
 
 @hydra.main(version_base=None, config_path=CONF, config_name="train_app")
 def _pipeline(cfg: DictConfig) -> None:
-    """dataset -> train (transformer + baseline) -> evaluate, one command; each stage's seconds printed."""
+    """dataset -> train (transformer + baseline) -> evaluate -> register, one command; each stage's seconds."""
     import time
 
     from quotestance.dataset import DatasetError, build_dataset
+    from quotestance.register import RegisterError, register_run
     from quotestance.runs import run_baseline, run_transformer
     from quotestance.tracking import log_dataset
     from quotestance.train import TrainError
@@ -121,11 +122,18 @@ def _pipeline(cfg: DictConfig) -> None:
             t = time.perf_counter()
             results["baseline"] = run_baseline(app, params)
             times["train+evaluate baseline"] = time.perf_counter() - t
-    except (DatasetError, TrainError, FileNotFoundError) as e:
+        t = time.perf_counter()
+        reg = app.register
+        reg.run_id = results["transformer"]["run_id"]
+        d = register_run(reg, app.mlflow, [lab.name for lab in app.labels.labels])
+        times["register"] = time.perf_counter() - t
+    except (DatasetError, TrainError, FileNotFoundError, RegisterError) as e:
         print(f"error: {e}", file=sys.stderr)
         _rc[0] = 2
         return
     print(summary_table(results))
+    print(f"{reg.model_name} v{d.version}: " + ("promoted to @champion" if d.promoted else "promotion refused")
+          + " (" + "; ".join(d.reasons) + ")")
     print("\n".join(f"seconds {k}: {v:.1f}" for k, v in times.items()) + f"\nseconds total: {sum(times.values()):.1f}")
 
 
@@ -157,6 +165,30 @@ def _evaluate(cfg: DictConfig) -> None:
         tail = rest.split(RESULTS_END, 1)[1]
         with atomic_writer(app.evaluate.write) as fh:
             fh.write(f"{head}{RESULTS_BEGIN}\n{table}\n{RESULTS_END}{tail}")
+
+
+@hydra.main(version_base=None, config_path=CONF, config_name="train_app")
+def _register(cfg: DictConfig) -> None:
+    from quotestance.register import RegisterError, export_champion, register_run, rollback
+
+    app = OmegaConf.to_object(cfg)
+    r = app.register
+    try:
+        if r.action == "rollback":
+            old, new = rollback(r, app.mlflow)
+            print(f"{r.model_name}: @champion moved back from v{old} to v{new}")
+        elif r.action == "export":
+            print(f"{r.model_name}@champion exported to {export_champion(r, app.mlflow)}")
+        elif r.action == "register":
+            d = register_run(r, app.mlflow, [lab.name for lab in app.labels.labels])
+            verdict = "promoted to @champion" if d.promoted else "kept as @challenger (promotion refused)"
+            print(f"{r.model_name} v{d.version}: {verdict}; compared to {d.compared_to or 'none'}: "
+                  + "; ".join(d.reasons))
+        else:
+            raise RegisterError(f"unknown action {r.action!r}: register, rollback or export")
+    except RegisterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
 
 
 def summary_table(results: dict[str, dict]) -> str:
@@ -198,3 +230,10 @@ def pipeline_main() -> None:
 
 def evaluate_main() -> None:
     _exit(_evaluate)
+
+
+def register_main() -> None:
+    """`quotestance-register [register|rollback|export] [overrides]`: the first word picks the action."""
+    if len(sys.argv) > 1 and sys.argv[1] in ("register", "rollback", "export"):
+        sys.argv[1] = f"register.action={sys.argv[1]}"
+    _exit(_register)

@@ -169,6 +169,16 @@ class HpoConfig:
 
 
 @dataclass
+class RegisterConfig:
+    model_name: str = "quote-stance"
+    metric: str = "test_stance_macro_f1"  # the challenger must match or beat the champion on it
+    max_recall_drop: float = 0.05  # no class's test recall may fall by more than this
+    run_id: str | None = None  # default: the latest finished transformer training run
+    export_dir: str = "models/quote-stance"  # `quotestance-register export` writes the champion here
+    action: str = "register"  # register | rollback | export (the first word after quotestance-register)
+
+
+@dataclass
 class TrainApp:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)  # used when the pipeline builds the dataset
@@ -183,6 +193,7 @@ class TrainApp:
     cv: CvConfig = field(default_factory=CvConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     hpo: HpoConfig = field(default_factory=HpoConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
 
 
 def register() -> None:

@@ -156,10 +156,11 @@ def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
                             "speaker": ["Dana Whitfield"], "context": [""]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model", python_model=str(Path(__file__).with_name("pyfunc.py")),
             artifacts={"model": str(model_dir), "config": str(cfg_path)}, signature=signature,
             input_example=example, pip_requirements=["torch", "transformers", "pandas", "mlflow"])
+    mlflow.set_tag("model_uri", info.model_uri)  # MLflow 3 keeps models apart from runs: where this one lives
 
 
 def run_baseline(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:

@@ -1,0 +1,216 @@
+"""Register stage: a training run's model becomes a version of `quote-stance`, gated promotion to @champion.
+
+A new version is always `@challenger`. It becomes `@champion` only if it scores at least as well as the
+current champion on the same frozen test set (the test split's dataset digest must match) on the headline
+metric, and no class's recall drops by more than the configured margin. Every decision is written as tags
+on the version; `rollback` moves @champion back to the version it replaced. Aliases, never stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from quotestance.config import MlflowConfig, RegisterConfig
+from quotestance.tracking import setup
+
+
+class RegisterError(ValueError):
+    """A registry operation that cannot be done, with the reason."""
+
+
+@dataclass
+class Decision:
+    version: str
+    promoted: bool
+    compared_to: str | None
+    reasons: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _test_digest(run) -> str | None:
+    for inp in run.inputs.dataset_inputs:
+        if any(t.key == "mlflow.data.context" and t.value == "test" for t in inp.tags):
+            return inp.dataset.digest
+    return None
+
+
+def latest_training_run(cfg: MlflowConfig):
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=[cfg.experiment], output_format="list",
+                              filter_string="tags.model_kind = 'transformer' and tags.stage = 'train' "
+                                            "and attributes.status = 'FINISHED'",
+                              order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        raise RegisterError("no finished transformer training run: run `quotestance-train` first")
+    return runs[0]
+
+
+def gate(challenger: dict[str, float], champion: dict[str, float], labels: list[str], metric: str,
+         max_recall_drop: float) -> list[str]:
+    """Reasons to refuse promotion (empty: promote).
+
+    >>> gate({"test_stance_macro_f1": .6, "test_recall_a": .5}, {"test_stance_macro_f1": .5, "test_recall_a": .6},
+    ...      ["a"], "test_stance_macro_f1", 0.05)
+    ['recall of a drops 0.100 (> 0.05)']
+    """
+    reasons = []
+    if challenger.get(metric, float("-inf")) < champion.get(metric, float("-inf")):
+        reasons.append(f"{metric} {challenger.get(metric, float('nan')):.4f} < champion's "
+                       f"{champion.get(metric, float('nan')):.4f}")
+    for lab in labels:
+        key = f"test_recall_{lab}"
+        drop = champion.get(key, 0.0) - challenger.get(key, 0.0)
+        if drop > max_recall_drop + 1e-12:
+            reasons.append(f"recall of {lab} drops {drop:.3f} (> {max_recall_drop})")
+    return reasons
+
+
+def register_run(cfg: RegisterConfig, mlflow_cfg: MlflowConfig, labels: list[str]) -> Decision:
+    """Register the run (cfg.run_id, else the latest transformer run), set @challenger, maybe promote."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    setup(mlflow_cfg)
+    client = MlflowClient()
+    run = client.get_run(cfg.run_id) if cfg.run_id else latest_training_run(mlflow_cfg)
+    mv = mlflow.register_model(run.data.tags.get("model_uri") or f"runs:/{run.info.run_id}/model", cfg.model_name)
+    version = str(mv.version)
+    client.set_registered_model_alias(cfg.model_name, "challenger", version)
+    chal = dict(run.data.metrics)
+    try:
+        champ_v = client.get_model_version_by_alias(cfg.model_name, "champion")
+    except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias
+        champ_v = None
+    decision = Decision(version, False, str(champ_v.version) if champ_v else None,
+                        metrics={k: v for k, v in chal.items() if k.startswith(("test_", "external_"))})
+    if champ_v is None:
+        decision.promoted, decision.reasons = True, ["no champion yet"]
+    else:
+        champ_run = client.get_run(champ_v.run_id)
+        if _test_digest(champ_run) != _test_digest(run):
+            decision.reasons = [f"not comparable: test set digest {_test_digest(run)} differs from the "
+                                f"champion's {_test_digest(champ_run)}"]
+        else:
+            decision.reasons = gate(chal, dict(champ_run.data.metrics), labels, cfg.metric, cfg.max_recall_drop)
+        decision.promoted = not decision.reasons
+        if decision.promoted:
+            decision.reasons = [f"{cfg.metric} {chal.get(cfg.metric, float('nan')):.4f} >= champion v"
+                                f"{champ_v.version}'s {champ_run.data.metrics.get(cfg.metric, float('nan')):.4f}"]
+    tags: dict[str, Any] = {"validation_status": "promoted" if decision.promoted else "rejected",
+                            "compared_to": decision.compared_to or "none", "decision": "; ".join(decision.reasons),
+                            "run_id": run.info.run_id}
+    tags.update({k: f"{v:.4f}" for k, v in decision.metrics.items() if "event_" not in k})
+    if decision.promoted:
+        if champ_v is not None:
+            tags["previous_champion"] = str(champ_v.version)
+        client.set_registered_model_alias(cfg.model_name, "champion", version)
+    for k, v in tags.items():
+        client.set_model_version_tag(cfg.model_name, version, k, str(v))
+    return decision
+
+
+def rollback(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> tuple[str, str]:
+    """Move @champion back to the version the current champion replaced: (from, to)."""
+    from mlflow import MlflowClient
+
+    setup(mlflow_cfg)
+    client = MlflowClient()
+    try:
+        cur = client.get_model_version_by_alias(cfg.model_name, "champion")
+    except Exception:  # noqa: BLE001
+        raise RegisterError(f"{cfg.model_name} has no @champion to roll back") from None
+    prev = cur.tags.get("previous_champion")
+    if not prev:
+        raise RegisterError(f"{cfg.model_name} v{cur.version} replaced no earlier champion")
+    client.set_registered_model_alias(cfg.model_name, "champion", prev)
+    client.set_model_version_tag(cfg.model_name, str(cur.version), "validation_status", "rolled_back")
+    client.set_model_version_tag(cfg.model_name, prev, "restored_from", str(cur.version))
+    return str(cur.version), prev
+
+
+def export_champion(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> str:
+    """The champion as a plain Hugging Face folder (safetensors, tokenizer, label map) plus a model card."""
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    from quotestance.io import atomic_writer
+
+    setup(mlflow_cfg)
+    client = MlflowClient()
+    try:
+        v = client.get_model_version_by_alias(cfg.model_name, "champion")
+    except Exception:  # noqa: BLE001
+        raise RegisterError(f"{cfg.model_name} has no @champion to export: run `quotestance-register`") from None
+    run = client.get_run(v.run_id)
+    target = Path(cfg.export_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{cfg.model_name}@champion", dst_path=tmp))
+        hf = next(p.parent for p in local.rglob("config.json") if (p.parent / "tokenizer_config.json").exists())
+        inference = json.loads(next(local.rglob("inference.json")).read_text())
+        staging = target.with_name(f".{target.name}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(hf, staging)
+        (staging / "inference.json").write_text(json.dumps(inference, indent=1))
+        (staging / "README.md").write_text(model_card(cfg, v, run, inference))
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(target)
+    return str(target)
+
+
+def model_card(cfg: RegisterConfig, version, run, inference: dict) -> str:
+    m = run.data.metrics
+    rows = [("test (our corpus, held-out events)", "test_"), ("realdev (real news, never trained on)",
+                                                              "external_realdev_")]
+    table = ["| set | stance macro-F1 | 4-class macro-F1 | accuracy | ECE |", "|---|---:|---:|---:|---:|"]
+    for name, p in rows:
+        if f"{p}stance_macro_f1" in m:
+            table.append(f"| {name} | {m[f'{p}stance_macro_f1']:.3f} | {m.get(f'{p}macro_f1', float('nan')):.3f} | "
+                         f"{m.get(f'{p}accuracy', float('nan')):.3f} | {m.get(f'{p}ece', float('nan')):.3f} |")
+    labels = ", ".join(f"`{x}`" for x in inference.get("labels", []))
+    return f"""# {cfg.model_name} v{version.version} (@champion)
+
+Labels each quote's stance on what internet infrastructure providers should do about extremist or criminal
+sites they serve: {labels}. Fine-tuned `{run.data.params.get('model.path', run.data.tags.get('model'))}`
+(MLflow run `{run.info.run_id}`, git `{run.data.tags.get('mlflow.source.git.commit', '?')}`).
+
+## Use
+
+```python
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+tok = AutoTokenizer.from_pretrained("{cfg.export_dir}")
+model = AutoModelForSequenceClassification.from_pretrained("{cfg.export_dir}")
+text = "Dana Whitfield: We act when a court tells us to."   # template: {inference.get('template')!r}
+```
+
+Inputs follow the template above (speaker, then quote); probabilities in the project divide the logits by
+the temperature in `inference.json` ({inference.get('temperature', 1.0):.3f}, fitted on validation).
+
+**Intended use**: analysing who takes which stance in news about infrastructure providers and extremist
+or criminal sites, in aggregate, with the low-confidence quotes reviewed by a person. **Not for**: deciding
+about individual people or sites, or any text far from this domain.
+
+## Training data
+
+The project's own corpus of original, fictional news articles (see `data/README.md`): quotes extracted by
+`quotestance-extract`, gold labels from two blind labelling passes with adjudication, splits by event.
+
+## Metrics
+
+Produced by `quotestance-pipeline` (training run) and reported by `quotestance-evaluate`:
+
+{chr(10).join(table)}
+
+## Limitations
+
+Trained on synthetic news; real news has more quotes that take no stance and fewer that defer to law
+enforcement, so expect the realdev row, not the test row. English only. Stance is read from the quote and
+its speaker, not the whole article.
+"""
