@@ -191,6 +191,25 @@ def _register(cfg: DictConfig) -> None:
         _rc[0] = 2
 
 
+@hydra.main(version_base=None, config_path=CONF, config_name="train_app")
+def _serve(cfg: DictConfig) -> None:
+    """`mlflow models serve` on the champion (or serve.model_uri), in this environment, on serve.host:port."""
+    import os
+    import shutil
+
+    from quotestance.tracking import setup
+
+    app = OmegaConf.to_object(cfg)
+    uri = setup(app.mlflow)
+    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
+    cmd = [mlflow_bin, "models", "serve", "-m", app.serve.model_uri, "--env-manager", "local",
+           "--host", app.serve.host, "--port", str(app.serve.port), "--workers", str(app.serve.workers)]
+    print("serving: " + " ".join(cmd), file=sys.stderr, flush=True)
+    # the scoring server starts uvicorn by name: this environment's bin/ must come first on PATH
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    os.execve(mlflow_bin, cmd, {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path})
+
+
 def summary_table(results: dict[str, dict]) -> str:
     """Headline metrics of each run, side by side."""
     keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
@@ -237,3 +256,7 @@ def register_main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in ("register", "rollback", "export"):
         sys.argv[1] = f"register.action={sys.argv[1]}"
     _exit(_register)
+
+
+def serve_main() -> None:
+    _exit(_serve)

@@ -179,6 +179,14 @@ class RegisterConfig:
 
 
 @dataclass
+class ServeConfig:
+    model_uri: str = "models:/quote-stance@champion"
+    host: str = "127.0.0.1"
+    port: int = 5001
+    workers: int = 1
+
+
+@dataclass
 class TrainApp:
     paths: PathsConfig = field(default_factory=PathsConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)  # used when the pipeline builds the dataset
@@ -194,6 +202,7 @@ class TrainApp:
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     hpo: HpoConfig = field(default_factory=HpoConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 def register() -> None:

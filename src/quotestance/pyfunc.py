@@ -20,14 +20,27 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
 
         cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
         self.temperature = float(cfg.get("temperature", 1.0))
+        self.max_rows = int(cfg.get("max_rows", 1000))  # per request: a bigger batch belongs to quotestance-score
+        self.max_quote_chars = int(cfg.get("max_quote_chars", 5000))  # longer is not a quote but a document
         self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
                                         bf16=bool(cfg.get("bf16", False)))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from quotestance.evaluate import softmax
 
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        def bad(msg: str) -> MlflowException:  # the scoring server answers these with HTTP 400 and the message
+            return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
+
         if "quote" not in model_input.columns:
-            raise ValueError("input needs a 'quote' column (optional: 'speaker', 'context')")
+            raise bad("input needs a 'quote' column (optional: 'speaker', 'context')")
+        if len(model_input) > self.max_rows:
+            raise bad(f"too many rows: {len(model_input)} > {self.max_rows} per request")
+        long = [i for i, q in enumerate(model_input["quote"]) if isinstance(q, str) and len(q) > self.max_quote_chars]
+        if long:
+            raise bad(f"quote too long in rows {long[:10]}: over {self.max_quote_chars} characters")
         rows = [{"quote": str(q) if q is not None else "",
                  "speaker": (None if s is None or (isinstance(s, float) and s != s) else str(s)),
                  "context": (None if c is None or (isinstance(c, float) and c != c) else str(c))}
