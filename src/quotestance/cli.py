@@ -210,6 +210,23 @@ def _serve(cfg: DictConfig) -> None:
     os.execve(mlflow_bin, cmd, {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path})
 
 
+@hydra.main(version_base=None, config_path=CONF, config_name="score_app")
+def _score(cfg: DictConfig) -> None:
+    from quotestance.score import ScoreError, score_articles
+
+    app = OmegaConf.to_object(cfg)
+    try:
+        if app.score.engine != "local":
+            raise ScoreError(f"score.engine={app.score.engine!r}: only 'local' is available in this version")
+        summary = score_articles(app.input, app.output, app.score, app.extract, app.mlflow)
+    except ScoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
+        return
+    print(summary.line(), file=sys.stderr)
+    _rc[0] = EXIT_SKIPPED if summary.skipped else 0
+
+
 def summary_table(results: dict[str, dict]) -> str:
     """Headline metrics of each run, side by side."""
     keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
@@ -260,3 +277,7 @@ def register_main() -> None:
 
 def serve_main() -> None:
     _exit(_serve)
+
+
+def score_main() -> None:
+    _exit(_score)

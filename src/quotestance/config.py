@@ -179,6 +179,24 @@ class RegisterConfig:
 
 
 @dataclass
+class ScoreConfig:
+    model_uri: str = "models:/quote-stance@champion"
+    part_size: int = 50  # articles per atomically written part (the unit of resume)
+    formats: list[str] = field(default_factory=list)  # also write csv and/or jsonl beside the parquet tables
+    engine: str = "local"  # local | spark
+
+
+@dataclass
+class ScoreApp:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    input: str = "data/corpus"
+    output: str = "experiments/scores"
+
+
+@dataclass
 class ServeConfig:
     model_uri: str = "models:/quote-stance@champion"
     host: str = "127.0.0.1"
@@ -211,3 +229,4 @@ def register() -> None:
     cs.store(name="eval_extract_schema", node=EvalExtractApp)
     cs.store(name="dataset_schema", node=DatasetApp)
     cs.store(name="train_schema", node=TrainApp)
+    cs.store(name="score_schema", node=ScoreApp)

@@ -1,0 +1,179 @@
+"""Score stage: new articles -> quotes -> stance, with the champion (or any model URI), resumable.
+
+Articles are taken in a fixed order and cut into parts of `part_size`. Each finished part is written
+atomically (`parts/part-00000.parquet`), so a run killed at any moment and restarted with the same arguments
+skips the parts already done and finishes with no duplicated and no missing rows. The manifest records the
+inputs and settings; a restart with different ones stops with a clear error instead of mixing runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+from quotestance.extract.ingest import iter_sources, read_articles
+from quotestance.io import atomic_writer
+from quotestance.records import Article, Skip
+
+
+class ScoreError(ValueError):
+    """Scoring cannot start, with the reason."""
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    articles: int
+    quotes: int
+    skipped: int
+    seconds: float
+
+    def line(self) -> str:
+        rate = self.quotes / self.seconds if self.seconds else 0.0
+        return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
+                f"seconds={self.seconds:.1f} quotes/s={rate:.1f}")
+
+
+def model_identity(model_uri: str) -> dict[str, str | None]:
+    """Registered name, version and alias behind a model URI (None where the URI names no registry model)."""
+    from mlflow import MlflowClient
+
+    name = version = alias = None
+    if model_uri.startswith("models:/"):
+        ref = model_uri[len("models:/"):]
+        client = MlflowClient()
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            version = str(client.get_model_version_by_alias(name, alias).version)
+        elif "/" in ref:
+            name, version = ref.split("/", 1)
+    return {"model_uri": model_uri, "model_name": name, "model_version": version, "model_alias": alias}
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    with atomic_writer(path, "wb") as fh:
+        df.to_parquet(fh, index=False)
+
+
+def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
+                   mlflow_cfg: MlflowConfig) -> ScoreSummary:
+    """Score every article named by input_spec into output/ (quotes, articles, speakers tables)."""
+    import mlflow
+    from tqdm import tqdm
+
+    from quotestance.extract.batch import load_nlp
+    from quotestance.extract.extractor import extract_many
+    from quotestance.tracking import setup
+
+    t0 = time.perf_counter()
+    sources = iter_sources(input_spec)
+    if not sources:
+        raise ScoreError(f"no input files match {input_spec!r}")
+    items = list(read_articles(input_spec))
+    articles = [a for a in items if isinstance(a, Article) and len(a.text) <= extract_cfg.max_chars]
+    skips = [s for s in items if isinstance(s, Skip)] + [
+        Skip(a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars", a.id)
+        for a in items if isinstance(a, Article) and len(a.text) > extract_cfg.max_chars]
+    out = Path(output)
+    setup(mlflow_cfg)
+    ident = model_identity(cfg.model_uri)
+    manifest = {"input": str(input_spec), "articles": [a.id for a in articles], "part_size": cfg.part_size,
+                "model": ident, "extractor": asdict(extract_cfg)}
+    key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+    mpath = out / "manifest.json"
+    if mpath.exists():
+        old = json.loads(mpath.read_text(encoding="utf-8"))
+        if old.get("key") != key:
+            raise ScoreError(f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
+                             "use a new output folder or delete it")
+    else:
+        with atomic_writer(mpath) as fh:
+            json.dump({**manifest, "key": key}, fh, indent=1)
+    parts = [articles[i:i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
+    todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
+    model = mlflow.pyfunc.load_model(cfg.model_uri) if todo else None
+    nlp = load_nlp(extract_cfg.spacy_model) if todo else None
+    bar = tqdm(total=len(articles), unit="article", file=sys.stderr, disable=len(articles) < 20,
+               initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
+    for k in todo:
+        rows, failed = [], []
+        for art, result in extract_many(parts[k], nlp, n_process=extract_cfg.n_process):
+            if isinstance(result, Exception):
+                failed.append({"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"})
+                continue
+            rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
+        df = pd.DataFrame(rows)
+        if len(df):
+            pred = model.predict(pd.DataFrame({"quote": df["text"], "speaker": df["speaker"],
+                                               "context": df["context"]}))
+            df = pd.concat([df.reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
+            for f, v in ident.items():
+                df[f] = v
+        _write_parquet(df, out / "parts" / f"part-{k:05d}.parquet")
+        if failed:
+            with atomic_writer(out / "parts" / f"part-{k:05d}.errors.json") as fh:
+                json.dump(failed, fh)
+        bar.update(len(parts[k]))
+    bar.close()
+    return _finish(out, parts, articles, skips, cfg, t0)
+
+
+def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> ScoreSummary:
+    """Merge the parts into the final tables (atomically) and the errors file."""
+    frames = [pd.read_parquet(out / "parts" / f"part-{k:05d}.parquet") for k in range(len(parts))]
+    quotes = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) \
+        else pd.DataFrame(columns=["article_id", "quote_id", "label", "confidence"])
+    errors = [{"source": s.source, "article_id": s.article_id, "reason": s.reason} for s in skips]
+    for k in range(len(parts)):
+        e = out / "parts" / f"part-{k:05d}.errors.json"
+        if e.exists():
+            errors += json.loads(e.read_text())
+    failed_ids = {e["article_id"] for e in errors}
+    keep = ["article_id", "quote_id", "text", "char_start", "char_end", "kind", "speaker", "speaker_role",
+            "speaker_org", "cue", "label", "confidence"] + [c for c in quotes.columns if c.startswith("prob_")] + \
+        ["model_uri", "model_name", "model_version", "model_alias", "extractor_version", "group_id", "context"]
+    quotes = quotes[[c for c in keep if c in quotes.columns]]
+    arts = pd.DataFrame([{"article_id": a.id, "title": a.title, "date": a.date, "outlet": a.outlet, "url": a.url,
+                          "event": a.event, "source": a.source, "status": "failed" if a.id in failed_ids else "scored"}
+                         for a in articles])
+    if len(quotes) and len(arts):
+        counts = quotes.pivot_table(index="article_id", columns="label", values="quote_id", aggfunc="count",
+                                    fill_value=0).add_prefix("n_").reset_index()
+        arts = arts.merge(counts, on="article_id", how="left").fillna({c: 0 for c in counts.columns if c != "article_id"})
+        arts["n_quotes"] = arts[[c for c in counts.columns if c != "article_id"]].sum(axis=1).astype(int)
+    speakers = speaker_table(quotes)
+    for name, df in (("quotes", quotes), ("articles", arts), ("speakers", speakers)):
+        _write_parquet(df, out / f"{name}.parquet")
+        for fmt in cfg.formats:
+            if fmt == "csv":
+                with atomic_writer(out / f"{name}.csv") as fh:
+                    df.to_csv(fh, index=False)
+            elif fmt == "jsonl":
+                with atomic_writer(out / f"{name}.jsonl") as fh:
+                    df.to_json(fh, orient="records", lines=True, force_ascii=False)
+    with atomic_writer(out / "errors.jsonl") as fh:
+        for e in errors:
+            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
+    return ScoreSummary(len(articles), len(quotes), len(errors), time.perf_counter() - t0)
+
+
+def speaker_table(quotes: pd.DataFrame) -> pd.DataFrame:
+    """Which speakers and organisations took which stance: counts and mean confidence per label."""
+    if not len(quotes):
+        return pd.DataFrame(columns=["speaker", "speaker_org", "label", "quotes", "mean_confidence"])
+    q = quotes.assign(speaker=quotes["speaker"].fillna("(unattributed)"),
+                      speaker_org=quotes["speaker_org"].fillna(""))
+    g = q.groupby(["speaker", "speaker_org", "label"], dropna=False).agg(
+        quotes=("quote_id", "count"), mean_confidence=("confidence", "mean")).reset_index()
+    return g.sort_values(["quotes", "speaker"], ascending=[False, True], ignore_index=True)
+
+
+def read_table(path: str) -> list[dict[str, Any]]:
+    return pd.read_parquet(path).to_dict("records")

@@ -1,0 +1,78 @@
+"""Batch scoring: tables out, skips recorded, and a run killed with SIGKILL resumes to the same result."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from test_register import LABELS, fake_training_run
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORE = [sys.executable, "-c", "from quotestance.cli import score_main; score_main()"]
+
+
+@pytest.fixture()
+def champion(tmp_path, mlflow_uri):
+    from quotestance.config import MlflowConfig, RegisterConfig
+    from quotestance.register import register_run
+    from quotestance.tracking import setup
+
+    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    setup(mcfg)
+    (tmp_path / "m").mkdir()
+    register_run(RegisterConfig(run_id=fake_training_run(tmp_path / "m", 0.6, 0.6, "d")), mcfg, LABELS)
+    src = tmp_path / "in"
+    src.mkdir()
+    for p in sorted((ROOT / "data/corpus").glob("ev0[12]-*.md"))[:8]:
+        shutil.copy(p, src)
+    (src / "empty.txt").write_text("", encoding="utf-8")
+    return src
+
+
+def run(args, cwd, **kw):
+    return subprocess.run([*SCORE, *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.mark.slow
+def test_score_tables_skips_and_kill_resume(champion, tmp_path):
+    common = [f"input={champion}", "score.part_size=2", f"mlflow.artifact_location={tmp_path / 'art'}"]
+    clean = run([*common, f"output={tmp_path / 'clean'}", "score.formats=[csv]"], tmp_path)
+    assert clean.returncode == 3, clean.stderr[-2000:]  # finished, one input skipped
+    assert "articles=8 " in clean.stderr and "skipped=1" in clean.stderr
+    q = pd.read_parquet(tmp_path / "clean/quotes.parquet")
+    assert len(q) > 50 and q["quote_id"].is_unique
+    assert {"label", "confidence", "model_name", "model_version", "model_alias", "speaker"} <= set(q.columns)
+    assert (q["model_name"] == "quote-stance").all() and (q["model_alias"] == "champion").all()
+    assert set(q["label"]) <= set(LABELS)
+    arts = pd.read_parquet(tmp_path / "clean/articles.parquet")
+    assert len(arts) == 8 and arts["n_quotes"].sum() == len(q)
+    assert len(pd.read_parquet(tmp_path / "clean/speakers.parquet")) > 0
+    assert (tmp_path / "clean/quotes.csv").exists()
+    assert "empty" in (tmp_path / "clean/errors.jsonl").read_text()
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*SCORE, *common, f"output={out}"], cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (out / "parts/part-00001.parquet").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "quotes.parquet").exists()  # it really died mid-run
+    again = run([*common, f"output={out}"], tmp_path)
+    assert again.returncode == 3, again.stderr[-2000:]
+    r = pd.read_parquet(out / "quotes.parquet")
+    cols = ["quote_id", "label", "confidence"]
+    pd.testing.assert_frame_equal(r[cols].sort_values("quote_id", ignore_index=True),
+                                  q[cols].sort_values("quote_id", ignore_index=True))
+
+    other = run([f"input={champion}", "score.part_size=3", f"output={out}"], tmp_path)
+    assert other.returncode == 2 and "other inputs or settings" in other.stderr
