@@ -227,6 +227,21 @@ def _score(cfg: DictConfig) -> None:
     _rc[0] = EXIT_SKIPPED if summary.skipped else 0
 
 
+def report_main() -> None:
+    """`quotestance-report input=<scores dir> output=<report.html>`."""
+    from quotestance.report import build_report
+
+    args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+    if "input" not in args:
+        print("usage: quotestance-report input=<scores dir> output=<report.html>", file=sys.stderr)
+        sys.exit(2)
+    try:
+        print(build_report(args["input"], args.get("output", str(Path(args["input"]) / "report.html"))))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
 def summary_table(results: dict[str, dict]) -> str:
     """Headline metrics of each run, side by side."""
     keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
