@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 # torch==2.13.0 is the CPU build that lies on this machine's disk (never a multi-GB CUDA wheel)
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,spark]'
 	touch $@
 
 # the main job on the embedded defaults: score extraction on every gold set, then dataset -> train

@@ -76,3 +76,26 @@ def test_score_tables_skips_and_kill_resume(champion, tmp_path):
 
     other = run([f"input={champion}", "score.part_size=3", f"output={out}"], tmp_path)
     assert other.returncode == 2 and "other inputs or settings" in other.stderr
+
+
+@pytest.mark.slow
+def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri):
+    pytest.importorskip("pyspark", reason="pyspark is the optional extra .[spark]")
+    from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+    from quotestance.score import score_articles
+
+    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    src = tmp_path / "few"
+    src.mkdir()
+    for p in sorted(champion.glob("*.md"))[:3]:
+        shutil.copy(p, src)
+    local = score_articles(str(src), str(tmp_path / "local"), ScoreConfig(engine="local"), ExtractConfig(), mcfg)
+    spark = score_articles(str(src), str(tmp_path / "spark"),
+                           ScoreConfig(engine="spark", spark_master="local[2]"), ExtractConfig(), mcfg)
+    assert local.quotes == spark.quotes > 0
+    a = pd.read_parquet(tmp_path / "local/quotes.parquet").sort_values("quote_id", ignore_index=True)
+    b = pd.read_parquet(tmp_path / "spark/quotes.parquet").sort_values("quote_id", ignore_index=True)
+    assert (a["label"] == b["label"]).all()
+    probs = [c for c in a.columns if c.startswith("prob_")]
+    pd.testing.assert_frame_equal(a[["quote_id", "confidence", *probs]], b[["quote_id", "confidence", *probs]],
+                                  atol=1e-5)

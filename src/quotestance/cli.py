@@ -216,8 +216,6 @@ def _score(cfg: DictConfig) -> None:
 
     app = OmegaConf.to_object(cfg)
     try:
-        if app.score.engine != "local":
-            raise ScoreError(f"score.engine={app.score.engine!r}: only 'local' is available in this version")
         summary = score_articles(app.input, app.output, app.score, app.extract, app.mlflow)
     except ScoreError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -184,6 +184,8 @@ class ScoreConfig:
     part_size: int = 50  # articles per atomically written part (the unit of resume)
     formats: list[str] = field(default_factory=list)  # also write csv and/or jsonl beside the parquet tables
     engine: str = "local"  # local | spark
+    spark_master: str = "local[2]"  # a cluster URL in production
+    spark_task_cpus: int = 1  # CPUs per Spark task; torch uses as many threads
 
 
 @dataclass

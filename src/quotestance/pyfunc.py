@@ -47,8 +47,10 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
                 for q, s, c in zip(model_input["quote"], model_input.get("speaker", [None] * len(model_input)),
                                    model_input.get("context", [None] * len(model_input)))]
         labels = self.predictor.labels
-        probs = softmax(self.predictor.logits(rows), self.temperature) if rows else None
-        out = pd.DataFrame({"label": [labels[i] for i in probs.argmax(1)] if rows else [],
+        # float64: the signature's "double", identical from every engine (local, REST, Spark)
+        probs = softmax(self.predictor.logits(rows), self.temperature).astype("float64") if rows else None
+        # object dtype, not pandas 3's arrow-backed strings, which MLflow's spark_udf cannot convert
+        out = pd.DataFrame({"label": pd.Series([labels[i] for i in probs.argmax(1)] if rows else [], dtype=object),
                             "confidence": probs.max(1) if rows else []})
         for k, lab in enumerate(labels):
             out[f"prob_{lab}"] = probs[:, k] if rows else []

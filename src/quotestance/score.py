@@ -98,7 +98,7 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
             json.dump({**manifest, "key": key}, fh, indent=1)
     parts = [articles[i:i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
     todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
-    model = mlflow.pyfunc.load_model(cfg.model_uri) if todo else None
+    predict = make_predictor(cfg) if todo else None
     nlp = load_nlp(extract_cfg.spacy_model) if todo else None
     bar = tqdm(total=len(articles), unit="article", file=sys.stderr, disable=len(articles) < 20,
                initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
@@ -111,8 +111,7 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
             rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
         df = pd.DataFrame(rows)
         if len(df):
-            pred = model.predict(pd.DataFrame({"quote": df["text"], "speaker": df["speaker"],
-                                               "context": df["context"]}))
+            pred = predict(pd.DataFrame({"quote": df["text"], "speaker": df["speaker"], "context": df["context"]}))
             df = pd.concat([df.reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
             for f, v in ident.items():
                 df[f] = v
@@ -123,6 +122,44 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
         bar.update(len(parts[k]))
     bar.close()
     return _finish(out, parts, articles, skips, cfg, t0)
+
+
+def make_predictor(cfg: ScoreConfig):
+    """quotes DataFrame -> predictions DataFrame, on this process (local) or on Spark via spark_udf."""
+    import mlflow
+
+    if cfg.engine == "local":
+        return mlflow.pyfunc.load_model(cfg.model_uri).predict
+    if cfg.engine != "spark":
+        raise ScoreError(f"score.engine={cfg.engine!r}: local or spark")
+    try:
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
+    except ImportError:
+        raise ScoreError("score.engine=spark needs pyspark: pip install -e '.[spark]'") from None
+    import os
+
+    import sys
+
+    # each Spark task runs torch with as many threads as CPUs the task holds; workers use this interpreter
+    os.environ["OMP_NUM_THREADS"] = str(cfg.spark_task_cpus)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = (SparkSession.builder.master(cfg.spark_master).appName("quotestance-score")
+             .config("spark.task.cpus", str(cfg.spark_task_cpus))
+             .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
+    schema = mlflow.models.get_model_info(cfg.model_uri).signature.outputs
+    from mlflow.types import DataType
+
+    ddl = ", ".join(f"`{c.name}` {'string' if c.type == DataType.string else 'double'}" for c in schema.inputs)
+    udf = mlflow.pyfunc.spark_udf(spark, cfg.model_uri, result_type=ddl, env_manager="local")
+
+    def predict(df: pd.DataFrame) -> pd.DataFrame:
+        sdf = spark.createDataFrame(df.assign(_row=range(len(df))).astype({"speaker": "object", "context": "object"}))
+        out = sdf.select("_row", udf(F.struct("quote", "speaker", "context")).alias("p")).select("_row", "p.*")
+        return out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
+
+    return predict
 
 
 def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> ScoreSummary:
