@@ -398,7 +398,7 @@ def dataset_card(rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, s
     lines += ["", "## Files", "", "- `dataset/`: `datasets.DatasetDict` (`load_from_disk`), columns "
               + ", ".join(f"`{c}`" for c in COLUMNS) + ".",
               "- `folds.json`: leave-one-event-out folds and the event -> split map.",
-              f"- Split digests (sha256 of the rows, first 16 hex): " + ", ".join(f"{s} `{d}`" for s, d in
+              "- Split digests (sha256 of the rows, first 16 hex): " + ", ".join(f"{s} `{d}`" for s, d in
                                                                                     rep.digests.items()) + ".",
               f"- Built in {rep.seconds:.1f} s.", ""]
     return "\n".join(lines)

@@ -140,7 +140,6 @@ def export_champion(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-    from quotestance.io import atomic_writer
 
     setup(mlflow_cfg)
     client = MlflowClient()

@@ -111,8 +111,6 @@ def _evaluate_all(app: TrainApp, labels: list[str], splits: dict[str, list[dict]
 def run_transformer(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     """Fine-tune, evaluate and log the transformer as one MLflow run; returns its metrics."""
     import mlflow
-    import pandas as pd
-    from mlflow.models import infer_signature  # noqa: F401  (signature built explicitly below)
 
     splits = load_splits(app.dataset.output)
     labels = check_labels(app, splits)

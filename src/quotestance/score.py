@@ -65,7 +65,6 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
                    mlflow_cfg: MlflowConfig) -> ScoreSummary:
     """Score every article named by input_spec into output/ (quotes, articles, speakers tables)."""
-    import mlflow
     from tqdm import tqdm
 
     from quotestance.extract.batch import load_nlp
