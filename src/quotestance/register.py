@@ -35,6 +35,14 @@ def _test_digest(run) -> str | None:
     return None
 
 
+def champion_version(client, name: str):
+    """The @champion model version, or None when there is none yet."""
+    try:
+        return client.get_model_version_by_alias(name, "champion")
+    except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias or model
+        return None
+
+
 def latest_training_run(cfg: MlflowConfig):
     import mlflow
 
@@ -79,10 +87,7 @@ def register_run(cfg: RegisterConfig, mlflow_cfg: MlflowConfig, labels: list[str
     version = str(mv.version)
     client.set_registered_model_alias(cfg.model_name, "challenger", version)
     chal = dict(run.data.metrics)
-    try:
-        champ_v = client.get_model_version_by_alias(cfg.model_name, "champion")
-    except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias
-        champ_v = None
+    champ_v = champion_version(client, cfg.model_name)
     decision = Decision(version, False, str(champ_v.version) if champ_v else None,
                         metrics={k: v for k, v in chal.items() if k.startswith(("test_", "external_"))})
     if champ_v is None:
@@ -117,10 +122,9 @@ def rollback(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> tuple[str, str]:
 
     setup(mlflow_cfg)
     client = MlflowClient()
-    try:
-        cur = client.get_model_version_by_alias(cfg.model_name, "champion")
-    except Exception:  # noqa: BLE001
-        raise RegisterError(f"{cfg.model_name} has no @champion to roll back") from None
+    cur = champion_version(client, cfg.model_name)
+    if cur is None:
+        raise RegisterError(f"{cfg.model_name} has no @champion to roll back")
     prev = cur.tags.get("previous_champion")
     if not prev:
         raise RegisterError(f"{cfg.model_name} v{cur.version} replaced no earlier champion")
@@ -143,10 +147,9 @@ def export_champion(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> str:
 
     setup(mlflow_cfg)
     client = MlflowClient()
-    try:
-        v = client.get_model_version_by_alias(cfg.model_name, "champion")
-    except Exception:  # noqa: BLE001
-        raise RegisterError(f"{cfg.model_name} has no @champion to export: run `quotestance-register`") from None
+    v = champion_version(client, cfg.model_name)
+    if v is None:
+        raise RegisterError(f"{cfg.model_name} has no @champion to export: run `quotestance-register`")
     run = client.get_run(v.run_id)
     target = Path(cfg.export_dir)
     with tempfile.TemporaryDirectory() as tmp:
