@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup pipeline test test-fast eval-extract bench-extract clean
+.PHONY: setup pipeline test test-fast eval-extract bench-extract bench clean
 
 setup: $(VENV)/.installed
 
@@ -36,3 +36,7 @@ bench-extract: setup
 
 clean:
 	rm -rf experiments/hydra .pytest_cache
+
+# stance-scoring throughput vs the plain HF pipeline (needs the exported champion: quotestance-register export)
+bench: setup
+	$(BIN)/python benchmarks/score_bench.py
