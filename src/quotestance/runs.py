@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from quotestance.config import TrainApp
-from quotestance.evaluate import (Evaluation, evaluate, external_rows, fit_temperature, plot_confusion,
+from quotestance.evaluate import (Evaluation, ece, evaluate, external_rows, fit_temperature, plot_confusion,
                                   plot_reliability, softmax)
 from quotestance.tracking import flatten, setup
 from quotestance.train import TrainError, load_predictor, train_model
@@ -99,10 +99,10 @@ def _evaluate_all(app: TrainApp, labels: list[str], splits: dict[str, list[dict]
         if not rows:
             continue
         logits = val_logits if name == "validation" else logits_of(rows)
-        raw = evaluate(rows, softmax(logits), labels, stance, f"{name}_uncalibrated_", app.evaluate.bins, 0)
         ev = evaluate(rows, softmax(logits, t), labels, stance, f"{name}_", app.evaluate.bins,
                       app.evaluate.max_error_rows)
-        mlflow.log_metric(f"{name}_ece_uncalibrated", raw.metrics[f"{name}_uncalibrated_ece"])
+        y = np.array([labels.index(r["label"]) for r in rows])
+        mlflow.log_metric(f"{name}_ece_uncalibrated", ece(softmax(logits), y, app.evaluate.bins)[0])
         _log_evaluation(ev, labels, name, tmp)
         results.update(ev.metrics)
     return results | {"temperature": t}

@@ -14,7 +14,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -210,6 +209,3 @@ def speaker_table(quotes: pd.DataFrame) -> pd.DataFrame:
         quotes=("quote_id", "count"), mean_confidence=("confidence", "mean")).reset_index()
     return g.sort_values(["quotes", "speaker"], ascending=[False, True], ignore_index=True)
 
-
-def read_table(path: str) -> list[dict[str, Any]]:
-    return pd.read_parquet(path).to_dict("records")
