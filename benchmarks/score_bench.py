@@ -1,14 +1,18 @@
 """Stance-scoring throughput against the plain Hugging Face pipeline, measured in one run on this CPU.
 
-usage: python benchmarks/score_bench.py [--n 2000] [--model models/quote-stance | runs:/<id>/model ...]
+usage: python benchmarks/score_bench.py [--n 2000] [--model models/quote-stance] [--e2e]
 
 Rows, all over the same N quotes of realistic lengths (our corpus's gold quotes, repeated and shuffled):
   baseline A: transformers.pipeline("text-classification"), default settings, one quote per call;
   baseline B: the same pipeline with batch_size=64;
-  ours: the Predictor that the pyfunc model and quotestance-score use (length-sorted batches, dynamic
-        padding, inference mode), in fp32 and with bf16 autocast; the faster one that agrees with fp32 wins.
-Also printed: tokens/s and achieved GFLOP/s (about 2 x encoder parameters x tokens) against a measured
-ceiling (a large matmul in the same dtype). The last line is `ratio_vs_hf_pipeline: X.XX` (ours / A).
+  ours: quotestance.infer.Predictor, which the pyfunc model (so quotestance-score and the REST server) uses,
+        in each precision (fp32, bf16 autocast, int8 ONNX Runtime), and `auto`, the one it picks for this
+        CPU. Each row's label agreement with ours-fp32 is printed beside it.
+Also printed: tokens/s and achieved GFLOP/s (2 x encoder parameters x tokens) against a measured ceiling
+(a large matmul in the same dtype: torch for fp32/bf16, ONNX Runtime's MatMulInteger for int8).
+--e2e adds extraction throughput (nlp.pipe, n_process 1 and 2) and end-to-end `quotestance-score` over the
+corpus (articles/s, the share of time in extraction and in the model, peak memory).
+The last line is `ratio_vs_hf_pipeline: X.XX` (ours-auto / A).
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def matmul_gflops(dtype, n: int = 2048, reps: int = 5) -> float:
+def torch_matmul_gflops(dtype, n: int = 2048, reps: int = 5) -> float:
     import torch
 
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
@@ -33,30 +41,48 @@ def matmul_gflops(dtype, n: int = 2048, reps: int = 5) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def main() -> None:
+def int8_matmul_gops(threads: int, n: int = 2048, reps: int = 5) -> float:
+    """ONNX Runtime's MatMulInteger (uint8 x int8 -> int32), the kernel our int8 graph runs on."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    b = numpy_helper.from_array(np.random.default_rng(0).integers(-127, 127, (n, n), dtype=np.int8), "B")
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "mm",
+                              [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
+                              [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])], [b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    s = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    a = np.random.default_rng(1).integers(0, 255, (n, n), dtype=np.uint8)
+    s.run(None, {"A": a})
+    t = time.perf_counter()
+    for _ in range(reps):
+        s.run(None, {"A": a})
+    onnx.checker.check_model(model)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def model_table(a) -> float:
     import numpy as np
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+    from transformers import pipeline
 
-    from quotestance.train import Predictor, render
+    from quotestance.infer import cpu_features, load_predictor, read_parity, render
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--n-single", type=int, default=300, help="quotes for baseline A (one per call; slow)")
-    ap.add_argument("--model", default=str(ROOT / "models/quote-stance"), help="a Hugging Face folder")
-    ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
     torch.set_num_threads(a.threads)
     gold = [json.loads(x) for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()]
     rnd = random.Random(0)
     rows = [{"quote": g["quote"], "speaker": g["speaker"]} for g in (gold * (a.n // len(gold) + 1))[: a.n]]
     rnd.shuffle(rows)
-    template = "{speaker}: {quote}"
+    template = json.loads((Path(a.model) / "inference.json").read_text())["template"] \
+        if (Path(a.model) / "inference.json").exists() else "{speaker}: {quote}"
     texts = [render(template, r) for r in rows]
-    tok = AutoTokenizer.from_pretrained(a.model)
-    model = AutoModelForSequenceClassification.from_pretrained(a.model).eval()
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    n_tokens = sum(len(x) for x in tok(texts)["input_ids"])
+    ours = {p: load_predictor(a.model, template, precision=p) for p in ("fp32", "bf16", "int8", "auto")}
+    tok, model = ours["fp32"].tokenizer, ours["fp32"].model
+    n_tokens = sum(len(x) for x in tok(texts, truncation=True, max_length=128)["input_ids"])
     params = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
     pipe = pipeline("text-classification", model=model, tokenizer=tok, device=-1)
     pipe(texts[:8])
@@ -64,31 +90,91 @@ def main() -> None:
     t = time.perf_counter()
     for x in texts[: a.n_single]:
         pipe(x)
-    results.append(("A: HF pipeline, one quote per call", a.n_single / (time.perf_counter() - t), None))
+    results.append(("A: HF pipeline, one quote per call", a.n_single / (time.perf_counter() - t), "fp32", None, ""))
     t = time.perf_counter()
     pipe(texts, batch_size=64)
-    results.append(("B: HF pipeline, batch_size=64", len(texts) / (time.perf_counter() - t), None))
-    preds = {}
-    for bf16 in (False, True):
-        p = Predictor(tok, model, labels, template, 128, batch_size=64, bf16=bf16)
-        p.logits(rows[:64])
+    results.append(("B: HF pipeline, batch_size=64", len(texts) / (time.perf_counter() - t), "fp32", None, ""))
+    ref = None
+    for p, pred in ours.items():
+        pred.logits(rows[:64])
         t = time.perf_counter()
-        preds[bf16] = p.logits(rows).argmax(1)
-        results.append((f"ours, {'bf16 autocast' if bf16 else 'fp32'}", len(rows) / (time.perf_counter() - t), bf16))
-    agree = float(np.mean(preds[True] == preds[False]))
-    ours = max((r for r in results if r[2] is not None and (r[2] is False or agree >= 0.99)), key=lambda r: r[1])
-    ceiling = {False: matmul_gflops(torch.float32), True: matmul_gflops(torch.bfloat16)}
+        labels = pred.logits(rows).argmax(1)
+        qps = len(rows) / (time.perf_counter() - t)
+        ref = labels if p == "fp32" else ref
+        note = ", ".join(f"{n} rows in {p}" for p, n in pred.stats.items())
+        name = f"ours, auto (= {pred.precision})" if p == "auto" else f"ours, {p}"
+        results.append((name, qps, pred.precision, float(np.mean(labels == ref)), note))
+    features = cpu_features()
+    ceiling = {"fp32": torch_matmul_gflops(torch.float32), "bf16": torch_matmul_gflops(torch.bfloat16),
+               "int8": int8_matmul_gops(a.threads)}
     print(f"{len(rows)} quotes, {n_tokens / len(rows):.1f} tokens per quote, encoder {params / 1e6:.1f} M "
-          f"parameters, {a.threads} threads; bf16 label agreement with fp32: {agree:.4f}")
-    print("| scorer | quotes/s | tokens/s | GFLOP/s | % of matmul ceiling |")
-    print("|---|---:|---:|---:|---:|")
-    for name, qps, bf16 in results:
+          f"parameters, {a.threads} threads; CPU features: {' '.join(sorted(features)) or 'unknown'}")
+    print(f"parity on the test split (recorded at training): {json.dumps(read_parity(a.model))}")
+    print()
+    print("| scorer | quotes/s | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, qps, prec, agree, note in results:
         gf = 2 * params * qps * n_tokens / len(rows) / 1e9
-        ceil = ceiling[bool(bf16)]
-        print(f"| {name} | {qps:.1f} | {qps * n_tokens / len(rows):.0f} | {gf:.1f} | {100 * gf / ceil:.1f} |")
-    print(f"matmul ceiling: fp32 {ceiling[False]:.0f} GFLOP/s, bf16 {ceiling[True]:.0f} GFLOP/s")
-    print(f"chosen: {ours[0]}")
-    print(f"ratio_vs_hf_pipeline: {ours[1] / results[0][1]:.2f}")
+        agree_s = f"{agree:.4f}" if agree is not None else ""
+        print(f"| {name} | {qps:.1f} | {qps * n_tokens / len(rows):.0f} | {gf:.1f} | "
+              f"{100 * gf / ceiling[prec]:.1f} | {agree_s} | {note} |")
+    print()
+    print(f"matmul ceiling (2048^3, {a.threads} threads): fp32 {ceiling['fp32']:.0f} GFLOP/s, "
+          f"bf16 {ceiling['bf16']:.0f} GFLOP/s, int8 {ceiling['int8']:.0f} GOP/s")
+    return results[-1][1] / results[0][1]
+
+
+def e2e(a) -> None:
+    """Extraction alone, then the whole `quotestance-score` over the corpus in a child process."""
+    from quotestance.extract.batch import load_nlp
+    from quotestance.extract.extractor import extract_many
+    from quotestance.extract.ingest import read_articles
+    from quotestance.records import Article
+
+    articles = [x for x in read_articles(ROOT / "data/corpus") if isinstance(x, Article)]
+    nlp = load_nlp("en_core_web_sm")
+    print()
+    print("| stage | articles | seconds | articles/s |")
+    print("|---|---:|---:|---:|")
+    for n_process in (1, 2):
+        t = time.perf_counter()
+        n = sum(1 for _ in extract_many(articles, nlp, n_process=n_process))
+        s = time.perf_counter() - t
+        print(f"| extraction, nlp.pipe n_process={n_process} | {n} | {s:.1f} | {n / s:.1f} |")
+    with tempfile.TemporaryDirectory() as out:
+        t = time.perf_counter()
+        proc = subprocess.run([str(Path(sys.executable).with_name("quotestance-score")), f"score.input={ROOT}/data/corpus",
+                               f"score.output={out}/scored", f"score.model_uri={a.model_uri}"],
+                              capture_output=True, text=True, cwd=ROOT)
+        s = time.perf_counter() - t
+        if proc.returncode:
+            print(f"quotestance-score failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            return
+        line = proc.stdout.strip().splitlines()[-1]
+        stats = dict(kv.split("=", 1) for kv in line.split())
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"| end-to-end quotestance-score (process start to tables) | {stats['articles']} | {s:.1f} | "
+          f"{int(stats['articles']) / s:.1f} |")
+    print()
+    print(f"quotestance-score: {line}; peak memory {peak:.0f} MiB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--n-single", type=int, default=300, help="quotes for baseline A (one per call; slow)")
+    ap.add_argument("--model", default=str(ROOT / "models/quote-stance"),
+                    help="a Hugging Face folder from `quotestance-register export`")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--e2e", action="store_true", help="also extraction and end-to-end quotestance-score")
+    ap.add_argument("--model-uri", default="models:/quote-stance@champion", help="for --e2e")
+    a = ap.parse_args()
+    if not (Path(a.model) / "config.json").exists():
+        sys.exit(f"error: no model at {a.model}: run `make pipeline` then `quotestance-register export`")
+    ratio = model_table(a)
+    if a.e2e:
+        e2e(a)
+    print(f"ratio_vs_hf_pipeline: {ratio:.2f}")
 
 
 if __name__ == "__main__":

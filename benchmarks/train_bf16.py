@@ -16,7 +16,8 @@ from pathlib import Path
 from quotestance.config import ModelConfig, TrainConfig
 from quotestance.evaluate import evaluate, softmax
 from quotestance.runs import load_splits
-from quotestance.train import load_predictor, train_model
+from quotestance.infer import load_predictor
+from quotestance.train import train_model
 
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
 
@@ -36,7 +37,7 @@ def main() -> None:
             t0 = time.perf_counter()
             res = train_model(splits["train"], splits["validation"], LABELS, LABELS[:3], model, cfg, str(Path(tmp) / "m"))
             secs = (time.perf_counter() - t0) / len(res.history)
-            pred = load_predictor(str(Path(tmp) / "m"), cfg.template, model.max_length, bf16)
+            pred = load_predictor(str(Path(tmp) / "m"), cfg.template, model.max_length, "bf16" if bf16 else "fp32")
             test = evaluate(splits["test"], softmax(pred.logits(splits["test"])), LABELS, LABELS[:3], "")
             rows.append(("bf16 autocast" if bf16 else "fp32", secs,
                          max(h["val_stance_macro_f1"] for h in res.history), test.metrics["stance_macro_f1"]))

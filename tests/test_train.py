@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from quotestance.config import ModelConfig, TrainConfig
-from quotestance.train import TrainError, load_predictor, train_model
+from quotestance.infer import load_predictor
+from quotestance.train import TrainError, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]

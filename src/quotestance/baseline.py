@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from quotestance.train import render
+from quotestance.infer import render
 
 
 class TfidfBaseline:

@@ -122,6 +122,9 @@ class TrainConfig:
     template: str = "{speaker}: {quote}"
     class_weights: bool = True
     bf16: bool = True
+    precision: str = "auto"  # inference: auto | fp32 | bf16 | int8 (quotestance.infer)
+    int8_margin: float = 0.3
+    bf16_margin: float = 0.02
     checkpoint_dir: str = "experiments/checkpoints/model"
     resume: bool = False
 

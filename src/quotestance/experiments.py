@@ -25,7 +25,8 @@ from quotestance.config import TrainApp
 from quotestance.evaluate import evaluate, external_rows, softmax
 from quotestance.runs import check_labels, git_commit, load_splits
 from quotestance.tracking import flatten, setup
-from quotestance.train import load_predictor, train_model
+from quotestance.infer import load_predictor
+from quotestance.train import train_model
 
 
 def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict[str, list[dict]],
@@ -42,7 +43,8 @@ def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict
         with tempfile.TemporaryDirectory() as tmp:
             cfg = replace(cfg, checkpoint_dir=str(Path(tmp) / "ck"), resume=False)
             res = train_model(train, val, labels, stance, app.model, cfg, str(Path(tmp) / "m"))
-            pred = load_predictor(str(Path(tmp) / "m"), cfg.template, app.model.max_length, cfg.bf16)
+            pred = load_predictor(str(Path(tmp) / "m"), cfg.template, app.model.max_length,
+                                  precision="bf16" if cfg.bf16 else "fp32")  # the reference path
             out["best_epoch"] = float(res.best_epoch)
             out["val_stance_macro_f1"] = max(h["val_stance_macro_f1"] for h in res.history)
             logits = {name: pred.logits(rows) for name, rows in tests.items() if rows}

@@ -1,7 +1,9 @@
 """The stance model as an MLflow pyfunc, logged as code (Models-from-Code: nothing is pickled).
 
 MLflow runs this file when the model is loaded; `set_model` names the object it serves. Artifacts: `model`
-(a Hugging Face folder: safetensors + tokenizer + label map) and `config` (template, max_length, temperature).
+(a Hugging Face folder: safetensors + tokenizer + label map, with `model.int8.onnx` and `parity.json` from
+quotestance.infer) and `config` (template, max_length, temperature, precision). QUOTESTANCE_PRECISION=fp32|bf16|int8
+forces a precision at load time (default: the config's, normally auto).
 Input: a DataFrame with `quote` (required), `speaker` and `context` (optional). Output: one row per quote
 with `label`, `confidence` and `prob_<label>` for every label (temperature-scaled probabilities).
 """
@@ -16,14 +18,19 @@ import pandas as pd
 
 class QuoteStanceModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from quotestance.train import load_predictor
+        import os
+
+        from quotestance.infer import load_predictor
 
         cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
         self.temperature = float(cfg.get("temperature", 1.0))
         self.max_rows = int(cfg.get("max_rows", 1000))  # per request: a bigger batch belongs to quotestance-score
         self.max_quote_chars = int(cfg.get("max_quote_chars", 5000))  # longer is not a quote but a document
+        # auto: the fastest path this CPU runs natively that passed parity; the variable forces one
+        precision = os.environ.get("QUOTESTANCE_PRECISION") or cfg.get("precision", "auto")
         self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
-                                        bf16=bool(cfg.get("bf16", False)))
+                                        precision, float(cfg.get("int8_margin", 0.3)),
+                                        float(cfg.get("bf16_margin", 0.02)))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from quotestance.evaluate import softmax

@@ -20,7 +20,8 @@ from quotestance.config import TrainApp
 from quotestance.evaluate import (Evaluation, ece, evaluate, external_rows, fit_temperature, plot_confusion,
                                   plot_reliability, softmax)
 from quotestance.tracking import flatten, setup
-from quotestance.train import TrainError, load_predictor, train_model
+from quotestance.infer import build_int8, check_parity, load_predictor
+from quotestance.train import TrainError, train_model
 
 SPLITS = ("train", "validation", "test")
 
@@ -127,15 +128,36 @@ def run_transformer(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
                           app.train, str(model_dir),
                           on_epoch=lambda e, m: mlflow.log_metrics(m, step=e))
         mlflow.log_metrics({"best_epoch": res.best_epoch, "train_seconds": res.seconds})
-        pred = load_predictor(str(model_dir), app.train.template, app.model.max_length, app.train.bf16)
+        _fast_paths(app, model_dir, splits["test"])
+        # evaluated on the path that serving takes on this CPU (parity keeps it to fp32's labels)
+        pred = load_predictor(model_dir, app.train.template, app.model.max_length, app.train.precision,
+                              app.train.int8_margin, app.train.bf16_margin)
+        mlflow.set_tag("inference_precision", pred.precision)
         metrics = _evaluate_all(app, labels, splits, pred.logits, tmp)
         cfg_path = tmp / "inference.json"
         cfg_path.write_text(json.dumps({"template": app.train.template, "max_length": app.model.max_length,
-                                        "temperature": metrics["temperature"], "bf16": app.train.bf16,
-                                        "labels": labels}))
+                                        "temperature": metrics["temperature"], "precision": app.train.precision,
+                                        "int8_margin": app.train.int8_margin,
+                                        "bf16_margin": app.train.bf16_margin, "labels": labels}))
         log_pyfunc(model_dir, cfg_path, labels)
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
+
+
+def _fast_paths(app: TrainApp, model_dir: Path, test_rows: list[dict]) -> None:
+    """The int8 graph beside the weights, and every fast path's parity with fp32 on the test split."""
+    import mlflow
+
+    try:
+        build_int8(model_dir)
+    except Exception as e:  # noqa: BLE001 - an export failure costs speed, never the run
+        mlflow.set_tag("skipped_int8", f"{type(e).__name__}: {e}"[:500])
+    parity = check_parity(model_dir, app.train.template, app.model.max_length, test_rows,
+                          list(app.labels.stance), app.train.int8_margin, app.train.bf16_margin)
+    for p, r in parity.items():
+        mlflow.log_metrics({f"parity_{p}_agreement": r["agreement"],
+                            f"parity_{p}_stance_macro_f1_delta": r["stance_macro_f1_delta_points"]})
+        mlflow.set_tag(f"parity_{p}", "passed" if r["passed"] else "failed")
 
 
 def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
@@ -157,7 +179,7 @@ def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(Path(__file__).with_name("pyfunc.py")),
             artifacts={"model": str(model_dir), "config": str(cfg_path)}, signature=signature,
-            input_example=example, pip_requirements=["torch", "transformers", "pandas", "mlflow"])
+            input_example=example, pip_requirements=["torch", "transformers", "onnxruntime", "pandas", "mlflow"])
     mlflow.set_tag("model_uri", info.model_uri)  # MLflow 3 keeps models apart from runs: where this one lives
 
 

@@ -21,24 +21,11 @@ import numpy as np
 
 from quotestance.config import ModelConfig, TrainConfig
 from quotestance.embed import resolve_model_path
+from quotestance.infer import Predictor, render
 
 
 class TrainError(ValueError):
     """A configuration or data problem found before any training starts."""
-
-
-def render(template: str, row: dict[str, Any]) -> str:
-    """The model's input text for one quote.
-
-    >>> render("{speaker}: {quote}", {"quote": "We act on orders.", "speaker": "Dana Whitfield"})
-    'Dana Whitfield: We act on orders.'
-    >>> render("{speaker}: {quote}", {"quote": "No comment."})
-    'No comment.'
-    """
-    fields = {"quote": row.get("quote") or row.get("text") or "", "speaker": row.get("speaker") or "",
-              "context": row.get("context") or ""}
-    out = template.format(**fields).strip()
-    return out.lstrip(":").strip() if not fields["speaker"] else out
 
 
 def build_model(cfg: ModelConfig, labels: Sequence[str]):
@@ -76,34 +63,6 @@ def set_determinism(seed: int, threads: int) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-@dataclass
-class Predictor:
-    """Batched inference: length-sorted batches, dynamic padding, inference mode, optional bf16."""
-
-    tokenizer: Any
-    model: Any
-    labels: list[str]
-    template: str
-    max_length: int = 128
-    batch_size: int = 64
-    bf16: bool = False
-
-    def logits(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
-        import torch
-
-        texts = [render(self.template, r) for r in rows]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        self.model.eval()
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            for k in range(0, len(order), self.batch_size):
-                idx = order[k:k + self.batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt")
-                out[idx] = self.model(**enc).logits.float().numpy()
-        return out
 
 
 @dataclass
@@ -157,7 +116,8 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
         start_epoch, best, best_epoch, stale, history = (st["epoch"] + 1, st["best"], st["best_epoch"],
                                                          st["stale"], st["history"])
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, bf16=cfg.bf16)
+    predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length,
+                          precision="bf16" if cfg.bf16 else "fp32")
     t0 = time.perf_counter()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
@@ -213,12 +173,3 @@ def save_pretrained(model, tokenizer, out_dir: str) -> None:
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
-
-
-def load_predictor(model_dir: str, template: str, max_length: int = 128, bf16: bool = False) -> Predictor:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return Predictor(tok, model, labels, template, max_length, bf16=bf16)
