@@ -7,12 +7,21 @@ import json
 
 import numpy as np
 import pytest
+from tests.test_train import LABELS, STANCE, TINY, rows_for
 
 from quotestance.config import TrainConfig
-from quotestance.infer import (INT8_FILE, MAX_F1_DELTA, MIN_AGREEMENT, PARITY_FILE, build_int8, check_parity,
-                               choose_precision, load_predictor, native)
+from quotestance.infer import (
+    INT8_FILE,
+    MAX_F1_DELTA,
+    MIN_AGREEMENT,
+    PARITY_FILE,
+    build_int8,
+    check_parity,
+    choose_precision,
+    load_predictor,
+    native,
+)
 from quotestance.train import train_model
-from tests.test_train import LABELS, STANCE, TINY, rows_for
 
 
 @pytest.fixture(scope="module")

@@ -81,10 +81,10 @@ def choose_precision(requested: str, model_dir: str | Path, features: set[str] |
         return requested
     features = cpu_features() if features is None else features
     passed = read_parity(model_dir)
+    runnable = {"int8": _has_onnxruntime() and (Path(model_dir) / INT8_FILE).exists(), "bf16": True}
     for p in ("int8", "bf16"):
-        if native(p, features) and passed.get(p, {}).get("passed") and (p != "int8" or _has_onnxruntime()):
-            if p != "int8" or (Path(model_dir) / INT8_FILE).exists():
-                return p
+        if native(p, features) and runnable[p] and passed.get(p, {}).get("passed"):
+            return p
     return "fp32"
 
 
@@ -304,11 +304,10 @@ def check_parity(model_dir: str | Path, template: str, max_length: int, rows: Se
         return 100 * float(f1_score(gold, y, labels=list(stance), average="macro", zero_division=0))
 
     out = {}
-    for p in labels_of:
-        if p == "fp32":
-            continue
-        agree = float(np.mean([a == b for a, b in zip(labels_of[p], labels_of["fp32"])])) if rows else 1.0
-        delta = f1(labels_of[p]) - f1(labels_of["fp32"])
+    ref = labels_of.pop("fp32")
+    for p, labels in labels_of.items():
+        agree = float(np.mean([a == b for a, b in zip(labels, ref)])) if rows else 1.0
+        delta = f1(labels) - f1(ref)
         out[p] = {"agreement": agree, "stance_macro_f1_delta_points": delta, "rows": len(rows),
                   "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA}
     tmp = Path(model_dir) / f".{PARITY_FILE}.tmp"

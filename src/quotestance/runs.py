@@ -17,10 +17,18 @@ from typing import Any
 import numpy as np
 
 from quotestance.config import TrainApp
-from quotestance.evaluate import (Evaluation, ece, evaluate, external_rows, fit_temperature, plot_confusion,
-                                  plot_reliability, softmax)
-from quotestance.tracking import flatten, setup
+from quotestance.evaluate import (
+    Evaluation,
+    ece,
+    evaluate,
+    external_rows,
+    fit_temperature,
+    plot_confusion,
+    plot_reliability,
+    softmax,
+)
 from quotestance.infer import build_int8, check_parity, load_predictor
+from quotestance.tracking import flatten, setup
 from quotestance.train import TrainError, train_model
 
 SPLITS = ("train", "validation", "test")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -30,7 +29,12 @@ class TrainError(ValueError):
 
 def build_model(cfg: ModelConfig, labels: Sequence[str]):
     """(tokenizer, model) for the configured model: a local/package folder, or the tiny BERT built in code."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForSequenceClassification,
+    )
 
     id2label = dict(enumerate(labels))
     label2id = {v: k for k, v in id2label.items()}
