@@ -126,13 +126,14 @@ def model_table(a) -> float:
 
 def e2e(a) -> None:
     """Extraction alone, then the whole `quotestance-score` over the corpus in a child process."""
+    from quotestance.config import ExtractConfig
     from quotestance.extract.batch import load_nlp
     from quotestance.extract.extractor import extract_many
     from quotestance.extract.ingest import read_articles
     from quotestance.records import Article
 
     articles = [x for x in read_articles(ROOT / "data/corpus") if isinstance(x, Article)]
-    nlp = load_nlp("en_core_web_sm")
+    nlp = load_nlp(ExtractConfig().spacy_model)
     print()
     print("| stage | articles | seconds | articles/s |")
     print("|---|---:|---:|---:|")

@@ -44,7 +44,7 @@ class Parsed:
         if end <= start:
             return None
         for doc, off in self.chunks:
-            if off <= start and end <= off + len(doc.text):
+            if off <= start and end <= off + len(spk.doc_text(doc)):
                 sp = doc.char_span(start - off, end - off, alignment_mode="expand")
                 return sp
         return None
@@ -256,7 +256,7 @@ def _core(toks: list[Token]) -> list[Token]:
     relative clause (", the message board where ...", ", which ..."), a "such as" list; never past a
     paragraph break (a headline the parser glued on)."""
     for k, t in enumerate(toks):
-        if "\n" in t.text or (k > 0 and "\n" in t.doc.text[toks[k - 1].idx + len(toks[k - 1].text): t.idx]):
+        if "\n" in t.text or (k > 0 and "\n" in spk.doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text): t.idx]):
             return toks[:k]
         if k > 2 and toks[k - 1].text == "," and (
                 (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
@@ -314,7 +314,7 @@ def _unasserted(verb: Token) -> bool:
 
 def _inside_quote(tok: Token) -> bool:
     """Whether a token stands inside a pair of double quotation marks of its own paragraph."""
-    text = tok.doc.text
+    text = spk.doc_text(tok.doc)
     start = max(text.rfind("\n", 0, tok.idx), 0)
     marks = [c for c in text[start:tok.idx] if c in DOUBLE]
     opens = sum(1 for c in marks if c in "“„«")
@@ -457,7 +457,7 @@ def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
     off = next(o for d, o in parsed.chunks if d is subj.doc)
     pos = subj.idx + off
     a, b = (min(start, pos), max(end, pos))
-    return subj.doc.text[a - off: b - off]
+    return spk.doc_text(subj.doc)[a - off: b - off]
 
 
 # --------------------------------------------------------------------------- main
