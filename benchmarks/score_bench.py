@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -124,6 +123,26 @@ def model_table(a) -> float:
     return results[-1][1] / results[0][1]
 
 
+def run_with_peak(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run cmd; (result, seconds, peak resident memory of its whole process tree in MiB, sampled)."""
+    import psutil
+
+    t = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, cwd=ROOT)
+        peak, ps = 0, psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                peak = max(peak, sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)]))
+            except psutil.Error:  # a worker ended between listing and reading
+                pass
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t
+        err.seek(0)
+        result = subprocess.CompletedProcess(cmd, proc.returncode, "", err.read())
+    return result, seconds, peak / 2 ** 20
+
+
 def e2e(a) -> None:
     """Extraction alone, then the whole `quotestance-score` over the corpus in a child process."""
     from quotestance.config import ExtractConfig
@@ -135,29 +154,27 @@ def e2e(a) -> None:
     articles = [x for x in read_articles(ROOT / "data/corpus") if isinstance(x, Article)]
     nlp = load_nlp(ExtractConfig().spacy_model)
     print()
-    print("| stage | articles | seconds | articles/s |")
-    print("|---|---:|---:|---:|")
+    print("| stage | articles | seconds | articles/s | peak memory MiB | time in load / extract / model / rest |")
+    print("|---|---:|---:|---:|---:|---|")
     for n_process in (1, 2):
         t = time.perf_counter()
         n = sum(1 for _ in extract_many(articles, nlp, n_process=n_process))
         s = time.perf_counter() - t
-        print(f"| extraction, nlp.pipe n_process={n_process} | {n} | {s:.1f} | {n / s:.1f} |")
-    with tempfile.TemporaryDirectory() as out:
-        t = time.perf_counter()
-        proc = subprocess.run([str(Path(sys.executable).with_name("quotestance-score")), f"score.input={ROOT}/data/corpus",
-                               f"score.output={out}/scored", f"score.model_uri={a.model_uri}"],
-                              capture_output=True, text=True, cwd=ROOT, check=False)
-        s = time.perf_counter() - t
+        print(f"| extraction alone, nlp.pipe n_process={n_process} | {n} | {s:.1f} | {n / s:.1f} | | |")
+    for n_process in (1, 2):
+        with tempfile.TemporaryDirectory() as out:
+            proc, s, peak = run_with_peak([
+                str(Path(sys.executable).with_name("quotestance-score")), f"input={ROOT}/data/corpus",
+                f"output={out}/scored", f"score.model_uri={a.model_uri}", f"extract.n_process={n_process}"])
         if proc.returncode:
             print(f"quotestance-score failed ({proc.returncode}): {proc.stderr[-2000:]}")
             return
-        line = proc.stdout.strip().splitlines()[-1]
+        line = next(x for x in proc.stderr.splitlines()[::-1] if x.startswith("articles="))
         stats = dict(kv.split("=", 1) for kv in line.split())
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"| end-to-end quotestance-score (process start to tables) | {stats['articles']} | {s:.1f} | "
-          f"{int(stats['articles']) / s:.1f} |")
-    print()
-    print(f"quotestance-score: {line}; peak memory {peak:.0f} MiB")
+        parts = [float(stats[f"{k}_seconds"]) for k in ("load", "extract", "model")]
+        shares = " / ".join(f"{100 * v / s:.0f} %" for v in parts + [s - sum(parts)])
+        print(f"| end-to-end quotestance-score, extract.n_process={n_process} ({stats['quotes']} quotes) | "
+              f"{stats['articles']} | {s:.1f} | {int(stats['articles']) / s:.1f} | {peak:.0f} | {shares} |")
 
 
 def main() -> None:

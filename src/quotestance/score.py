@@ -12,7 +12,7 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,11 +33,13 @@ class ScoreSummary:
     quotes: int
     skipped: int
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds in load, extract and model
 
     def line(self) -> str:
         rate = self.quotes / self.seconds if self.seconds else 0.0
         return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
-                f"seconds={self.seconds:.1f} quotes/s={rate:.1f}")
+                f"seconds={self.seconds:.1f} quotes/s={rate:.1f} "
+                + " ".join(f"{k}_seconds={v:.1f}" for k, v in self.timings.items()))
 
 
 def model_identity(model_uri: str) -> dict[str, str | None]:
@@ -96,20 +98,26 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
             json.dump({**manifest, "key": key}, fh, indent=1)
     parts = [articles[i:i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
     todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
+    clock = {"load": time.perf_counter(), "extract": 0.0, "model": 0.0}
     predict = make_predictor(cfg) if todo else None
     nlp = load_nlp(extract_cfg.spacy_model) if todo else None
+    clock["load"] = time.perf_counter() - clock["load"]
     bar = tqdm(total=len(articles), unit="article", file=sys.stderr, disable=len(articles) < 20,
                initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
     for k in todo:
         rows, failed = [], []
+        t = time.perf_counter()
         for art, result in extract_many(parts[k], nlp, n_process=extract_cfg.n_process):
             if isinstance(result, Exception):
                 failed.append({"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"})
                 continue
             rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
         df = pd.DataFrame(rows)
+        clock["extract"] += time.perf_counter() - t
         if len(df):
+            t = time.perf_counter()
             pred = predict(pd.DataFrame({"quote": df["text"], "speaker": df["speaker"], "context": df["context"]}))
+            clock["model"] += time.perf_counter() - t
             df = pd.concat([df.reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
             for f, v in ident.items():
                 df[f] = v
@@ -119,7 +127,7 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
                 json.dump(failed, fh)
         bar.update(len(parts[k]))
     bar.close()
-    return _finish(out, parts, articles, skips, cfg, t0)
+    return replace(_finish(out, parts, articles, skips, cfg, t0), timings=clock)
 
 
 def make_predictor(cfg: ScoreConfig):
@@ -127,7 +135,13 @@ def make_predictor(cfg: ScoreConfig):
     import mlflow
 
     if cfg.engine == "local":
-        return mlflow.pyfunc.load_model(cfg.model_uri).predict
+        model = mlflow.pyfunc.load_model(cfg.model_uri)
+
+        def local(df: pd.DataFrame) -> pd.DataFrame:
+            n = cfg.request_rows
+            return pd.concat([model.predict(df.iloc[i:i + n]) for i in range(0, len(df), n)], ignore_index=True)
+
+        return local
     if cfg.engine != "spark":
         raise ScoreError(f"score.engine={cfg.engine!r}: local or spark")
     try:
@@ -145,7 +159,8 @@ def make_predictor(cfg: ScoreConfig):
     spark = (SparkSession.builder.master(cfg.spark_master).appName("quotestance-score")
              .config("spark.task.cpus", str(cfg.spark_task_cpus))
              .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.request_rows)).getOrCreate())
     schema = mlflow.models.get_model_info(cfg.model_uri).signature.outputs
     from mlflow.types import DataType
 
