@@ -104,10 +104,14 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
     clock["load"] = time.perf_counter() - clock["load"]
     bar = tqdm(total=len(articles), unit="article", file=sys.stderr, disable=len(articles) < 20,
                initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
+    # one stream over every part still to do: nlp.pipe's workers (extract.n_process) start once, not per part
+    stream = extract_many((a for k in todo for a in parts[k]), nlp, n_process=extract_cfg.n_process) \
+        if todo else iter(())
     for k in todo:
         rows, failed = [], []
         t = time.perf_counter()
-        for art, result in extract_many(parts[k], nlp, n_process=extract_cfg.n_process):
+        for _ in parts[k]:  # extract_many yields each article once, in input order
+            art, result = next(stream)
             if isinstance(result, Exception):
                 failed.append({"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"})
                 continue
