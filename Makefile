@@ -37,6 +37,8 @@ bench-extract: setup
 clean:
 	rm -rf experiments/hydra .pytest_cache
 
-# stance-scoring throughput vs the plain HF pipeline (needs the exported champion: quotestance-register export)
+# stance-scoring throughput vs the plain HF pipeline, then extraction and end-to-end quotestance-score
+# (needs a champion: make pipeline; exports it to models/quote-stance first)
 bench: setup
-	$(BIN)/python benchmarks/score_bench.py
+	$(BIN)/quotestance-register export
+	$(BIN)/python benchmarks/score_bench.py --e2e

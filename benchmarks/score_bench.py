@@ -1,6 +1,6 @@
 """Stance-scoring throughput against the plain Hugging Face pipeline, measured in one run on this CPU.
 
-usage: python benchmarks/score_bench.py [--n 2000] [--model models/quote-stance] [--e2e]
+usage: python benchmarks/score_bench.py [--n 2000] [--model models/quote-stance] [--e2e] [--write docs/benchmarks.md]
 
 Rows, all over the same N quotes of realistic lengths (our corpus's gold quotes, repeated and shuffled):
   baseline A: transformers.pipeline("text-classification"), default settings, one quote per call;
@@ -27,6 +27,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+LINES: list[str] = []  # everything printed, for --write
+
+
+def emit(line: str = "") -> None:
+    print(line, flush=True)
+    LINES.append(line)
 
 
 def torch_matmul_gflops(dtype, n: int = 2048, reps: int = 5) -> float:
@@ -106,19 +112,19 @@ def model_table(a) -> float:
     features = cpu_features()
     ceiling = {"fp32": torch_matmul_gflops(torch.float32), "bf16": torch_matmul_gflops(torch.bfloat16),
                "int8": int8_matmul_gops(a.threads)}
-    print(f"{len(rows)} quotes, {n_tokens / len(rows):.1f} tokens per quote, encoder {params / 1e6:.1f} M "
+    emit(f"{len(rows)} quotes, {n_tokens / len(rows):.1f} tokens per quote, encoder {params / 1e6:.1f} M "
           f"parameters, {a.threads} threads; CPU features: {' '.join(sorted(features)) or 'unknown'}")
-    print(f"parity on the test split (recorded at training): {json.dumps(read_parity(a.model))}")
-    print()
-    print("| scorer | quotes/s | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    emit(f"parity on the test split (recorded at training): {json.dumps(read_parity(a.model))}")
+    emit()
+    emit("| scorer | quotes/s | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
+    emit("|---|---:|---:|---:|---:|---:|---|")
     for name, qps, prec, agree, note in results:
         gf = 2 * params * qps * n_tokens / len(rows) / 1e9
         agree_s = f"{agree:.4f}" if agree is not None else ""
-        print(f"| {name} | {qps:.1f} | {qps * n_tokens / len(rows):.0f} | {gf:.1f} | "
+        emit(f"| {name} | {qps:.1f} | {qps * n_tokens / len(rows):.0f} | {gf:.1f} | "
               f"{100 * gf / ceiling[prec]:.1f} | {agree_s} | {note} |")
-    print()
-    print(f"matmul ceiling (2048^3, {a.threads} threads): fp32 {ceiling['fp32']:.0f} GFLOP/s, "
+    emit()
+    emit(f"matmul ceiling (2048^3, {a.threads} threads): fp32 {ceiling['fp32']:.0f} GFLOP/s, "
           f"bf16 {ceiling['bf16']:.0f} GFLOP/s, int8 {ceiling['int8']:.0f} GOP/s")
     return results[-1][1] / results[0][1]
 
@@ -153,27 +159,27 @@ def e2e(a) -> None:
 
     articles = [x for x in read_articles(ROOT / "data/corpus") if isinstance(x, Article)]
     nlp = load_nlp(ExtractConfig().spacy_model)
-    print()
-    print("| stage | articles | seconds | articles/s | peak memory MiB | time in load / extract / model / rest |")
-    print("|---|---:|---:|---:|---:|---|")
+    emit()
+    emit("| stage | articles | seconds | articles/s | peak memory MiB | time in load / extract / model / rest |")
+    emit("|---|---:|---:|---:|---:|---|")
     for n_process in (1, 2):
         t = time.perf_counter()
         n = sum(1 for _ in extract_many(articles, nlp, n_process=n_process))
         s = time.perf_counter() - t
-        print(f"| extraction alone, nlp.pipe n_process={n_process} | {n} | {s:.1f} | {n / s:.1f} | | |")
+        emit(f"| extraction alone, nlp.pipe n_process={n_process} | {n} | {s:.1f} | {n / s:.1f} | | |")
     for n_process in (1, 2):
         with tempfile.TemporaryDirectory() as out:
             proc, s, peak = run_with_peak([
                 str(Path(sys.executable).with_name("quotestance-score")), f"input={ROOT}/data/corpus",
                 f"output={out}/scored", f"score.model_uri={a.model_uri}", f"extract.n_process={n_process}"])
         if proc.returncode:
-            print(f"quotestance-score failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            emit(f"quotestance-score failed ({proc.returncode}): {proc.stderr[-2000:]}")
             return
         line = next(x for x in proc.stderr.splitlines()[::-1] if x.startswith("articles="))
         stats = dict(kv.split("=", 1) for kv in line.split())
         parts = [float(stats[f"{k}_seconds"]) for k in ("load", "extract", "model")]
         shares = " / ".join(f"{100 * v / s:.0f} %" for v in parts + [s - sum(parts)])
-        print(f"| end-to-end quotestance-score, extract.n_process={n_process} ({stats['quotes']} quotes) | "
+        emit(f"| end-to-end quotestance-score, extract.n_process={n_process} ({stats['quotes']} quotes) | "
               f"{stats['articles']} | {s:.1f} | {int(stats['articles']) / s:.1f} | {peak:.0f} | {shares} |")
 
 
@@ -186,13 +192,33 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--e2e", action="store_true", help="also extraction and end-to-end quotestance-score")
     ap.add_argument("--model-uri", default="models:/quote-stance@champion", help="for --e2e")
+    ap.add_argument("--write", help="also put the output between the score_bench markers of this markdown file")
     a = ap.parse_args()
     if not (Path(a.model) / "config.json").exists():
         sys.exit(f"error: no model at {a.model}: run `make pipeline` then `quotestance-register export`")
     ratio = model_table(a)
     if a.e2e:
         e2e(a)
-    print(f"ratio_vs_hf_pipeline: {ratio:.2f}")
+    emit(f"ratio_vs_hf_pipeline: {ratio:.2f}")
+    if a.write:
+        write_between_markers(Path(a.write), LINES)
+
+
+def write_between_markers(path: Path, lines: list[str]) -> None:
+    """Replace what lies between <!-- score_bench:begin --> and <!-- score_bench:end --> (atomically)."""
+    import os
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    begin, end = "<!-- score_bench:begin -->", "<!-- score_bench:end -->"
+    if begin not in text or end not in text:
+        sys.exit(f"error: {path} has no {begin} ... {end} markers")
+    cmd = "python benchmarks/score_bench.py " + " ".join(sys.argv[1:])
+    block = f"{begin}\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n" + "\n".join(lines) + f"\n\n{end}"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL),
+                   encoding="utf-8")
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

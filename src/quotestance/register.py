@@ -177,6 +177,10 @@ def model_card(cfg: RegisterConfig, version, run, inference: dict) -> str:
             table.append(f"| {name} | {m[f'{p}stance_macro_f1']:.3f} | {m.get(f'{p}macro_f1', float('nan')):.3f} | "
                          f"{m.get(f'{p}accuracy', float('nan')):.3f} | {m.get(f'{p}ece', float('nan')):.3f} |")
     labels = ", ".join(f"`{x}`" for x in inference.get("labels", []))
+    parity = "\n".join(
+        f"- `{p}`: label agreement with fp32 {m[f'parity_{p}_agreement']:.4f}, stance macro-F1 change "
+        f"{m.get(f'parity_{p}_stance_macro_f1_delta', float('nan')):+.2f} points ({run.data.tags.get(f'parity_{p}', '?')})"
+        for p in ("bf16", "int8") if f"parity_{p}_agreement" in m) or "- not checked (a model from before parity)"
     return f"""# {cfg.model_name} v{version.version} (@champion)
 
 Labels each quote's stance on what internet infrastructure providers should do about extremist or criminal
@@ -209,6 +213,13 @@ The project's own corpus of original, fictional news articles (see `data/README.
 Produced by `quotestance-pipeline` (training run) and reported by `quotestance-evaluate`:
 
 {chr(10).join(table)}
+
+## Inference precision
+
+`quotestance.infer` scores with the fastest path the CPU runs natively among those that passed parity on
+the test split (`parity.json`; `model.int8.onnx` is the int8 graph):
+
+{parity}
 
 ## Limitations
 
