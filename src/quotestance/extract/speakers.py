@@ -14,8 +14,8 @@ from spacy.tokens import Doc, Span, Token
 
 
 def doc_text(doc: Doc) -> str:
-    """`doc.text`, joined once per doc: spaCy rebuilds it from every token on each access, and asking for it
-    inside loops made extraction spend four times as long in that join as in parsing."""
+    """`doc.text`, joined once per doc: spaCy rebuilds it from every token on each access, and the extractor
+    asks for it inside loops over tokens and words (a cost quadratic in the article's length)."""
     text = doc.user_data.get("quotestance_text")
     if text is None:
         text = doc.user_data["quotestance_text"] = doc.text
