@@ -29,8 +29,10 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +59,24 @@ def render(template: str, row: dict[str, Any]) -> str:
     return out.lstrip(":").strip() if not fields["speaker"] else out
 
 
-def cpu_features() -> set[str]:
+@lru_cache(maxsize=1)
+def cpu_features() -> frozenset[str]:
     """The CPU's instruction-set flags that matter here (Linux /proc/cpuinfo; empty elsewhere)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return frozenset()
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return set(flags) & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16", "amx_bf16"}
+    return frozenset(flags) & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16", "amx_bf16"}
 
 
-def native(precision: str, features: set[str]) -> bool:
+def native(precision: str, features: AbstractSet[str]) -> bool:
     """Whether the CPU runs this precision in hardware (else it is emulated, slower than fp32)."""
     return {"fp32": True, "bf16": bool(features & {"avx512_bf16", "amx_bf16"}),
             "int8": bool(features & {"avx512_vnni", "avx_vnni", "amx_int8"})}[precision]
 
 
-def choose_precision(requested: str, model_dir: str | Path, features: set[str] | None = None) -> str:
+def choose_precision(requested: str, model_dir: str | Path, features: AbstractSet[str] | None = None) -> str:
     """`requested` itself, or for "auto" the fastest native path that passed parity for this model."""
     if requested != "auto":
         if requested not in PRECISIONS:
