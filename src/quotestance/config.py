@@ -188,8 +188,8 @@ class ScoreConfig:
     formats: list[str] = field(default_factory=list)  # also write csv and/or jsonl beside the parquet tables
     engine: str = "local"  # local | spark
     spark_master: str = "local[2]"  # a cluster URL in production
-    spark_task_cpus: int = 1
-    request_rows: int = 1000  # quotes per call into the model: at most its max_rows (1000 for ours)  # CPUs per Spark task; torch uses as many threads
+    spark_task_cpus: int = 1  # CPUs per Spark task; torch uses as many threads
+    request_rows: int = 1000  # quotes per call into the model: at most its max_rows (1000 for ours)
 
 
 @dataclass

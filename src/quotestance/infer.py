@@ -2,19 +2,19 @@
 
 This is the one scorer behind evaluation, the pyfunc model (so `quotestance-score` and the REST server) and
 `benchmarks/score_bench.py`. It tokenises everything once, sorts by token count and pads each batch only to
-its own longest row, so almost no compute goes to padding (sorting by characters left 27 % padding on our
-quotes). It runs in one of three precisions:
+its own longest row, so almost no compute goes to padding (sorting by characters left about a quarter of
+the tokens of our short quotes as padding). It runs in one of three precisions:
 
 - `fp32`: the reference (torch, inference mode);
 - `bf16`: torch under bf16 autocast (AVX-512 BF16 or AMX); it moves a label only on a near-exact tie, so
-  rows whose top-two probability gap is under `bf16_margin` (about 1 %) are scored again in fp32;
+  rows whose top-two probability gap is under `bf16_margin` are scored again in fp32;
 - `int8`: `model.int8.onnx`, written by `build_int8` when the model is trained: the graph exported to ONNX,
   attention/LayerNorm/GELU fused, weights quantised to int8 per channel, activations per batch (dynamic), run
   by ONNX Runtime on VNNI. Batches run concurrently, one thread each, which beats one batch on all threads
-  for matrices this small; the last layer computes [CLS] only (`_cls_only_tail`). int8 alone moves labels
-  (1.5 % of our gold quotes, 4.5 % of the test split, where the model is less sure), nearly all on rows
-  whose top two probabilities are close; so rows whose int8 gap is under `margin` (4-10 % of rows) are
-  scored again in bf16 (and their near-ties in fp32), which keeps the labels of fp32.
+  for matrices this small; the last layer computes [CLS] only (`_cls_only_tail`). int8 alone moves more
+  labels than the parity bar allows (most on held-out events, where the model is less sure), nearly all on
+  rows whose top two probabilities are close; so rows whose int8 gap is under `margin` are scored again in
+  bf16 (and their near-ties in fp32), which keeps the labels of fp32 (the benchmark prints how many).
 
 `precision="auto"` takes the fastest path that the CPU runs natively (`cpu_features`) and that passed the
 parity check at training time (`parity.json` in the model folder: label agreement with fp32 >= 99 % and
@@ -113,7 +113,7 @@ class Predictor:
     labels: list[str]
     template: str
     max_length: int = 128
-    batch_size: int = 32  # on 2 cores: 16-32 beat 64 for int8 (docs/benchmarks.md)
+    batch_size: int = 32  # bigger batches were slower on 2 cores (docs/benchmarks.md)
     precision: str = "fp32"
     session: Any = None  # the ONNX Runtime session for int8
     margin: float = 0.3  # int8 rows with a top-two probability gap under this are scored again
@@ -124,8 +124,8 @@ class Predictor:
     def plan(self) -> list[tuple[str, float]]:
         """(precision, margin) stages: each scores the rows whose gap was under the previous stage's margin.
 
-        bf16 moves labels only on near-exact ties (gap < 0.0001 on our splits), int8 on gaps up to about
-        0.3; each fast stage hands its close calls to a more precise one, fp32 last.
+        bf16 moves labels only on near-exact ties, int8 on gaps up to about the default margin; each fast
+        stage hands its close calls to a more precise one, fp32 last.
         """
         bf16 = native("bf16", cpu_features())
         return {"fp32": [("fp32", 0.0)], "bf16": [("bf16", self.bf16_margin), ("fp32", 0.0)],
@@ -251,7 +251,7 @@ def _cls_only_tail(model):
 def build_int8(model_dir: str | Path) -> Path:
     """Write `model_dir/model.int8.onnx`: the model exported to ONNX, fused, with int8 weights.
 
-    Per-channel weights halved the labels that int8 moved against per-tensor ones. reduce_range (7-bit
+    Per-channel weights moved far fewer labels than per-tensor ones. reduce_range (7-bit
     weights) keeps CPUs without VNNI from saturating, should the file be forced on one.
     """
     import onnx
