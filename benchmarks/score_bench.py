@@ -87,7 +87,14 @@ def model_table(a) -> float:
     import torch
     from transformers import pipeline
 
-    from quotestance.infer import cpu_features, load_predictor, read_parity, render
+    from quotestance.infer import (
+        choose_precision,
+        cpu_features,
+        in_precision,
+        load_predictor,
+        read_parity,
+        render,
+    )
 
     torch.set_num_threads(a.threads)
     gold = [json.loads(x) for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -97,7 +104,8 @@ def model_table(a) -> float:
     template = json.loads((Path(a.model) / "inference.json").read_text())["template"] \
         if (Path(a.model) / "inference.json").exists() else "{speaker}: {quote}"
     texts = [render(template, r) for r in rows]
-    ours = {p: load_predictor(a.model, template, precision=p) for p in ("fp32", "bf16", "int8", "auto")}
+    fp32 = load_predictor(a.model, template, precision="fp32")
+    ours = {p: in_precision(fp32, choose_precision(p, a.model), a.model) for p in ("fp32", "bf16", "int8", "auto")}
     tok, model = ours["fp32"].tokenizer, ours["fp32"].model
     lengths = [len(x) for x in tok(texts, truncation=True, max_length=128)["input_ids"]]
     n_tokens = sum(lengths)

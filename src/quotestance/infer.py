@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -195,11 +195,14 @@ def load_predictor(model_dir: str | Path, template: str, max_length: int = 128, 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    session = None
-    if precision == "int8":
-        session = _session(Path(model_dir) / INT8_FILE)
-    return Predictor(tok, model, labels, template, max_length, precision=precision, session=session,
-                     margin=margin, bf16_margin=bf16_margin)
+    return in_precision(Predictor(tok, model, labels, template, max_length, margin=margin,
+                                  bf16_margin=bf16_margin), precision, model_dir)
+
+
+def in_precision(pred: Predictor, precision: str, model_dir: str | Path) -> Predictor:
+    """The same loaded model and tokenizer in another precision (no second load of the weights)."""
+    session = _session(Path(model_dir) / INT8_FILE) if precision == "int8" else None
+    return replace(pred, precision=precision, session=session)
 
 
 def _session(path: Path):
@@ -298,8 +301,9 @@ def check_parity(model_dir: str | Path, template: str, max_length: int, rows: Se
     from sklearn.metrics import f1_score
 
     labels_of = {}
+    ref = load_predictor(model_dir, template, max_length, "fp32", margin, bf16_margin)
     for p in ("fp32", "bf16") + (("int8",) if (Path(model_dir) / INT8_FILE).exists() else ()):
-        pred = load_predictor(model_dir, template, max_length, p, margin, bf16_margin)
+        pred = in_precision(ref, p, model_dir)
         labels_of[p] = [pred.labels[i] for i in pred.logits(rows).argmax(1)]
     gold = [r["label"] for r in rows]
 
