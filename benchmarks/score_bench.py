@@ -7,8 +7,13 @@ Rows, all over the same N quotes of realistic lengths (our corpus's gold quotes,
   baseline B: the same pipeline with batch_size=64;
   (each row: the fastest of --repeats runs, 3 by default)
   ours: quotestance.infer.Predictor, which the pyfunc model (so quotestance-score and the REST server) uses,
-        in each precision (fp32, bf16 autocast, int8 ONNX Runtime), and `auto`, the one it picks for this
-        CPU. Each row's label agreement with ours-fp32 is printed beside it.
+        in each precision this CPU runs (fp32; bf16 autocast only where it is native: emulated it is slower
+        than fp32 and the row is skipped, saying so; int8 ONNX Runtime), and `auto`, the path it chose on
+        this machine by measuring parity and speed (quotestance.infer.choose). Each row's label agreement
+        with ours-fp32 is printed beside it.
+The first lines name the CPU (model, family, flags; QUOTESTANCE_CPU_FLAGS=avx2 runs it as an AVX2-only CPU
+would, torch's kernels included) and the parity auto measured here. --write puts the output in the section
+of the markdown file for this CPU family (one section per family measured; a new family gets a new one).
 Also printed: tokens/s and achieved GFLOP/s (2 x encoder parameters x tokens) against a measured ceiling
 (a large matmul in the same dtype: torch for fp32/bf16, ONNX Runtime's MatMulInteger for int8).
 --e2e adds extraction throughput (nlp.pipe, n_process 1 and 2) and end-to-end `quotestance-score` over the
@@ -87,14 +92,8 @@ def model_table(a) -> float:
     import torch
     from transformers import pipeline
 
-    from quotestance.infer import (
-        choose_precision,
-        cpu_features,
-        in_precision,
-        load_predictor,
-        read_parity,
-        render,
-    )
+    from quotestance.cpu import cpu_features, describe, native
+    from quotestance.infer import in_precision, load_predictor, render
 
     torch.set_num_threads(a.threads)
     gold = [json.loads(x) for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -105,7 +104,13 @@ def model_table(a) -> float:
         if (Path(a.model) / "inference.json").exists() else "{speaker}: {quote}"
     texts = [render(template, r) for r in rows]
     fp32 = load_predictor(a.model, template, precision="fp32")
-    ours = {p: in_precision(fp32, choose_precision(p, a.model), a.model) for p in ("fp32", "bf16", "int8", "auto")}
+    auto = load_predictor(a.model, template, precision="auto")  # measured here, or this machine's cached choice
+    features = cpu_features()
+    ours = {"fp32": fp32}
+    if native("bf16", features):
+        ours["bf16"] = in_precision(fp32, "bf16", a.model)
+    ours["int8"] = in_precision(fp32, "int8", a.model)  # real int8 kernels on every x86-64 CPU (VNNI or not)
+    ours["auto"] = in_precision(fp32, auto.precision, a.model, margin=auto.margin)
     tok, model = ours["fp32"].tokenizer, ours["fp32"].model
     lengths = [len(x) for x in tok(texts, truncation=True, max_length=128)["input_ids"]]
     n_tokens = sum(lengths)
@@ -127,12 +132,21 @@ def model_table(a) -> float:
         note = ", ".join(f"{n} rows in {p}" for p, n in pred.stats.items())
         name = f"ours, auto (= {pred.precision})" if p == "auto" else f"ours, {p}"
         results.append((name, qps, pred.precision, float(np.mean(labels == ref)), note))
-    features = cpu_features()
-    ceiling = {"fp32": torch_matmul_gflops(torch.float32), "bf16": torch_matmul_gflops(torch.bfloat16),
-               "int8": int8_matmul_gops(a.threads)}
+    ceiling = {"fp32": torch_matmul_gflops(torch.float32), "int8": int8_matmul_gops(a.threads)}
+    if "bf16" in ours:
+        ceiling["bf16"] = torch_matmul_gflops(torch.bfloat16)
+    emit(f"CPU: {describe()}; torch kernels: {torch.backends.cpu.get_cpu_capability()}")
     emit(f"{len(rows)} quotes, {n_tokens / len(rows):.1f} tokens per quote, encoder {params / 1e6:.1f} M "
-          f"parameters, {a.threads} threads; CPU features: {' '.join(sorted(features)) or 'unknown'}")
-    emit(f"parity on the test split (recorded at training): {json.dumps(read_parity(a.model))}")
+         f"parameters, {a.threads} threads")
+    if "bf16" not in ours:
+        emit("bf16: skipped, emulated on this CPU (no AVX-512 BF16 or AMX): slower than fp32, never chosen")
+    emit(f"auto = {auto.precision} (int8 margin {auto.margin}): {auto.choice.get('reason', '')}")
+    for p, r in auto.choice.get("paths", {}).items():
+        if "agreement" in r:
+            emit(f"parity on this CPU, {p}: agreement {r['agreement']:.4f}, stance macro-F1 "
+                 f"{r['stance_macro_f1_delta_points']:+.2f} points on {r['rows']} rows "
+                 f"({'passed' if r['passed'] else 'failed'}; margins tried: "
+                 f"{', '.join(str(t['int8_margin']) for t in r.get('margins_tried', [])) or '-'})")
     emit()
     emit("| scorer | quotes/s | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
     emit("|---|---:|---:|---:|---:|---:|---|")
@@ -221,23 +235,46 @@ def main() -> None:
         e2e(a)
     emit(f"ratio_vs_hf_pipeline: {ratio:.2f}")
     if a.write:
-        write_between_markers(Path(a.write), LINES)
+        write_section(Path(a.write), LINES)
 
 
-def write_between_markers(path: Path, lines: list[str]) -> None:
-    """Replace what lies between <!-- score_bench:begin --> and <!-- score_bench:end --> (atomically)."""
+def section_name() -> str:
+    """This CPU's family, marked as a stand-in when QUOTESTANCE_CPU_FLAGS hides flags of a larger CPU."""
+    import os
+
+    from quotestance.cpu import OVERRIDE_ENV, cpu_features, cpu_model, family
+
+    name = family(cpu_features())
+    if os.environ.get(OVERRIDE_ENV):
+        name += f" (stand-in: {OVERRIDE_ENV}={os.environ[OVERRIDE_ENV]} on {cpu_model()})"
+    return name
+
+
+def write_section(path: Path, lines: list[str]) -> None:
+    """Put the output in this CPU family's section of the file (atomically), creating the section if new.
+
+    Sections sit between <!-- score_bench:families:begin --> and <!-- score_bench:families:end -->, one per
+    family, each between its own markers, so a run on one CPU never overwrites another CPU's table.
+    """
     import os
     import re
 
     text = path.read_text(encoding="utf-8")
-    begin, end = "<!-- score_bench:begin -->", "<!-- score_bench:end -->"
-    if begin not in text or end not in text:
-        sys.exit(f"error: {path} has no {begin} ... {end} markers")
+    fam = section_name()
+    slug = re.sub(r"[^a-z0-9]+", "-", fam.lower()).strip("-")
+    begin, end = f"<!-- score_bench:{slug}:begin -->", f"<!-- score_bench:{slug}:end -->"
+    outer = "<!-- score_bench:families:end -->"
     cmd = "python benchmarks/score_bench.py " + " ".join(sys.argv[1:])
-    block = f"{begin}\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n" + "\n".join(lines) + f"\n\n{end}"
+    block = (f"{begin}\n### CPU family: {fam}\n\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n"
+             + "\n".join(lines) + f"\n\n{end}")
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
+    elif outer in text:
+        text = text.replace(outer, f"{block}\n\n{outer}")
+    else:
+        sys.exit(f"error: {path} has no {outer} marker to add the {fam} section before")
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL),
-                   encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 

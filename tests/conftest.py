@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the precision choices measured by the tests' models stay out of the user's cache (and it out of the tests)
+os.environ["QUOTESTANCE_CACHE_DIR"] = tempfile.mkdtemp(prefix="quotestance-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("QUOTESTANCE_SHARED", ROOT.parent / "shared"))
+
+
+def pytest_report_header(config) -> str:
+    """The CPU the suite ran as: paths that CPU lacks are skipped with a reason (see the skip list)."""
+    from quotestance.cpu import describe
+
+    return f"quotestance CPU: {describe()}"
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from quotestance.config import register
+from quotestance.progress import quiet_libraries
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models load from installed packages or folders, never a hub
 register()
@@ -58,6 +59,7 @@ def _dataset(cfg: DictConfig) -> None:
     from quotestance.dataset import DatasetError, build_dataset
     from quotestance.tracking import log_dataset
 
+    quiet_libraries()
     app = OmegaConf.to_object(cfg)
     params = OmegaConf.to_container(cfg, resolve=True)
     try:
@@ -78,6 +80,7 @@ def _train(cfg: DictConfig) -> None:
 
     from quotestance.experiments import run_adapt, run_cv, run_hpo
 
+    quiet_libraries()
     app = OmegaConf.to_object(cfg)
     params = OmegaConf.to_container(cfg, resolve=True)
     try:
@@ -102,31 +105,36 @@ def _pipeline(cfg: DictConfig) -> None:
     """dataset -> train (transformer + baseline) -> evaluate -> register, one command; each stage's seconds."""
     import time
 
+    from quotestance.cpu import describe
     from quotestance.dataset import DatasetError, build_dataset
+    from quotestance.progress import say, stage
     from quotestance.register import RegisterError, register_run
     from quotestance.runs import run_baseline, run_transformer
     from quotestance.tracking import log_dataset
     from quotestance.train import TrainError
 
+    quiet_libraries()
     app = OmegaConf.to_object(cfg)
     params = OmegaConf.to_container(cfg, resolve=True)
     times: dict[str, float] = {}
-    try:
-        t = time.perf_counter()
-        build_dataset(app.dataset, app.labels, app.extract, tracking=log_dataset(app.mlflow, params))
-        times["dataset"] = time.perf_counter() - t
-        t = time.perf_counter()
-        results = {"transformer": run_transformer(app, params)}
-        times["train+evaluate transformer"] = time.perf_counter() - t
-        if app.baseline:
+
+    def timed(name: str, fn):
+        with stage(name):
             t = time.perf_counter()
-            results["baseline"] = run_baseline(app, params)
-            times["train+evaluate baseline"] = time.perf_counter() - t
-        t = time.perf_counter()
+            out = fn()
+            times[name] = time.perf_counter() - t
+        return out
+
+    say(f"CPU: {describe()}")
+    try:
+        timed("dataset", lambda: build_dataset(app.dataset, app.labels, app.extract,
+                                               tracking=log_dataset(app.mlflow, params)))
+        results = {"transformer": timed("train+evaluate transformer", lambda: run_transformer(app, params))}
+        if app.baseline:
+            results["baseline"] = timed("train+evaluate baseline", lambda: run_baseline(app, params))
         reg = app.register
         reg.run_id = results["transformer"]["run_id"]
-        d = register_run(reg, app.mlflow, [lab.name for lab in app.labels.labels])
-        times["register"] = time.perf_counter() - t
+        d = timed("register", lambda: register_run(reg, app.mlflow, [lab.name for lab in app.labels.labels]))
     except (DatasetError, TrainError, FileNotFoundError, RegisterError) as e:
         print(f"error: {e}", file=sys.stderr)
         _rc[0] = 2
@@ -143,6 +151,7 @@ def _evaluate(cfg: DictConfig) -> None:
     from quotestance.runs import RESULTS_BEGIN, RESULTS_END, compare_table, evaluate_model_uri, latest_runs
     from quotestance.train import TrainError
 
+    quiet_libraries()
     app = OmegaConf.to_object(cfg)
     try:
         if app.evaluate.model_uri:
@@ -214,6 +223,7 @@ def _serve(cfg: DictConfig) -> None:
 def _score(cfg: DictConfig) -> None:
     from quotestance.score import ScoreError, score_articles
 
+    quiet_libraries()
     app = OmegaConf.to_object(cfg)
     try:
         summary = score_articles(app.input, app.output, app.score, app.extract, app.mlflow)

@@ -121,7 +121,8 @@ class TrainConfig:
     threads: int = 2
     template: str = "{speaker}: {quote}"
     class_weights: bool = True
-    bf16: bool = True
+    bf16: str = "auto"  # training: auto | bf16 | fp32 (true/false still work); auto = bf16 where native
+    group_by_length: bool = True  # batches of similar length (far less padding); false: plain shuffled batches
     precision: str = "auto"  # inference: auto | fp32 | bf16 | int8 (quotestance.infer)
     int8_margin: float = 0.3
     bf16_margin: float = 0.02

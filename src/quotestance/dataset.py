@@ -24,10 +24,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
 from quotestance.config import DatasetConfig, LabelsConfig
-from quotestance.extract import extract_many, read_articles
 from quotestance.evaluate import line_around
+from quotestance.extract import extract_many, read_articles
 from quotestance.extract.evaluation import overlap, strip_marks
 from quotestance.io import atomic_writer, read_jsonl, write_jsonl
+from quotestance.progress import bar, say
 from quotestance.records import Article
 
 SPLITS = ("train", "validation", "test")
@@ -224,7 +225,8 @@ def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, trackin
             articles[a.id] = a
     nlp = load_nlp(extract_cfg.spacy_model)
     quotes: dict[str, list[dict]] = {}
-    for art, qs in extract_many(list(articles.values()), nlp, n_process=extract_cfg.n_process):
+    for art, qs in bar(extract_many(list(articles.values()), nlp, n_process=extract_cfg.n_process),
+                       total=len(articles), desc="extracting quotes", unit="article"):
         quotes[art.id] = [] if isinstance(qs, Exception) else [q.to_dict() for q in qs]
     labelled, unlabelled, unjoined = join_gold(articles, quotes, gold, cfg.min_join_overlap)
     for r in labelled + unlabelled:
@@ -237,6 +239,7 @@ def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, trackin
     weak_rows: list[dict] = []
     pool = [r for r in unlabelled if split_of[r["event"]] == "train"]
     if cfg.weak.enabled:
+        say(f"weak labels for {len(pool)} unlabelled train quotes")
         weak_rows, weak_acc = _weak_labels(cfg, labels, labelled, pool, split_of)
     dropped = len(unlabelled) - len(weak_rows)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from quotestance.progress import bar
+
 
 def resolve_model_path(spec: str) -> str:
     """A local folder for a model spec; a clear error when it cannot be found.
@@ -53,7 +55,7 @@ def embed(texts: list[str], model_spec: str, batch_size: int = 64, max_length: i
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
-        for k in range(0, len(order), batch_size):
+        for k in bar(range(0, len(order), batch_size), desc="embedding", unit="batch"):
             idx = order[k:k + batch_size]
             enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
                       return_tensors="pt")

@@ -44,7 +44,7 @@ def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict
             cfg = replace(cfg, checkpoint_dir=str(Path(tmp) / "ck"), resume=False)
             res = train_model(train, val, labels, stance, app.model, cfg, str(Path(tmp) / "m"))
             pred = load_predictor(str(Path(tmp) / "m"), cfg.template, app.model.max_length,
-                                  precision="bf16" if cfg.bf16 else "fp32")  # the reference path
+                                  precision=res.precision)  # the reference path: the one it trained in
             out["best_epoch"] = float(res.best_epoch)
             out["val_stance_macro_f1"] = max(h["val_stance_macro_f1"] for h in res.history)
             logits = {name: pred.logits(rows) for name, rows in tests.items() if rows}

@@ -16,33 +16,45 @@ the tokens of our short quotes as padding). It runs in one of three precisions:
   rows whose top two probabilities are close; so rows whose int8 gap is under `margin` are scored again in
   bf16 (and their near-ties in fp32), which keeps the labels of fp32 (the benchmark prints how many).
 
-`precision="auto"` takes the fastest path that the CPU runs natively (`cpu_features`) and that passed the
-parity check at training time (`parity.json` in the model folder: label agreement with fp32 >= 99 % and
-stance macro-F1 within 0.5 points on the test split). `QUOTESTANCE_PRECISION` overrides it at load time.
+`precision="auto"` is decided by measurement on the machine that loads the model (`choose`): the first load
+times every path this CPU can run on the labelled rows saved with the model at training (`parity_rows.json`,
+>= 1,000 held-out-first rows) and keeps the fastest that passes the parity bar *on this CPU* (label agreement
+with fp32 >= 99 % and stance macro-F1 within 0.5 points); for int8 the second-look margin widens until it
+passes, or int8 is skipped with its numbers. The choice is cached outside the model folder, keyed by CPU
+model, flags (QUOTESTANCE_CPU_FLAGS included), library versions and the model's hash, so later loads are
+instant. `QUOTESTANCE_PRECISION` (and `QUOTESTANCE_INT8_MARGIN`) force a path instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from quotestance.cpu import cpu_features, cpu_model, describe, family, native
+
+log = logging.getLogger(__name__)
+
 PRECISIONS = ("fp32", "bf16", "int8")
 INT8_FILE = "model.int8.onnx"
-PARITY_FILE = "parity.json"
+PARITY_FILE = "parity.json"  # the measurement made on the training machine (a record; `choose` re-measures)
+PARITY_ROWS_FILE = "parity_rows.json"  # labelled rows saved with the model: parity is measured on them
+MIN_PARITY_ROWS = 1000
 MIN_AGREEMENT = 0.99  # label agreement with fp32
 MAX_F1_DELTA = 0.5  # stance macro-F1 change, in points
+WIDER_MARGINS = (0.5, 0.7, 0.9)  # int8 second-look margins tried, in order, when the model's own fails parity
+PRECISION_ENV, MARGIN_ENV, CACHE_ENV = "QUOTESTANCE_PRECISION", "QUOTESTANCE_INT8_MARGIN", "QUOTESTANCE_CACHE_DIR"
 
 
 def render(template: str, row: dict[str, Any]) -> str:
@@ -57,51 +69,6 @@ def render(template: str, row: dict[str, Any]) -> str:
               "context": row.get("context") or ""}
     out = template.format(**fields).strip()
     return out.lstrip(":").strip() if not fields["speaker"] else out
-
-
-@lru_cache(maxsize=1)
-def cpu_features() -> frozenset[str]:
-    """The CPU's instruction-set flags that matter here (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return frozenset(flags) & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16", "amx_bf16"}
-
-
-def native(precision: str, features: AbstractSet[str]) -> bool:
-    """Whether the CPU runs this precision in hardware (else it is emulated, slower than fp32)."""
-    return {"fp32": True, "bf16": bool(features & {"avx512_bf16", "amx_bf16"}),
-            "int8": bool(features & {"avx512_vnni", "avx_vnni", "amx_int8"})}[precision]
-
-
-def choose_precision(requested: str, model_dir: str | Path, features: AbstractSet[str] | None = None) -> str:
-    """`requested` itself, or for "auto" the fastest native path that passed parity for this model."""
-    if requested != "auto":
-        if requested not in PRECISIONS:
-            raise ValueError(f"precision {requested!r}: one of auto, {', '.join(PRECISIONS)}")
-        return requested
-    features = cpu_features() if features is None else features
-    passed = read_parity(model_dir)
-    runnable = {"int8": _has_onnxruntime() and (Path(model_dir) / INT8_FILE).exists(), "bf16": True}
-    for p in ("int8", "bf16"):
-        if native(p, features) and runnable[p] and passed.get(p, {}).get("passed"):
-            return p
-    return "fp32"
-
-
-def read_parity(model_dir: str | Path) -> dict[str, dict[str, Any]]:
-    f = Path(model_dir) / PARITY_FILE
-    return json.loads(f.read_text(encoding="utf-8")) if f.exists() else {}
-
-
-def _has_onnxruntime() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @dataclass
@@ -120,6 +87,7 @@ class Predictor:
     bf16_margin: float = 0.02  # bf16 rows (from either) with a gap under this are scored again in fp32
     threads: int = 0  # concurrent int8 batches; 0: torch's thread count
     stats: dict[str, int] = field(default_factory=dict)  # rows scored by each precision in the last call
+    choice: dict[str, Any] = field(default_factory=dict)  # how load_predictor chose the precision (`choose`)
 
     def plan(self) -> list[tuple[str, float]]:
         """(precision, margin) stages: each scores the rows whose gap was under the previous stage's margin.
@@ -188,21 +156,204 @@ class Predictor:
 
 def load_predictor(model_dir: str | Path, template: str, max_length: int = 128, precision: str = "auto",
                    margin: float = 0.3, bf16_margin: float = 0.02) -> Predictor:
-    """A Predictor for a Hugging Face model folder, in `precision` (see `choose_precision`)."""
+    """A Predictor for a Hugging Face model folder, in `precision` ("auto": see `choose`).
+
+    The chosen path, its margin and why are in `predictor.choice`.
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    precision = choose_precision(precision, model_dir)
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return in_precision(Predictor(tok, model, labels, template, max_length, margin=margin,
-                                  bf16_margin=bf16_margin), precision, model_dir)
+    ref = Predictor(tok, model, labels, template, max_length, margin=margin, bf16_margin=bf16_margin)
+    choice = choose(ref, model_dir, precision)
+    return in_precision(replace(ref, choice=choice), choice["precision"], model_dir,
+                        margin=choice.get("int8_margin", margin))
 
 
-def in_precision(pred: Predictor, precision: str, model_dir: str | Path) -> Predictor:
+def in_precision(pred: Predictor, precision: str, model_dir: str | Path, margin: float | None = None) -> Predictor:
     """The same loaded model and tokenizer in another precision (no second load of the weights)."""
     session = _session(Path(model_dir) / INT8_FILE) if precision == "int8" else None
-    return replace(pred, precision=precision, session=session)
+    return replace(pred, precision=precision, session=session, margin=pred.margin if margin is None else margin)
+
+
+def choose(pred: Predictor, model_dir: str | Path, requested: str = "auto") -> dict[str, Any]:
+    """Which path (and int8 margin) to score with, and why: {"precision", "int8_margin", "reason", ...}.
+
+    A named precision is taken as asked, even if this CPU only emulates it. "auto" takes
+    QUOTESTANCE_PRECISION (and QUOTESTANCE_INT8_MARGIN) when set; else the cached measurement for this CPU,
+    libraries and model; else it measures now (`measure_paths`, a few seconds once per machine and model)
+    and caches the result. A model saved without labelled rows cannot be measured: fp32.
+    """
+    if requested == "auto" and os.environ.get(PRECISION_ENV):
+        requested, why = os.environ[PRECISION_ENV], f"{PRECISION_ENV} forces it"
+    else:
+        why = "asked for by name"
+    if requested != "auto":
+        if requested not in PRECISIONS:
+            raise ValueError(f"precision {requested!r}: one of auto, {', '.join(PRECISIONS)}")
+        margin = float(os.environ.get(MARGIN_ENV) or pred.margin)
+        return {"precision": requested, "int8_margin": margin, "reason": why, "measured": False}
+    if not (Path(model_dir) / PARITY_ROWS_FILE).exists():
+        return {"precision": "fp32", "int8_margin": pred.margin, "measured": False,
+                "reason": f"no {PARITY_ROWS_FILE} saved with this model, so no path can be checked on this CPU"}
+    key = cache_key(pred, model_dir)
+    cached = _cache_file(key)
+    if cached and cached.exists():
+        try:
+            return json.loads(cached.read_text(encoding="utf-8")) | {"cached": str(cached)}
+        except (OSError, ValueError):
+            pass  # a damaged entry is measured again and rewritten
+    result = measure_paths(pred, model_dir)
+    _write_cache(cached, result | {"key": key})
+    return result
+
+
+def measure_paths(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
+    """Time every path this CPU can run on the saved parity rows; the fastest that passes parity wins.
+
+    fp32 is the reference. bf16 is measured only where it is native (emulated, it is always slower than fp32).
+    int8 runs wherever ONNX Runtime does (VNNI or not: AVX2 has int8 multiply-adds too); if it fails the bar
+    with the model's margin, wider margins (more rows scored again) are tried before it is ruled out.
+    Each path is warmed up on a few rows first, so one-time set-up is not counted.
+    """
+    saved = json.loads((Path(model_dir) / PARITY_ROWS_FILE).read_text(encoding="utf-8"))
+    rows, stance = saved["rows"], saved["stance"]
+    features = cpu_features()
+    paths: dict[str, dict[str, Any]] = {}
+    fp32 = in_precision(pred, "fp32", model_dir)
+    ref, paths["fp32"] = _timed(fp32, rows)
+    gold = [r["label"] for r in rows]
+
+    def check(p: Predictor) -> dict[str, Any]:
+        labels, out = _timed(p, rows)
+        agree = float(np.mean([a == b for a, b in zip(labels, ref)])) if rows else 1.0
+        delta = _f1(gold, labels, stance) - _f1(gold, ref, stance)
+        return out | {"agreement": agree, "stance_macro_f1_delta_points": delta, "rows": len(rows),
+                      "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA}
+
+    if native("bf16", features):
+        paths["bf16"] = check(in_precision(pred, "bf16", model_dir))
+    else:
+        paths["bf16"] = {"skipped": f"emulated on this CPU ({family(features)}: no AVX-512 BF16 or AMX)"}
+    if not (Path(model_dir) / INT8_FILE).exists():
+        paths["int8"] = {"skipped": f"no {INT8_FILE} beside the weights"}
+    elif not _has_onnxruntime():
+        paths["int8"] = {"skipped": "onnxruntime is not installed"}
+    else:
+        tried = []
+        for m in [pred.margin, *[w for w in WIDER_MARGINS if w > pred.margin]]:
+            r = check(in_precision(pred, "int8", model_dir, margin=m)) | {"int8_margin": m}
+            tried.append({k: r[k] for k in ("int8_margin", "agreement", "stance_macro_f1_delta_points", "seconds")})
+            if r["passed"]:
+                break
+        paths["int8"] = r | {"margins_tried": tried}
+    best, reason = pick(paths)
+    return {"precision": best, "int8_margin": paths[best].get("int8_margin", pred.margin), "reason": reason,
+            "measured": True, "cpu": describe(), "cpu_family": family(features), "features": sorted(features),
+            "threads": _threads(), "paths": paths, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def pick(paths: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """The fastest path that passed parity (fp32, the reference, always does), and why.
+
+    >>> pick({"fp32": {"seconds": 4.0}, "int8": {"seconds": 1.5, "passed": False},
+    ...       "bf16": {"seconds": 2.5, "passed": True}})
+    ('bf16', 'fastest of the paths that passed parity on this CPU (bf16 2.50 s, fp32 4.00 s); failed parity: int8')
+    """
+    passed = {p: r for p, r in paths.items() if p == "fp32" or r.get("passed")}
+    ranked = sorted(passed, key=lambda p: passed[p]["seconds"])
+    times = ", ".join(f"{p} {passed[p]['seconds']:.2f} s" for p in ranked)
+    failed = [p for p, r in paths.items() if "passed" in r and not r["passed"]]
+    skipped = [f"{p} ({r['skipped']})" for p, r in paths.items() if "skipped" in r]
+    return ranked[0], (f"fastest of the paths that passed parity on this CPU ({times})"
+                       + (f"; failed parity: {', '.join(failed)}" if failed else "")
+                       + (f"; not measured: {', '.join(skipped)}" if skipped else ""))
+
+
+def _timed(pred: Predictor, rows: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    pred.logits(rows[:64])  # warm-up: ONNX Runtime's and oneDNN's first calls set up kernels
+    t = time.perf_counter()
+    labels = [pred.labels[i] for i in pred.logits(rows).argmax(1)]
+    seconds = time.perf_counter() - t
+    return labels, {"seconds": seconds, "quotes_per_s": len(rows) / seconds if seconds else 0.0,
+                    "rows_by_precision": dict(pred.stats)}
+
+
+def _f1(gold: Sequence[str], pred: Sequence[str], stance: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return 100 * float(f1_score(gold, pred, labels=list(stance), average="macro", zero_division=0))
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def cache_key(pred: Predictor, model_dir: str | Path) -> str:
+    """What the choice depends on: CPU model and flags (and the override), libraries, threads, model, margins."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    h = hashlib.sha256()
+    for name in ("model.safetensors", INT8_FILE, PARITY_ROWS_FILE, "config.json"):
+        f = Path(model_dir) / name
+        if f.exists():
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - read at once
+                    h.update(block)
+    parts = {"cpu": cpu_model(), "features": sorted(cpu_features()), "override": os.environ.get("QUOTESTANCE_CPU_FLAGS"),
+             "libs": {n: ver(n) for n in ("torch", "onnxruntime", "transformers", "quotestance")},
+             "threads": _threads(), "model": h.hexdigest(), "margin": pred.margin, "bf16_margin": pred.bf16_margin}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    """QUOTESTANCE_CACHE_DIR, else $XDG_CACHE_HOME/quotestance, else ~/.cache/quotestance."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quotestance"
+
+
+def _cache_file(key: str) -> Path | None:
+    try:
+        return cache_dir() / "precision" / f"{key}.json"
+    except RuntimeError:  # no home directory to put it in: measure every time
+        return None
+
+
+def _write_cache(path: Path | None, result: dict[str, Any]) -> None:
+    """Atomically; a cache that cannot be written costs a re-measure next time, never the load."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_json(path, result)
+    except OSError as e:
+        log.warning("could not cache the precision choice in %s: %s", path, e)
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=1)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _has_onnxruntime() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _session(path: Path):
@@ -295,29 +446,22 @@ def build_int8(model_dir: str | Path) -> Path:
     return model_dir / INT8_FILE
 
 
-def check_parity(model_dir: str | Path, template: str, max_length: int, rows: Sequence[dict[str, Any]],
-                 stance: Sequence[str], margin: float = 0.3, bf16_margin: float = 0.02) -> dict[str, dict[str, Any]]:
-    """Each fast path against fp32 on `rows` (gold `label`s); written to `model_dir/parity.json`."""
-    from sklearn.metrics import f1_score
+def save_parity_rows(model_dir: str | Path, rows: Sequence[dict[str, Any]], stance: Sequence[str]) -> Path:
+    """The labelled rows every machine that loads the model measures its paths on (`measure_paths`)."""
+    keep = ("quote", "text", "speaker", "context", "label", "split")
+    path = Path(model_dir) / PARITY_ROWS_FILE
+    _atomic_json(path, {"stance": list(stance), "rows": [{k: r[k] for k in keep if r.get(k) is not None}
+                                                          for r in rows]})
+    return path
 
-    labels_of = {}
-    ref = load_predictor(model_dir, template, max_length, "fp32", margin, bf16_margin)
-    for p in ("fp32", "bf16") + (("int8",) if (Path(model_dir) / INT8_FILE).exists() else ()):
-        pred = in_precision(ref, p, model_dir)
-        labels_of[p] = [pred.labels[i] for i in pred.logits(rows).argmax(1)]
-    gold = [r["label"] for r in rows]
 
-    def f1(y: list[str]) -> float:
-        return 100 * float(f1_score(gold, y, labels=list(stance), average="macro", zero_division=0))
+def check_parity(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
+    """Measure every path on this (the training) machine: `parity.json` beside the weights, and the cache.
 
-    out = {}
-    ref = labels_of.pop("fp32")
-    for p, labels in labels_of.items():
-        agree = float(np.mean([a == b for a, b in zip(labels, ref)])) if rows else 1.0
-        delta = f1(labels) - f1(ref)
-        out[p] = {"agreement": agree, "stance_macro_f1_delta_points": delta, "rows": len(rows),
-                  "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA}
-    tmp = Path(model_dir) / f".{PARITY_FILE}.tmp"
-    tmp.write_text(json.dumps(out, indent=1), encoding="utf-8")
-    os.replace(tmp, Path(model_dir) / PARITY_FILE)
-    return out
+    The record shows how the model fared where it was trained; every other machine measures again.
+    """
+    result = measure_paths(pred, model_dir)
+    _atomic_json(Path(model_dir) / PARITY_FILE, result)
+    key = cache_key(pred, model_dir)
+    _write_cache(_cache_file(key), result | {"key": key})
+    return result

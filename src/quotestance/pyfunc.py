@@ -2,8 +2,9 @@
 
 MLflow runs this file when the model is loaded; `set_model` names the object it serves. Artifacts: `model`
 (a Hugging Face folder: safetensors + tokenizer + label map, with `model.int8.onnx` and `parity.json` from
-quotestance.infer) and `config` (template, max_length, temperature, precision). QUOTESTANCE_PRECISION=fp32|bf16|int8
-forces a precision at load time (default: the config's, normally auto).
+quotestance.infer) and `config` (template, max_length, temperature, precision). The config's precision is
+normally auto: the fastest path that passes parity on this machine, measured on the first load and cached
+(quotestance.infer.choose); QUOTESTANCE_PRECISION=fp32|bf16|int8 (and QUOTESTANCE_INT8_MARGIN) force one.
 Input: a DataFrame with `quote` (required), `speaker` and `context` (optional). Output: one row per quote
 with `label`, `confidence` and `prob_<label>` for every label (temperature-scaled probabilities).
 """
@@ -20,23 +21,23 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         import os
 
-        from quotestance.infer import load_predictor
+        from quotestance.infer import PRECISION_ENV, load_predictor
 
         cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
         self.temperature = float(cfg.get("temperature", 1.0))
         self.max_rows = int(cfg.get("max_rows", 1000))  # per request: a bigger batch belongs to quotestance-score
         self.max_quote_chars = int(cfg.get("max_quote_chars", 5000))  # longer is not a quote but a document
-        # auto: the fastest path this CPU runs natively that passed parity; the variable forces one
-        precision = os.environ.get("QUOTESTANCE_PRECISION") or cfg.get("precision", "auto")
+        # the variable forces a path over the config's too (choose applies it to "auto" and records why)
+        precision = "auto" if os.environ.get(PRECISION_ENV) else cfg.get("precision", "auto")
         self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
                                         precision, float(cfg.get("int8_margin", 0.3)),
                                         float(cfg.get("bf16_margin", 0.02)))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from quotestance.evaluate import softmax
-
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        from quotestance.evaluate import softmax
 
         def bad(msg: str) -> MlflowException:  # the scoring server answers these with HTTP 400 and the message
             return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)

@@ -27,7 +27,8 @@ from quotestance.evaluate import (
     plot_reliability,
     softmax,
 )
-from quotestance.infer import build_int8, check_parity, load_predictor
+from quotestance.infer import MIN_PARITY_ROWS, build_int8, check_parity, load_predictor, save_parity_rows
+from quotestance.progress import stage
 from quotestance.tracking import flatten, setup
 from quotestance.train import TrainError, train_model
 
@@ -136,36 +137,62 @@ def run_transformer(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
                           app.train, str(model_dir),
                           on_epoch=lambda e, m: mlflow.log_metrics(m, step=e))
         mlflow.log_metrics({"best_epoch": res.best_epoch, "train_seconds": res.seconds})
-        _fast_paths(app, model_dir, splits["test"])
+        mlflow.set_tags({"train_precision": res.precision, "train_precision_reason": res.precision_reason[:500]})
+        _fast_paths(app, model_dir, splits)
         # evaluated on the path that serving takes on this CPU (parity keeps it to fp32's labels)
         pred = load_predictor(model_dir, app.train.template, app.model.max_length, app.train.precision,
                               app.train.int8_margin, app.train.bf16_margin)
-        mlflow.set_tag("inference_precision", pred.precision)
-        metrics = _evaluate_all(app, labels, splits, pred.logits, tmp)
+        mlflow.set_tags({"inference_precision": pred.precision,
+                         "inference_precision_reason": pred.choice.get("reason", "")[:500]})
+        with stage(f"evaluation in {pred.precision}", tick=True):
+            metrics = _evaluate_all(app, labels, splits, pred.logits, tmp)
         cfg_path = tmp / "inference.json"
         cfg_path.write_text(json.dumps({"template": app.train.template, "max_length": app.model.max_length,
                                         "temperature": metrics["temperature"], "precision": app.train.precision,
                                         "int8_margin": app.train.int8_margin,
                                         "bf16_margin": app.train.bf16_margin, "labels": labels}))
-        log_pyfunc(model_dir, cfg_path, labels)
+        with stage("logging the model to MLflow", tick=True):
+            log_pyfunc(model_dir, cfg_path, labels)
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 
 
-def _fast_paths(app: TrainApp, model_dir: Path, test_rows: list[dict]) -> None:
-    """The int8 graph beside the weights, and every fast path's parity with fp32 on the test split."""
+def parity_rows(splits: dict[str, list[dict]]) -> list[dict]:
+    """Held-out rows first (test, validation), then gold train rows, to at least MIN_PARITY_ROWS.
+
+    Agreement with fp32 is what parity measures; held-out rows are the hard ones (the model is less sure of
+    them), and the train rows only make up the count on a small corpus.
+    """
+    rows = [r | {"split": s} for s in ("test", "validation") for r in splits[s]]
+    extra = [r | {"split": "train"} for r in splits["train"] if r.get("label_source", "gold") == "gold"]
+    return rows + extra[:max(0, MIN_PARITY_ROWS - len(rows))]
+
+
+def _fast_paths(app: TrainApp, model_dir: Path, splits: dict[str, list[dict]]) -> None:
+    """The int8 graph and the parity rows beside the weights, then every path measured on this machine."""
     import mlflow
 
-    try:
-        build_int8(model_dir)
-    except Exception as e:  # noqa: BLE001 - an export failure costs speed, never the run
-        mlflow.set_tag("skipped_int8", f"{type(e).__name__}: {e}"[:500])
-    parity = check_parity(model_dir, app.train.template, app.model.max_length, test_rows,
-                          list(app.labels.stance), app.train.int8_margin, app.train.bf16_margin)
-    for p, r in parity.items():
-        mlflow.log_metrics({f"parity_{p}_agreement": r["agreement"],
-                            f"parity_{p}_stance_macro_f1_delta": r["stance_macro_f1_delta_points"]})
-        mlflow.set_tag(f"parity_{p}", "passed" if r["passed"] else "failed")
+    with stage("int8 graph", tick=True):
+        try:
+            build_int8(model_dir)
+        except Exception as e:  # noqa: BLE001 - an export failure costs speed, never the run
+            mlflow.set_tag("skipped_int8", f"{type(e).__name__}: {e}"[:500])
+    rows = parity_rows(splits)
+    save_parity_rows(model_dir, rows, list(app.labels.stance))
+    with stage(f"timing and parity of each inference path on {len(rows)} rows", tick=True):
+        ref = load_predictor(model_dir, app.train.template, app.model.max_length, "fp32", app.train.int8_margin,
+                             app.train.bf16_margin)  # the best epoch's weights, as saved
+        parity = check_parity(ref, model_dir)
+    mlflow.set_tags({"parity_cpu": parity["cpu"][:500], "parity_rows": str(len(rows))})
+    for p, r in parity["paths"].items():
+        if "skipped" in r:
+            mlflow.set_tag(f"parity_{p}", f"skipped: {r['skipped']}"[:500])
+            continue
+        mlflow.log_metric(f"seconds_{p}_parity_rows", r["seconds"])
+        if p != "fp32":
+            mlflow.log_metrics({f"parity_{p}_agreement": r["agreement"],
+                                f"parity_{p}_stance_macro_f1_delta": r["stance_macro_f1_delta_points"]})
+            mlflow.set_tag(f"parity_{p}", "passed" if r["passed"] else "failed")
 
 
 def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:

@@ -3,7 +3,9 @@
 Articles are taken in a fixed order and cut into parts of `part_size`. Each finished part is written
 atomically (`parts/part-00000.parquet`), so a run killed at any moment and restarted with the same arguments
 skips the parts already done and finishes with no duplicated and no missing rows. The manifest records the
-inputs and settings; a restart with different ones stops with a clear error instead of mixing runs.
+inputs and settings; a restart with different ones stops with a clear error instead of mixing runs. It also
+records the inference path the model chose on this machine (precision and int8 margin), and a restart
+forces the same one, so resumed parts are scored exactly as the first ones were.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,11 +37,12 @@ class ScoreSummary:
     skipped: int
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds in load, extract and model
+    precision: str = ""  # the inference path the model scored with
 
     def line(self) -> str:
         rate = self.quotes / self.seconds if self.seconds else 0.0
         return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
-                f"seconds={self.seconds:.1f} quotes/s={rate:.1f} "
+                f"seconds={self.seconds:.1f} quotes/s={rate:.1f} precision={self.precision or 'none'} "
                 + " ".join(f"{k}_seconds={v:.1f}" for k, v in self.timings.items()))
 
 
@@ -66,10 +70,9 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
                    mlflow_cfg: MlflowConfig) -> ScoreSummary:
     """Score every article named by input_spec into output/ (quotes, articles, speakers tables)."""
-    from tqdm import tqdm
-
     from quotestance.extract.batch import load_nlp
     from quotestance.extract.extractor import extract_many
+    from quotestance.progress import bar as progress_bar
     from quotestance.tracking import setup
 
     t0 = time.perf_counter()
@@ -88,21 +91,24 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
                 "model": ident, "extractor": asdict(extract_cfg)}
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     mpath = out / "manifest.json"
-    if mpath.exists():
-        old = json.loads(mpath.read_text(encoding="utf-8"))
-        if old.get("key") != key:
-            raise ScoreError(f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
-                             "use a new output folder or delete it")
-    else:
-        with atomic_writer(mpath) as fh:
-            json.dump({**manifest, "key": key}, fh, indent=1)
+    old = json.loads(mpath.read_text(encoding="utf-8")) if mpath.exists() else None
+    if old is not None and old.get("key") != key:
+        raise ScoreError(f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
+                         "use a new output folder or delete it")
     parts = [articles[i:i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
     todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
     clock = {"load": time.perf_counter(), "extract": 0.0, "model": 0.0}
-    predict = make_predictor(cfg) if todo else None
+    inference = (old or {}).get("inference")
+    predict = None
+    if todo:
+        with forced_inference(inference):  # a resumed run scores in the path its first parts were scored in
+            predict, inference = make_predictor(cfg)
+    if old is None or "inference" not in old:
+        with atomic_writer(mpath) as fh:
+            json.dump({**manifest, "key": key, "inference": inference}, fh, indent=1)
     nlp = load_nlp(extract_cfg.spacy_model) if todo else None
     clock["load"] = time.perf_counter() - clock["load"]
-    bar = tqdm(total=len(articles), unit="article", file=sys.stderr, disable=len(articles) < 20,
+    bar = progress_bar(total=len(articles), desc="scoring", unit="article", show=len(articles) >= 20,
                initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
     # one stream over every part still to do: nlp.pipe's workers (extract.n_process) start once, not per part
     stream = extract_many((a for k in todo for a in parts[k]), nlp, n_process=extract_cfg.n_process) \
@@ -131,23 +137,59 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
                 json.dump(failed, fh)
         bar.update(len(parts[k]))
     bar.close()
-    return replace(_finish(out, parts, articles, skips, cfg, t0), timings=clock)
+    return replace(_finish(out, parts, articles, skips, cfg, t0), timings=clock,
+                   precision=(inference or {}).get("precision", ""))
+
+
+@contextmanager
+def forced_inference(recorded: dict | None):
+    """QUOTESTANCE_PRECISION and QUOTESTANCE_INT8_MARGIN set to a recorded choice while the model loads."""
+    import os
+
+    from quotestance.infer import MARGIN_ENV, PRECISION_ENV
+
+    if not recorded or not recorded.get("precision"):
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in (PRECISION_ENV, MARGIN_ENV)}
+    os.environ[PRECISION_ENV] = recorded["precision"]
+    os.environ[MARGIN_ENV] = str(recorded.get("int8_margin", ""))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _choice_of(model) -> dict:
+    """The precision record of a loaded pyfunc model (quotestance.infer.choose); {} for another kind of model."""
+    predictor = getattr(model.unwrap_python_model(), "predictor", None)
+    c = getattr(predictor, "choice", None) or {}
+    return {k: c[k] for k in ("precision", "int8_margin", "reason") if k in c}
 
 
 def make_predictor(cfg: ScoreConfig):
-    """quotes DataFrame -> predictions DataFrame, on this process (local) or on Spark via spark_udf."""
+    """(quotes DataFrame -> predictions DataFrame, the inference path chosen), on this process (local) or on
+    Spark via spark_udf."""
     import mlflow
 
+    if cfg.engine not in ("local", "spark"):
+        raise ScoreError(f"score.engine={cfg.engine!r}: local or spark")
+    # loaded here for Spark too: its choice of path is made (or read from the cache) once, and the executors
+    # are told to use the same one
+    model = mlflow.pyfunc.load_model(cfg.model_uri)
+    choice = _choice_of(model)
     if cfg.engine == "local":
-        model = mlflow.pyfunc.load_model(cfg.model_uri)
 
         def local(df: pd.DataFrame) -> pd.DataFrame:
             n = cfg.request_rows
             return pd.concat([model.predict(df.iloc[i:i + n]) for i in range(0, len(df), n)], ignore_index=True)
 
-        return local
-    if cfg.engine != "spark":
-        raise ScoreError(f"score.engine={cfg.engine!r}: local or spark")
+        return local, choice
+    model = None  # the executors load their own; the driver's copy only told us the path
     try:
         from pyspark.sql import SparkSession
         from pyspark.sql import functions as F
@@ -155,16 +197,21 @@ def make_predictor(cfg: ScoreConfig):
         raise ScoreError("score.engine=spark needs pyspark: pip install -e '.[spark]'") from None
     import os
 
-    import sys
+    from quotestance.infer import MARGIN_ENV, PRECISION_ENV
 
     # each Spark task runs torch with as many threads as CPUs the task holds; workers use this interpreter
     os.environ["OMP_NUM_THREADS"] = str(cfg.spark_task_cpus)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (SparkSession.builder.master(cfg.spark_master).appName("quotestance-score")
-             .config("spark.task.cpus", str(cfg.spark_task_cpus))
-             .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-             .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.request_rows)).getOrCreate())
+    # executors score in the path chosen here: the JVM started now inherits the variables (local[N]), and
+    # executorEnv carries them to a cluster's executors
+    with forced_inference(choice):
+        spark = (SparkSession.builder.master(cfg.spark_master).appName("quotestance-score")
+                 .config("spark.task.cpus", str(cfg.spark_task_cpus))
+                 .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
+                 .config(f"spark.executorEnv.{PRECISION_ENV}", os.environ.get(PRECISION_ENV, ""))
+                 .config(f"spark.executorEnv.{MARGIN_ENV}", os.environ.get(MARGIN_ENV, ""))
+                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                 .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.request_rows)).getOrCreate())
     schema = mlflow.models.get_model_info(cfg.model_uri).signature.outputs
     from mlflow.types import DataType
 
@@ -176,7 +223,7 @@ def make_predictor(cfg: ScoreConfig):
         out = sdf.select("_row", udf(F.struct("quote", "speaker", "context")).alias("p")).select("_row", "p.*")
         return out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
-    return predict
+    return predict, choice
 
 
 def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> ScoreSummary:

@@ -2,7 +2,10 @@
 
 A plain PyTorch loop (legible, and every knob that matters for reproducibility on CPU is in view): fixed
 seed and thread count, inverse-frequency class weights, linear warm-up/decay, early stopping on validation
-stance macro-F1, a checkpoint per epoch with resume, and optional bf16 autocast.
+stance macro-F1, a checkpoint per epoch with resume, and bf16 autocast where the CPU runs it natively
+(`train_precision`). Batches are grouped by length (shuffled, then sorted within windows of
+`LENGTH_WINDOW` batches, then the batches shuffled): padding, most of the compute of random batches of these
+short quotes, falls away, while every epoch still sees the rows in a new, seeded order.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from quotestance.config import ModelConfig, TrainConfig
+from quotestance.cpu import cpu_features, family, native
 from quotestance.embed import resolve_model_path
 from quotestance.infer import Predictor, render
+from quotestance.progress import bar, say
+
+LENGTH_WINDOW = 50  # batches sorted together by length: wide enough to cut padding, narrow enough to mix
 
 
 class TrainError(ValueError):
@@ -75,6 +82,50 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     model_dir: str = ""
+    precision: str = "fp32"  # what training ran in (`train_precision`)
+    precision_reason: str = ""
+
+
+def train_precision(requested: str | bool, features: frozenset[str] | set[str] | None = None) -> tuple[str, str]:
+    """(bf16 | fp32, why) for `train.bf16`: auto | bf16 | fp32 (true and false, the old boolean, still work).
+
+    auto takes bf16 only where the CPU runs it natively: emulated bf16 autocast is several times slower than
+    fp32 (a CPU without AVX-512 BF16 or AMX runs each bf16 matmul in software).
+
+    >>> train_precision("auto", {"avx2"})[0], train_precision("auto", {"avx512f", "avx512_bf16"})[0]
+    ('fp32', 'bf16')
+    >>> train_precision(True, {"avx2"})
+    ('bf16', 'asked for (train.bf16=True), although this CPU (avx2) only emulates bf16')
+    """
+    value = str(requested).strip().lower()
+    features = cpu_features() if features is None else features
+    has = native("bf16", features)
+    if value in ("true", "bf16", "1"):
+        return "bf16", f"asked for (train.bf16={requested})" + ("" if has else
+                                                              f", although this CPU ({family(features)}) only emulates bf16")
+    if value in ("false", "fp32", "0"):
+        return "fp32", f"asked for (train.bf16={requested})"
+    if value != "auto":
+        raise TrainError(f"train.bf16={requested!r}: auto, bf16 or fp32 (true/false also work)")
+    if has:
+        return "bf16", f"auto: this CPU ({family(features)}) runs bf16 natively"
+    return "fp32", f"auto: this CPU ({family(features)}) has no native bf16 (AVX-512 BF16 or AMX); emulated it is slower"
+
+
+def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
+    """Batches of row indices: a seeded shuffle, sorted by length within windows, batches shuffled.
+
+    >>> sorted(i for b in length_grouped([5, 1, 3, 2], 2, 0) for i in b)
+    [0, 1, 2, 3]
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths)).tolist()
+    window = batch_size * LENGTH_WINDOW
+    batches = []
+    for k in range(0, len(order), window):
+        part = sorted(order[k:k + window], key=lambda i: lengths[i])
+        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def stance_macro_f1(y_true: Sequence[str], y_pred: Sequence[str], stance: Sequence[str]) -> float:
@@ -94,6 +145,8 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
     unknown = sorted({r["label"] for r in train_rows + val_rows} - set(labels))
     if unknown:
         raise TrainError(f"labels {unknown} in the dataset are not in the label set {labels}")
+    precision, why = train_precision(cfg.bf16)
+    bf16 = precision == "bf16"
     set_determinism(cfg.seed, cfg.threads)
     tokenizer, model = build_model(model_cfg, labels)
     ckpt = Path(cfg.checkpoint_dir)
@@ -103,6 +156,7 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
     weights = torch.tensor(len(y) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32) \
         if cfg.class_weights else None
     texts = [render(cfg.template, r) for r in train_rows]
+    ids = tokenizer(texts, truncation=True, max_length=model_cfg.max_length)["input_ids"]  # once, not per step
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -120,31 +174,52 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
         start_epoch, best, best_epoch, stale, history = (st["epoch"] + 1, st["best"], st["best_epoch"],
                                                          st["stale"], st["history"])
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length,
-                          precision="bf16" if cfg.bf16 else "fp32")
+    predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, precision=precision)
+    say(f"training {model_cfg.name} in {precision} ({why}): {len(texts)} rows, {steps_per_epoch} steps per epoch, "
+        f"up to {cfg.epochs} epochs")
     t0 = time.perf_counter()
+    steps = bar(total=steps_per_epoch * (cfg.epochs - start_epoch), desc="training", unit="step")
     for epoch in range(start_epoch, cfg.epochs):
+        t_epoch = time.perf_counter()
         model.train()
-        g = torch.Generator().manual_seed(cfg.seed + epoch)  # the same order on every run and on resume
-        perm = torch.randperm(len(texts), generator=g).tolist()
-        running = 0.0
-        for k in range(0, len(perm), cfg.batch_size):
-            idx = perm[k:k + cfg.batch_size]
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                            max_length=model_cfg.max_length, return_tensors="pt")
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        steps.set_description(f"epoch {epoch + 1}/{cfg.epochs}")
+        if cfg.group_by_length:
+            batches = length_grouped([len(x) for x in ids], cfg.batch_size, cfg.seed + epoch)
+        else:  # the same order on every run and on resume
+            g = torch.Generator().manual_seed(cfg.seed + epoch)
+            perm = torch.randperm(len(texts), generator=g).tolist()
+            batches = [perm[k:k + cfg.batch_size] for k in range(0, len(perm), cfg.batch_size)]
+        running, real, padded = 0.0, 0, 0
+        clock = dict.fromkeys(("forward", "backward", "optimizer"), 0.0)  # where an epoch's time goes
+        for idx in batches:
+            t = time.perf_counter()
+            enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**enc).logits
             loss = loss_fn(logits.float(), torch.tensor(y[idx]))
+            t1 = time.perf_counter()
             opt.zero_grad()
             loss.backward()
+            t2 = time.perf_counter()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
+            t3 = time.perf_counter()
+            clock["forward"], clock["backward"] = clock["forward"] + t1 - t, clock["backward"] + t2 - t1
+            clock["optimizer"] += t3 - t2
             running += loss.item() * len(idx)
+            real, padded = real + int(enc["attention_mask"].sum()), padded + enc["attention_mask"].numel()
+            steps.update(1)
+            steps.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        t = time.perf_counter()
         pred = predictor.logits(val_rows).argmax(1) if val_rows else np.array([], dtype=int)
         f1 = stance_macro_f1([r["label"] for r in val_rows], [labels[i] for i in pred], stance) if val_rows else 0.0
-        metrics = {"train_loss": running / len(texts), "val_stance_macro_f1": f1}
+        metrics = {"train_loss": running / len(texts), "val_stance_macro_f1": f1,
+                   "epoch_seconds": time.perf_counter() - t_epoch, "padding_share": 1 - real / max(1, padded),
+                   **{f"seconds_{k}": v for k, v in clock.items()}, "seconds_validation": time.perf_counter() - t}
         history.append({"epoch": epoch, **metrics})
+        say(f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, validation stance macro-F1 "
+            f"{f1:.4f}{' (best so far)' if f1 > best else ''}, {metrics['epoch_seconds']:.1f} s")
         if on_epoch:
             on_epoch(epoch, metrics)
         if f1 > best:
@@ -158,10 +233,12 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
         state_file.write_text(json.dumps({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale,
                                           "history": history}))
         if stale >= cfg.patience:
+            say(f"early stop: no better validation score for {stale} epochs")
             break
+    steps.close()
     if best_epoch < 0:  # resumed after the last epoch: the best model is already saved
         best_epoch = json.loads(state_file.read_text())["best_epoch"]
-    return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir)
+    return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
 
 
 def save_pretrained(model, tokenizer, out_dir: str) -> None:

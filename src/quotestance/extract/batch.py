@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import spacy
-from tqdm import tqdm
 
 from quotestance.config import ExtractConfig
 from quotestance.extract.extractor import extract_many
 from quotestance.extract.ingest import iter_sources, read_articles
 from quotestance.io import atomic_writer, write_jsonl
+from quotestance.progress import bar as progress_bar
 from quotestance.records import Article, Skip
 
 
@@ -66,8 +65,8 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
                                  "reason": item.meta["encoding_note"]})
     nlp = load_nlp(cfg.spacy_model)
     n_quotes = 0
-    bar = tqdm(total=len(articles), unit="article", file=sys.stderr,
-               disable=len(articles) < cfg.progress_min_articles)
+    bar = progress_bar(total=len(articles), desc="extracting", unit="article",
+                       show=len(articles) >= cfg.progress_min_articles)
 
     def rows():
         nonlocal n_quotes

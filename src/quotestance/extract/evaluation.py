@@ -2,8 +2,12 @@
 
 The same definition as the reference scorer (../shared/tools/eval_extract.py): spans are compared without
 their quotation marks, each gold quote takes its best-overlapping unused prediction, overlap is
-|intersection| / |union|, and a speaker matches when the normalised names are equal or a name of two or
-more words stands inside the other (never a bare surname).
+|intersection| / |union|, and a speaker matches when the normalised names are equal, when a name of two or
+more words stands inside the other, or when a one-word prediction begins the gold's longer name ("Amazon"
+for "Amazon Web Services"; never a bare surname, never extra words after a one-word gold name). Mixed quotes,
+a quoted fragment lying inside a gold reported-speech span, are neutral when direct quotes are scored: gold
+sets annotate them either way, so an unmatched one is neither a miss nor a false positive (strict=True
+counts them).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ def speaker_ok(pred: str | None, gold: str | None) -> bool:
     if p == g:
         return True
     short, long_ = sorted((p, g), key=len)
-    return len(short.split()) >= 2 and f" {short} " in f" {long_} "
+    if len(short.split()) == 1:
+        return short == p and long_.startswith(short + " ")
+    return f" {short} " in f" {long_} "
 
 
 def overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -52,6 +58,8 @@ class SpanScore:
     pred: int
     matched: int
     speaker_correct: int
+    speaker_exact: int = 0  # matched quotes whose normalised speaker equals the gold's exactly
+    mixed_neutral: int = 0  # mixed quotes left out of gold and pred (see the module's note)
 
     @property
     def precision(self) -> float:
@@ -70,13 +78,31 @@ class SpanScore:
     def speaker_accuracy(self) -> float:
         return self.speaker_correct / self.matched if self.matched else 0.0
 
+    @property
+    def speaker_exact_accuracy(self) -> float:
+        return self.speaker_exact / self.matched if self.matched else 0.0
+
+
+def _gold_article(g: dict[str, Any]) -> str:
+    return str(g.get("passage_id") or g.get("article_id"))
+
 
 def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: dict[str, str],
-                min_overlap: float = 0.8, kind: str | None = None, exact: bool = False) -> SpanScore:
+                min_overlap: float = 0.8, kind: str | None = None, exact: bool = False,
+                strict: bool = False) -> SpanScore:
     """Rows need article_id (gold: passage_id or article_id), char_start, char_end, speaker, kind.
 
     exact=True counts a match only when the mark-stripped spans are identical.
     """
+    reported: dict[str, list[tuple[int, int]]] = {}
+    for g in gold:
+        if g.get("kind") == "indirect":
+            reported.setdefault(_gold_article(g), []).append((g["char_start"], g["char_end"]))
+
+    def mixed(aid: str, s: int, e: int) -> bool:  # 90 % of the span inside gold reported speech
+        n = max(1, e - s)
+        return any(min(e, re_) - max(s, rs) >= 0.9 * n for rs, re_ in reported.get(aid, ()))
+
     if kind:
         gold = [g for g in gold if g.get("kind") == kind]
         pred = [p for p in pred if p.get("kind") == kind]
@@ -84,9 +110,10 @@ def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: d
     for i, p in enumerate(pred):
         by_article.setdefault(str(p["article_id"]), []).append(i)
     used: set[int] = set()
-    matched = correct = 0
+    matched = correct = same = 0
+    unmatched_gold = []
     for g in gold:
-        aid = str(g.get("passage_id") or g.get("article_id"))
+        aid = _gold_article(g)
         text = texts.get(aid, "")
         gs = strip_marks((g["char_start"], g["char_end"]), text)
         best, bi = 0.0, None
@@ -100,8 +127,19 @@ def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: d
         if bi is not None and best >= min_overlap:
             used.add(bi)
             matched += 1
-            correct += speaker_ok(pred[bi].get("speaker"), g.get("speaker"))
-    return SpanScore(len(gold), len(pred), matched, correct)
+            ok = speaker_ok(pred[bi].get("speaker"), g.get("speaker"))
+            correct += ok
+            same += ok and norm_name(pred[bi].get("speaker")) == norm_name(g.get("speaker"))
+        else:
+            unmatched_gold.append(g)
+    neutral_pred = neutral_gold = 0
+    if not strict and kind != "indirect":
+        neutral_pred = sum(1 for i, p in enumerate(pred) if i not in used and p.get("kind", "direct") == "direct"
+                           and mixed(str(p["article_id"]), int(p["char_start"]), int(p["char_end"])))
+        neutral_gold = sum(1 for g in unmatched_gold if g.get("kind") == "direct"
+                           and mixed(_gold_article(g), g["char_start"], g["char_end"]))
+    return SpanScore(len(gold) - neutral_gold, len(pred) - neutral_pred, matched, correct, same,
+                     neutral_pred + neutral_gold)
 
 
 @dataclass(frozen=True)
@@ -131,7 +169,10 @@ def evaluate_goldset(name: str, gold_path: str, texts_spec: str, nlp: Any,
         g.setdefault("article_id", g.get("passage_id") or default_article)
     articles = [a for a in read_articles(texts_spec) if isinstance(a, Article)]
     t0 = time.perf_counter()
-    pred = [q.to_dict() for _, qs in extract_many(articles, nlp) if not isinstance(qs, Exception) for q in qs]
+    from quotestance.progress import bar
+
+    stream = bar(extract_many(articles, nlp), total=len(articles), desc=f"extracting {name}", unit="article")
+    pred = [q.to_dict() for _, qs in stream if not isinstance(qs, Exception) for q in qs]
     seconds = time.perf_counter() - t0
     texts = {a.id: a.text for a in articles}
     rows = []
