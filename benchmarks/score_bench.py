@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 LINES: list[str] = []  # everything printed, for --write
 
@@ -235,47 +237,7 @@ def main() -> None:
         e2e(a)
     emit(f"ratio_vs_hf_pipeline: {ratio:.2f}")
     if a.write:
-        write_section(Path(a.write), LINES)
-
-
-def section_name() -> str:
-    """This CPU's family, marked as a stand-in when QUOTESTANCE_CPU_FLAGS hides flags of a larger CPU."""
-    import os
-
-    from quotestance.cpu import OVERRIDE_ENV, cpu_features, cpu_model, family
-
-    name = family(cpu_features())
-    if os.environ.get(OVERRIDE_ENV):
-        name += f" (stand-in: {OVERRIDE_ENV}={os.environ[OVERRIDE_ENV]} on {cpu_model()})"
-    return name
-
-
-def write_section(path: Path, lines: list[str]) -> None:
-    """Put the output in this CPU family's section of the file (atomically), creating the section if new.
-
-    Sections sit between <!-- score_bench:families:begin --> and <!-- score_bench:families:end -->, one per
-    family, each between its own markers, so a run on one CPU never overwrites another CPU's table.
-    """
-    import os
-    import re
-
-    text = path.read_text(encoding="utf-8")
-    fam = section_name()
-    slug = re.sub(r"[^a-z0-9]+", "-", fam.lower()).strip("-")
-    begin, end = f"<!-- score_bench:{slug}:begin -->", f"<!-- score_bench:{slug}:end -->"
-    outer = "<!-- score_bench:families:end -->"
-    cmd = "python benchmarks/score_bench.py " + " ".join(sys.argv[1:])
-    block = (f"{begin}\n### CPU family: {fam}\n\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n"
-             + "\n".join(lines) + f"\n\n{end}")
-    if begin in text and end in text:
-        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
-    elif outer in text:
-        text = text.replace(outer, f"{block}\n\n{outer}")
-    else:
-        sys.exit(f"error: {path} has no {outer} marker to add the {fam} section before")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        write_section(Path(a.write), "score_bench", LINES)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,34 @@ def test_score_tables_skips_and_kill_resume(champion, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_resumed_run_scores_in_the_path_it_started_in(champion, tmp_path, mlflow_uri, monkeypatch):
+    """The path is recorded in the manifest and forced on resume, whatever this load would choose."""
+    import json
+
+    from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+    from quotestance.infer import MARGIN_ENV, PRECISION_ENV
+    from quotestance.score import score_articles
+
+    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    cfg = ScoreConfig(part_size=2, request_rows=16)
+    out = tmp_path / "out"
+    monkeypatch.setenv(PRECISION_ENV, "bf16")  # a path auto never takes for this model (no parity rows)
+    monkeypatch.setenv(MARGIN_ENV, "0.01")
+    first = score_articles(str(champion), str(out), cfg, ExtractConfig(), mcfg)
+    assert first.precision == "bf16"
+    assert json.loads((out / "manifest.json").read_text())["inference"]["precision"] == "bf16"
+    monkeypatch.delenv(PRECISION_ENV)
+    monkeypatch.delenv(MARGIN_ENV)
+    (out / "parts/part-00001.parquet").unlink()  # as if killed before this part was written
+    again = score_articles(str(champion), str(out), cfg, ExtractConfig(), mcfg)
+    assert again.precision == "bf16" and os.environ.get(PRECISION_ENV) is None
+    q = pd.read_parquet(out / "quotes.parquet")
+    assert (q["inference_precision"] == "bf16").all() and len(q) == first.quotes
+    fresh = score_articles(str(champion), str(tmp_path / "fresh"), cfg, ExtractConfig(), mcfg)
+    assert fresh.precision == "fp32"  # what this model gets when nothing is recorded or forced
+
+
+@pytest.mark.slow
 def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri):
     pytest.importorskip("pyspark", reason="pyspark is the optional extra .[spark]")
     from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig

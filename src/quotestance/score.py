@@ -131,6 +131,7 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
             df = pd.concat([df.reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
             for f, v in ident.items():
                 df[f] = v
+            df["inference_precision"] = (inference or {}).get("precision")
         _write_parquet(df, out / "parts" / f"part-{k:05d}.parquet")
         if failed:
             with atomic_writer(out / "parts" / f"part-{k:05d}.errors.json") as fh:
@@ -239,7 +240,8 @@ def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> S
     failed_ids = {e["article_id"] for e in errors}
     keep = ["article_id", "quote_id", "text", "char_start", "char_end", "kind", "speaker", "speaker_role",
             "speaker_org", "cue", "label", "confidence"] + [c for c in quotes.columns if c.startswith("prob_")] + \
-        ["model_uri", "model_name", "model_version", "model_alias", "extractor_version", "group_id", "context"]
+        ["model_uri", "model_name", "model_version", "model_alias", "inference_precision", "extractor_version",
+         "group_id", "context"]
     quotes = quotes[[c for c in keep if c in quotes.columns]]
     arts = pd.DataFrame([{"article_id": a.id, "title": a.title, "date": a.date, "outlet": a.outlet, "url": a.url,
                           "event": a.event, "source": a.source, "status": "failed" if a.id in failed_ids else "scored"}
