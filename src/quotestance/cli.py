@@ -75,10 +75,9 @@ def _dataset(cfg: DictConfig) -> None:
 
 @hydra.main(version_base=None, config_path=CONF, config_name="train_app")
 def _train(cfg: DictConfig) -> None:
+    from quotestance.experiments import run_adapt, run_cv, run_hpo
     from quotestance.runs import run_baseline, run_transformer
     from quotestance.train import TrainError
-
-    from quotestance.experiments import run_adapt, run_cv, run_hpo
 
     quiet_libraries()
     app = OmegaConf.to_object(cfg)

@@ -23,9 +23,9 @@ import numpy as np
 from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
 from quotestance.evaluate import evaluate, external_rows, softmax
+from quotestance.infer import load_predictor
 from quotestance.runs import check_labels, git_commit, load_splits
 from quotestance.tracking import flatten, setup
-from quotestance.infer import load_predictor
 from quotestance.train import train_model
 
 

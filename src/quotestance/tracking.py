@@ -41,12 +41,12 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def log_dataset(cfg: MlflowConfig, params: dict[str, Any]):
     """A callback for build_dataset: one MLflow run with the params, each split as a dataset input, the card."""
     def log(report, splits: dict[str, list[dict]], out: Path) -> None:
+        import warnings
+
         import mlflow
         import pandas as pd
 
         from quotestance.dataset import COLUMNS
-
-        import warnings
 
         setup(cfg)
         with mlflow.start_run(run_name="dataset"), warnings.catch_warnings():
