@@ -14,12 +14,17 @@ from pathlib import Path
 
 
 def section_name() -> str:
-    """This CPU's family, marked as a stand-in when QUOTESTANCE_CPU_FLAGS hides flags of a larger CPU."""
+    """This CPU's family, marked as a stand-in when QUOTESTANCE_CPU_FLAGS hides flags of a larger CPU (and with
+    the inference path when QUOTESTANCE_PRECISION forces one)."""
     from quotestance.cpu import OVERRIDE_ENV, cpu_features, cpu_model, family
+
+    from quotestance.infer import PRECISION_ENV
 
     name = family(cpu_features())
     if os.environ.get(OVERRIDE_ENV):
         name += f" (stand-in: {OVERRIDE_ENV}={os.environ[OVERRIDE_ENV]} on {cpu_model()})"
+    if os.environ.get(PRECISION_ENV):
+        name += f", {PRECISION_ENV}={os.environ[PRECISION_ENV]}"
     return name
 
 

@@ -185,14 +185,16 @@ def choose(pred: Predictor, model_dir: str | Path, requested: str = "auto") -> d
     libraries and model; else it measures now (`measure_paths`, a few seconds once per machine and model)
     and caches the result. A model saved without labelled rows cannot be measured: fp32.
     """
+    margin, why = pred.margin, "asked for by name"
     if requested == "auto" and os.environ.get(PRECISION_ENV):
         requested, why = os.environ[PRECISION_ENV], f"{PRECISION_ENV} forces it"
-    else:
-        why = "asked for by name"
+        try:
+            margin = float(os.environ.get(MARGIN_ENV) or pred.margin)
+        except ValueError:
+            raise ValueError(f"{MARGIN_ENV}={os.environ[MARGIN_ENV]!r} is not a number") from None
     if requested != "auto":
         if requested not in PRECISIONS:
             raise ValueError(f"precision {requested!r}: one of auto, {', '.join(PRECISIONS)}")
-        margin = float(os.environ.get(MARGIN_ENV) or pred.margin)
         return {"precision": requested, "int8_margin": margin, "reason": why, "measured": False}
     if not (Path(model_dir) / PARITY_ROWS_FILE).exists():
         return {"precision": "fp32", "int8_margin": pred.margin, "measured": False,
