@@ -59,6 +59,24 @@ def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
     assert [h["epoch"] for h in res.history] == [0, 1]
 
 
+def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path):
+    """The best weights live beside the checkpoint, so a resumed run's new output folder gets them; the
+    checkpoint loads as weights only (no unpickling) and no temporary file is left behind."""
+    import torch
+
+    train, val = small
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck"))
+    first = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "a"))
+    cfg.resume = True
+    again = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "b"))  # another folder, as a new run
+    assert again.best_epoch == first.best_epoch and [h["epoch"] for h in again.history] == [0, 1]
+    a = load_predictor(str(tmp_path / "a"), cfg.template, TINY.max_length, "fp32").logits(val)
+    b = load_predictor(str(tmp_path / "b"), cfg.template, TINY.max_length, "fp32").logits(val)
+    assert np.array_equal(a, b)
+    torch.load(tmp_path / "ck/last.pt", weights_only=True)
+    assert not list((tmp_path / "ck").glob(".*tmp*"))
+
+
 @pytest.mark.parametrize("change,message", [
     (lambda m, t, r: (ModelConfig(path=str(Path("/nonexistent/model"))), t, r), "model folder not found"),
     (lambda m, t, r: (m, t, ([], r[1])), "train split is empty"),

@@ -24,6 +24,7 @@ from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
 from quotestance.evaluate import evaluate, external_rows, softmax
 from quotestance.infer import load_predictor
+from quotestance.progress import say, stage
 from quotestance.runs import check_labels, git_commit, load_splits
 from quotestance.tracking import flatten, setup
 from quotestance.train import train_model
@@ -83,11 +84,13 @@ def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
             val = [r for r in rows if r["event"] == val_ev and r["label_source"] == "gold"]
             train = [r for r in rows if r["event"] not in (ev, val_ev)]
             for kind in ("transformer", "baseline"):
-                with mlflow.start_run(run_name=f"fold-{ev}-{kind}", nested=True):
+                with stage(f"cv fold {k + 1}/{len(folds)}: {kind}, held-out event {ev} ({len(test)} quotes)"), \
+                        mlflow.start_run(run_name=f"fold-{ev}-{kind}", nested=True):
                     m = fit_and_score(app, train, val, {"test": test}, kind)
                     mlflow.log_params({"fold": k, "held_out_event": ev, "validation_event": val_ev, "model_kind": kind})
                     mlflow.log_metrics(m)
                     scores[kind].append(m["test_stance_macro_f1"])
+                    say(f"cv fold {k + 1}/{len(folds)} {kind}: test stance macro-F1 {m['test_stance_macro_f1']:.3f}")
         result = {}
         for kind, vals in scores.items():
             result.update(_summary(f"cv_{kind}_stance_macro_f1", vals))
@@ -138,14 +141,15 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
         mlflow.set_tags({"stage": "adapt", "mlflow.source.git.commit": git_commit()})
         mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
         held = {f: [r for r in user if r["fold"] == f] for f in range(a.folds)}
-        with mlflow.start_run(run_name="corpus-only", nested=True):
+        with stage("adapt: the corpus-only model"), mlflow.start_run(run_name="corpus-only", nested=True):
             base = fit_and_score(app, splits["train"], splits["validation"],
                                  {f"fold{f}": rows for f, rows in held.items()})
             mlflow.log_metrics(base)
         for f in range(a.folds):
             res["corpus_only"].append(base[f"fold{f}_stance_macro_f1"])
             extra = [r for r in user if r["fold"] != f]
-            with mlflow.start_run(run_name=f"corpus+user-fold{f}", nested=True):
+            with stage(f"adapt fold {f + 1}/{a.folds}: corpus + {len(extra)} user labels"), \
+                    mlflow.start_run(run_name=f"corpus+user-fold{f}", nested=True):
                 m = fit_and_score(app, splits["train"] + extra, splits["validation"], {"heldout": held[f]})
                 mlflow.log_params({"held_out_fold": f, "user_rows_added": len(extra)})
                 mlflow.log_metrics(m)
@@ -178,12 +182,13 @@ def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
                           batch_size=trial.suggest_categorical("batch_size", list(h.batch_sizes)),
                           epochs=trial.suggest_int("epochs", h.epochs_min, h.epochs_max),
                           template=trial.suggest_categorical("template", list(h.templates)))
-            with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True,
-                                  parent_run_id=parent.info.run_id):
+            with stage(f"hpo trial {trial.number + 1}/{h.n_trials}: {trial.params}"), \
+                    mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent.info.run_id):
                 mlflow.log_params(trial.params)
                 m = fit_and_score(app, splits["train"], splits["validation"], {"validation": splits["validation"]},
                                   train_cfg=cfg)
                 mlflow.log_metrics(m)
+                say(f"hpo trial {trial.number + 1}: validation stance macro-F1 {m['validation_stance_macro_f1']:.3f}")
             return m["validation_stance_macro_f1"]
 
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=app.train.seed))

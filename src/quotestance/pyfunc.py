@@ -12,6 +12,7 @@ with `label`, `confidence` and `prob_<label>` for every label (temperature-scale
 from __future__ import annotations
 
 import json
+import sys
 
 import mlflow
 import pandas as pd
@@ -32,6 +33,9 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
                                         precision, float(cfg.get("int8_margin", 0.3)),
                                         float(cfg.get("bf16_margin", 0.02)))
+        # one line per load, so a server's or a scoring run's log says which path scored its rows and why
+        print(f"quote-stance model scores in {self.predictor.precision} (int8 margin {self.predictor.margin}): "
+              f"{self.predictor.choice.get('reason', '')}", file=sys.stderr, flush=True)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from mlflow.exceptions import MlflowException

@@ -166,13 +166,15 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
     start_epoch, best, best_epoch, stale, history = 0, -1.0, -1, 0, []
     if cfg.resume and state_file.exists():
         st = json.loads(state_file.read_text())
-        blob = torch.load(ckpt / "last.pt", weights_only=False)
+        blob = torch.load(ckpt / "last.pt", weights_only=True)  # tensors and plain values only: nothing unpickled
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["optimizer"])
         sched.load_state_dict(blob["scheduler"])
         torch.set_rng_state(blob["rng"])
         start_epoch, best, best_epoch, stale, history = (st["epoch"] + 1, st["best"], st["best_epoch"],
                                                          st["stale"], st["history"])
+        if st.get("stopped_early"):  # early stopping ended it: more epochs would not be kept either
+            start_epoch = cfg.epochs
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, precision=precision)
     say(f"training {model_cfg.name} in {precision} ({why}): {len(texts)} rows, {steps_per_epoch} steps per epoch, "
@@ -224,21 +226,50 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
             on_epoch(epoch, metrics)
         if f1 > best:
             best, best_epoch, stale = f1, epoch, 0
-            save_pretrained(model, tokenizer, out_dir)
+            # kept beside the checkpoint, not only in out_dir: a resumed run may be given another out_dir
+            save_pretrained(model, tokenizer, str(ckpt / "best"))
         else:
             stale += 1
-        ckpt.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "rng": torch.get_rng_state()}, ckpt / "last.pt")
-        state_file.write_text(json.dumps({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale,
-                                          "history": history}))
+        # each file replaced whole: a run killed while writing leaves the previous epoch's checkpoint intact
+        _atomic_save(torch, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}, ckpt / "last.pt")
+        _atomic_text(state_file, json.dumps({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale,
+                                             "history": history, "stopped_early": stale >= cfg.patience}))
         if stale >= cfg.patience:
             say(f"early stop: no better validation score for {stale} epochs")
             break
     steps.close()
-    if best_epoch < 0:  # resumed after the last epoch: the best model is already saved
-        best_epoch = json.loads(state_file.read_text())["best_epoch"]
+    if not (ckpt / "best" / "config.json").exists():
+        raise TrainError(f"no best model in {ckpt / 'best'}: the checkpoint folder is incomplete; train afresh "
+                         "(train.resume=false)")
+    _copy_tree(ckpt / "best", Path(out_dir))
     return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
+
+
+def _atomic_save(torch, obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _copy_tree(src: Path, target: Path) -> None:
+    """src's files as target, swapped in whole (a reader never sees half a model folder)."""
+    import shutil
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    shutil.copytree(src, tmp, dirs_exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
 
 
 def save_pretrained(model, tokenizer, out_dir: str) -> None:
