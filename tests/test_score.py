@@ -131,3 +131,15 @@ def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri):
     probs = [c for c in a.columns if c.startswith("prob_")]
     pd.testing.assert_frame_equal(a[["quote_id", "confidence", *probs]], b[["quote_id", "confidence", *probs]],
                                   atol=1e-5)
+
+
+def test_scoring_never_creates_an_empty_store(tmp_path, monkeypatch):
+    from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+    from quotestance.score import ScoreError, score_articles
+
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    one = sorted((ROOT / "data/corpus").glob("ev01-*.md"))[0]
+    with pytest.raises(ScoreError, match="no MLflow store at"):
+        score_articles(str(one), str(tmp_path / "out"), ScoreConfig(), ExtractConfig(), MlflowConfig())
+    assert not missing.exists()

@@ -208,7 +208,12 @@ def _serve(cfg: DictConfig) -> None:
     from quotestance.tracking import setup
 
     app = OmegaConf.to_object(cfg)
-    uri = setup(app.mlflow)
+    try:
+        uri = setup(app.mlflow, create=not app.serve.model_uri.startswith(("models:/", "runs:/")))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        _rc[0] = 2
+        return
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     cmd = [mlflow_bin, "models", "serve", "-m", app.serve.model_uri, "--env-manager", "local",
            "--host", app.serve.host, "--port", str(app.serve.port), "--workers", str(app.serve.workers)]

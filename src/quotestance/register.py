@@ -8,7 +8,9 @@ on the version; `rollback` moves @champion back to the version it replaced. Alia
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from quotestance.config import MlflowConfig, RegisterConfig
@@ -36,11 +38,40 @@ def _test_digest(run) -> str | None:
 
 
 def champion_version(client, name: str):
-    """The @champion model version, or None when there is none yet."""
+    """The @champion model version, or None when the registry truly has none (no such model or alias).
+
+    Any other failure (a locked database, a server error) is a RegisterError: treating it as "no champion
+    yet" would promote a model unchecked.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
+
     try:
         return client.get_model_version_by_alias(name, "champion")
-    except Exception:  # noqa: BLE001 - MLflow raises a generic error for a missing alias or model
-        return None
+    except MlflowException as e:
+        code = e.error_code
+        missing_alias = code == ErrorCode.Name(INVALID_PARAMETER_VALUE) and "alias" in str(e) and "not found" in str(e)
+        if code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST) or missing_alias:
+            return None
+        raise RegisterError(f"could not read {name}@champion from the registry ({code}: {e}); nothing was "
+                            "promoted") from e
+    except Exception as e:  # noqa: BLE001 - a connection or database error: never "no champion"
+        raise RegisterError(f"could not read {name}@champion from the registry ({type(e).__name__}: {e}); "
+                            "nothing was promoted") from e
+
+
+def _setup(cfg: MlflowConfig) -> None:
+    from quotestance.tracking import StoreMissing
+
+    try:
+        setup(cfg, create=False)
+    except StoreMissing as e:
+        raise RegisterError(str(e)) from None
+
+
+def _metric(m: dict[str, float], key: str) -> float | None:
+    v = m.get(key)
+    return None if v is None or v != v else float(v)  # missing or NaN: unknown
 
 
 def latest_training_run(cfg: MlflowConfig):
@@ -62,39 +93,66 @@ def gate(challenger: dict[str, float], champion: dict[str, float], labels: list[
     >>> gate({"test_stance_macro_f1": .6, "test_recall_a": .5}, {"test_stance_macro_f1": .5, "test_recall_a": .6},
     ...      ["a"], "test_stance_macro_f1", 0.05)
     ['recall of a drops 0.100 (> 0.05)']
+
+    A metric missing or NaN on either side refuses (unknown is not "as good"); metrics where lower is better
+    (`*_ece`, `*_loss`) are compared that way round.
+
+    >>> gate({"test_ece": .05}, {"test_ece": .04}, [], "test_ece", 0.05)
+    ["test_ece 0.0500 > champion's 0.0400 (lower is better)"]
+    >>> gate({"test_stance_macro_f1": float("nan")}, {"test_stance_macro_f1": .5}, [], "test_stance_macro_f1", 0.05)
+    ['test_stance_macro_f1 is missing or NaN for the challenger']
     """
     reasons = []
-    if challenger.get(metric, float("-inf")) < champion.get(metric, float("-inf")):
-        reasons.append(f"{metric} {challenger.get(metric, float('nan')):.4f} < champion's "
-                       f"{champion.get(metric, float('nan')):.4f}")
+    lower_better = metric.endswith(("_ece", "_loss"))
+    new, old = _metric(challenger, metric), _metric(champion, metric)
+    if new is None or old is None:
+        reasons.append(f"{metric} is missing or NaN for the {'challenger' if new is None else 'champion'}")
+    elif (new > old) if lower_better else (new < old):
+        reasons.append(f"{metric} {new:.4f} {'>' if lower_better else '<'} champion's {old:.4f}"
+                       + (" (lower is better)" if lower_better else ""))
     for lab in labels:
         key = f"test_recall_{lab}"
-        drop = champion.get(key, 0.0) - challenger.get(key, 0.0)
-        if drop > max_recall_drop + 1e-12:
-            reasons.append(f"recall of {lab} drops {drop:.3f} (> {max_recall_drop})")
+        new_r, old_r = _metric(challenger, key), _metric(champion, key)
+        if new_r is None or old_r is None:
+            reasons.append(f"recall of {lab} is missing or NaN for the {'challenger' if new_r is None else 'champion'}")
+        elif old_r - new_r > max_recall_drop + 1e-12:
+            reasons.append(f"recall of {lab} drops {old_r - new_r:.3f} (> {max_recall_drop})")
     return reasons
 
 
 def register_run(cfg: RegisterConfig, mlflow_cfg: MlflowConfig, labels: list[str]) -> Decision:
-    """Register the run (cfg.run_id, else the latest transformer run), set @challenger, maybe promote."""
+    """Register the run (cfg.run_id, else the latest transformer run), set @challenger, maybe promote.
+
+    Registers are serialised (`_registry_lock`), so two at once cannot both read the same champion and both
+    win; the champion is read before anything is written, and @champion moves only after the version's tags
+    (the decision and `previous_champion`, which rollback needs) are written.
+    """
+    _setup(mlflow_cfg)
+    with _registry_lock(mlflow_cfg):
+        return _register(cfg, mlflow_cfg, labels)
+
+
+def _register(cfg: RegisterConfig, mlflow_cfg: MlflowConfig, labels: list[str]) -> Decision:
     import mlflow
     from mlflow import MlflowClient
 
-    setup(mlflow_cfg)
     client = MlflowClient()
     run = client.get_run(cfg.run_id) if cfg.run_id else latest_training_run(mlflow_cfg)
+    champ_v = champion_version(client, cfg.model_name)
     mv = mlflow.register_model(run.data.tags.get("model_uri") or f"runs:/{run.info.run_id}/model", cfg.model_name)
     version = str(mv.version)
     client.set_registered_model_alias(cfg.model_name, "challenger", version)
     chal = dict(run.data.metrics)
-    champ_v = champion_version(client, cfg.model_name)
     decision = Decision(version, False, str(champ_v.version) if champ_v else None,
                         metrics={k: v for k, v in chal.items() if k.startswith(("test_", "external_"))})
     if champ_v is None:
         decision.promoted, decision.reasons = True, ["no champion yet"]
     else:
         champ_run = client.get_run(champ_v.run_id)
-        if _test_digest(champ_run) != _test_digest(run):
+        if _test_digest(run) is None or _test_digest(champ_run) is None:
+            decision.reasons = ["not comparable: the test set digest is unknown for the "
+                                + ("challenger" if _test_digest(run) is None else "champion")]
+        elif _test_digest(champ_run) != _test_digest(run):
             decision.reasons = [f"not comparable: test set digest {_test_digest(run)} differs from the "
                                 f"champion's {_test_digest(champ_run)}"]
         else:
@@ -107,20 +165,47 @@ def register_run(cfg: RegisterConfig, mlflow_cfg: MlflowConfig, labels: list[str
                             "compared_to": decision.compared_to or "none", "decision": "; ".join(decision.reasons),
                             "run_id": run.info.run_id}
     tags.update({k: f"{v:.4f}" for k, v in decision.metrics.items() if "event_" not in k})
-    if decision.promoted:
-        if champ_v is not None:
-            tags["previous_champion"] = str(champ_v.version)
-        client.set_registered_model_alias(cfg.model_name, "champion", version)
+    if decision.promoted and champ_v is not None:
+        tags["previous_champion"] = str(champ_v.version)
     for k, v in tags.items():
         client.set_model_version_tag(cfg.model_name, version, k, str(v))
+    if decision.promoted:  # last: a promoted version always carries what rollback needs
+        client.set_registered_model_alias(cfg.model_name, "champion", version)
     return decision
+
+
+@contextmanager
+def _registry_lock(mlflow_cfg: MlflowConfig):
+    """An exclusive lock for the registry: beside a sqlite store, else in the user's cache, keyed by URI.
+
+    It serialises registers on this machine (MLflow's registry has no compare-and-set); a server shared by
+    several machines needs registers run from one place.
+    """
+    import fcntl
+    import hashlib
+
+    from quotestance.infer import cache_dir
+    from quotestance.tracking import tracking_uri
+
+    uri = tracking_uri(mlflow_cfg)
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):] + ".register.lock")
+    else:
+        path = cache_dir() / f"register-{hashlib.sha256(uri.encode()).hexdigest()[:16]}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # waits for another register to finish
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def rollback(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> tuple[str, str]:
     """Move @champion back to the version the current champion replaced: (from, to)."""
     from mlflow import MlflowClient
 
-    setup(mlflow_cfg)
+    _setup(mlflow_cfg)
     client = MlflowClient()
     cur = champion_version(client, cfg.model_name)
     if cur is None:
@@ -128,9 +213,9 @@ def rollback(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> tuple[str, str]:
     prev = cur.tags.get("previous_champion")
     if not prev:
         raise RegisterError(f"{cfg.model_name} v{cur.version} replaced no earlier champion")
-    client.set_registered_model_alias(cfg.model_name, "champion", prev)
     client.set_model_version_tag(cfg.model_name, str(cur.version), "validation_status", "rolled_back")
     client.set_model_version_tag(cfg.model_name, prev, "restored_from", str(cur.version))
+    client.set_registered_model_alias(cfg.model_name, "champion", prev)  # last, as in register_run
     return str(cur.version), prev
 
 
@@ -144,8 +229,7 @@ def export_champion(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> str:
     import mlflow
     from mlflow import MlflowClient
 
-
-    setup(mlflow_cfg)
+    _setup(mlflow_cfg)
     client = MlflowClient()
     v = champion_version(client, cfg.model_name)
     if v is None:

@@ -250,7 +250,7 @@ def latest_runs(app: TrainApp) -> dict[str, Any]:
     """The newest finished transformer and baseline runs of the experiment."""
     import mlflow
 
-    setup(app.mlflow)
+    setup(app.mlflow, create=False)
     out = {}
     for kind in ("transformer", "baseline"):
         runs = mlflow.search_runs(experiment_names=[app.mlflow.experiment], output_format="list",
@@ -279,7 +279,7 @@ def evaluate_model_uri(app: TrainApp, params: dict[str, Any]) -> dict[str, float
 
     splits = load_splits(app.dataset.output)
     labels = check_labels(app, splits)
-    setup(app.mlflow)
+    setup(app.mlflow, create=False)
     model = mlflow.pyfunc.load_model(app.evaluate.model_uri)
 
     def logits_of(rows):

@@ -73,7 +73,7 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
     from quotestance.extract.batch import load_nlp
     from quotestance.extract.extractor import extract_many
     from quotestance.progress import bar as progress_bar
-    from quotestance.tracking import setup
+    from quotestance.tracking import StoreMissing, setup
 
     t0 = time.perf_counter()
     sources = iter_sources(input_spec)
@@ -85,7 +85,11 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
         Skip(a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars", a.id)
         for a in items if isinstance(a, Article) and len(a.text) > extract_cfg.max_chars]
     out = Path(output)
-    setup(mlflow_cfg)
+    if cfg.model_uri.startswith(("models:/", "runs:/")):  # the registry or a run: the store must exist
+        try:
+            setup(mlflow_cfg, create=False)
+        except StoreMissing as e:
+            raise ScoreError(str(e)) from None
     ident = model_identity(cfg.model_uri)
     manifest = {"input": str(input_spec), "articles": [a.id for a in articles], "part_size": cfg.part_size,
                 "model": ident, "extractor": asdict(extract_cfg)}

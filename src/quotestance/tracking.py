@@ -9,14 +9,31 @@ from typing import Any
 from quotestance.config import MlflowConfig
 
 
-def setup(cfg: MlflowConfig) -> str:
+class StoreMissing(FileNotFoundError):
+    """A command that only reads runs or models was pointed at an MLflow store that does not exist."""
+
+
+def tracking_uri(cfg: MlflowConfig) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+
+
+def setup(cfg: MlflowConfig, create: bool = True) -> str:
     """Point MLflow at the configured store (MLFLOW_TRACKING_URI wins) and make sure the experiment exists
-    with its artifacts under experiments/ rather than a ./mlruns beside wherever the command ran."""
+    with its artifacts under experiments/ rather than a ./mlruns beside wherever the command ran.
+
+    create=False is for commands that read what training wrote (register, serve, score, evaluate): a missing
+    sqlite store is an error naming the fix, never silently created empty (which would read as "no runs" or
+    "no champion yet").
+    """
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.tracking_uri
+    uri = tracking_uri(cfg)
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        db = Path(uri[len("sqlite:///"):])
+        if not create and not db.exists():
+            raise StoreMissing(f"no MLflow store at {db}: create it by training first (`make pipeline` or "
+                               "`quotestance-train`), or point mlflow.tracking_uri / MLFLOW_TRACKING_URI at yours")
+        db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(cfg.experiment) is None:
         art = Path(cfg.artifact_location).resolve()
