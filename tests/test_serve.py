@@ -78,3 +78,32 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_bad_rows_are_refused_naming_row_and_field(tmp_path, mlflow_uri):
+    """What the server answers with a 400: a null, NaN, list or empty quote, an over-long speaker or context
+    (never scored as "", "nan" or a list's text)."""
+    import math
+
+    import mlflow
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from quotestance.config import MlflowConfig
+    from quotestance.tracking import setup
+
+    setup(MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"))
+    run_id = fake_training_run(tmp_path, 0.6, 0.6, "d1")
+    model = mlflow.pyfunc.load_model(mlflow.get_run(run_id).data.tags["model_uri"])
+    ok = model.predict(pd.DataFrame({"quote": ["We act on court orders."], "speaker": [None]}))
+    assert len(ok) == 1 and ok["label"][0] in LABELS
+    for frame, message in (
+            ({"quote": [None]}, "row 0: quote must be a non-empty string, not null"),
+            ({"quote": ["fine", math.nan]}, "row 1: quote must be a non-empty string, not null"),
+            ({"quote": ["   "]}, "row 0: quote must be a non-empty string, not an empty one"),
+            ({"quote": [["a", "list"]]}, "row 0: quote must be a non-empty string"),
+            ({"quote": ["fine"], "speaker": ["x" * 301]}, "row 0: speaker too long"),
+            ({"quote": ["fine"], "context": ["x" * 5001]}, "row 0: context too long")):
+        with pytest.raises(MlflowException, match=message.replace("(", r"\(")):
+            model.predict(pd.DataFrame(frame))

@@ -28,6 +28,8 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         self.temperature = float(cfg.get("temperature", 1.0))
         self.max_rows = int(cfg.get("max_rows", 1000))  # per request: a bigger batch belongs to quotestance-score
         self.max_quote_chars = int(cfg.get("max_quote_chars", 5000))  # longer is not a quote but a document
+        self.max_speaker_chars = int(cfg.get("max_speaker_chars", 300))  # a name, a role and an organisation
+        self.max_context_chars = int(cfg.get("max_context_chars", 5000))
         # the variable forces a path over the config's too (choose applies it to "auto" and records why)
         precision = "auto" if os.environ.get(PRECISION_ENV) else cfg.get("precision", "auto")
         self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
@@ -50,14 +52,10 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
             raise bad("input needs a 'quote' column (optional: 'speaker', 'context')")
         if len(model_input) > self.max_rows:
             raise bad(f"too many rows: {len(model_input)} > {self.max_rows} per request")
-        long = [i for i, q in enumerate(model_input["quote"]) if isinstance(q, str) and len(q) > self.max_quote_chars]
-        if long:
-            raise bad(f"quote too long in rows {long[:10]}: over {self.max_quote_chars} characters")
-        rows = [{"quote": str(q) if q is not None else "",
-                 "speaker": (None if s is None or (isinstance(s, float) and s != s) else str(s)),
-                 "context": (None if c is None or (isinstance(c, float) and c != c) else str(c))}
-                for q, s, c in zip(model_input["quote"], model_input.get("speaker", [None] * len(model_input)),
-                                   model_input.get("context", [None] * len(model_input)))]
+        rows, problems = self._rows(model_input)
+        if problems:
+            more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+            raise bad("; ".join(problems[:10]) + more)
         labels = self.predictor.labels
         # float64: the signature's "double", identical from every engine (local, REST, Spark)
         probs = softmax(self.predictor.logits(rows), self.temperature).astype("float64") if rows else None
@@ -67,6 +65,34 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         for k, lab in enumerate(labels):
             out[f"prob_{lab}"] = probs[:, k] if rows else []
         return out
+
+    def _rows(self, df: pd.DataFrame) -> tuple[list[dict], list[str]]:
+        """The rows to score, and every problem with the request, each naming its row and field.
+
+        A quote must be a non-empty string (null, NaN, a number or a list is refused, never scored as "",
+        "nan" or the list's text); speaker and context may be missing or null, else strings within their caps.
+        """
+        n = len(df)
+        cols = {c: list(df[c]) if c in df.columns else [None] * n for c in ("quote", "speaker", "context")}
+        caps = {"quote": self.max_quote_chars, "speaker": self.max_speaker_chars, "context": self.max_context_chars}
+        rows, problems = [], []
+        for i in range(n):
+            row = {}
+            for field, cap in caps.items():
+                v = cols[field][i]
+                if v is None or (isinstance(v, float) and v != v):
+                    v = None
+                if field == "quote" and (not isinstance(v, str) or not v.strip()):
+                    problems.append(f"row {i}: quote must be a non-empty string, not "
+                                    + ("an empty one" if isinstance(v, str) else "null" if v is None
+                                       else type(v).__name__))
+                elif v is not None and not isinstance(v, str):
+                    problems.append(f"row {i}: {field} must be a string or null, not {type(v).__name__}")
+                elif v is not None and len(v) > cap:
+                    problems.append(f"row {i}: {field} too long ({len(v):,} characters, over {cap:,})")
+                row[field] = v
+            rows.append(row)
+        return rows, problems
 
 
 mlflow.models.set_model(QuoteStanceModel())

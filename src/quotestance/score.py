@@ -130,9 +130,9 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
         clock["extract"] += time.perf_counter() - t
         if len(df):
             t = time.perf_counter()
-            pred = predict(pd.DataFrame({"quote": df["text"], "speaker": df["speaker"], "context": df["context"]}))
+            df = df.reset_index(drop=True)
+            df = pd.concat([df, _scored(df, predict)], axis=1)
             clock["model"] += time.perf_counter() - t
-            df = pd.concat([df.reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
             for f, v in ident.items():
                 df[f] = v
             df["inference_precision"] = (inference or {}).get("precision")
@@ -174,6 +174,28 @@ def _choice_of(model) -> dict:
     predictor = getattr(model.unwrap_python_model(), "predictor", None)
     c = getattr(predictor, "choice", None) or {}
     return {k: c[k] for k in ("precision", "int8_margin", "reason") if k in c}
+
+
+SPEAKER_CHARS, CONTEXT_CHARS, QUOTE_CHARS = 300, 5000, 5000  # what the served model accepts (pyfunc.py)
+
+
+def _scored(df: pd.DataFrame, predict) -> pd.DataFrame:
+    """The model's columns for each extracted quote. What the model refuses is kept, not sent: a speaker or
+    context past its cap is cut to it, and an empty or over-long quote gets no label and a `not_scored`
+    reason instead of failing its whole part."""
+    text = df["text"].fillna("").astype(str)
+    ok = text.str.strip().str.len().gt(0) & text.str.len().le(QUOTE_CHARS)
+    req = pd.DataFrame({"quote": text, "speaker": df["speaker"].where(df["speaker"].isna(),
+                                                                       df["speaker"].astype(str).str[:SPEAKER_CHARS]),
+                        "context": df["context"].where(df["context"].isna(),
+                                                       df["context"].astype(str).str[:CONTEXT_CHARS])})[ok]
+    pred = predict(req.reset_index(drop=True)) if len(req) else pd.DataFrame()
+    pred.index = req.index
+    out = pred.reindex(df.index)
+    out["not_scored"] = None
+    out.loc[~ok, "not_scored"] = ["empty quote" if not t.strip() else f"quote over {QUOTE_CHARS:,} characters"
+                                  for t in text[~ok]]
+    return out
 
 
 def make_predictor(cfg: ScoreConfig):
@@ -243,7 +265,8 @@ def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> S
             errors += json.loads(e.read_text())
     failed_ids = {e["article_id"] for e in errors}
     keep = ["article_id", "quote_id", "text", "char_start", "char_end", "kind", "speaker", "speaker_role",
-            "speaker_org", "cue", "label", "confidence"] + [c for c in quotes.columns if c.startswith("prob_")] + \
+            "speaker_org", "cue", "label", "confidence", "not_scored"] + \
+        [c for c in quotes.columns if c.startswith("prob_")] + \
         ["model_uri", "model_name", "model_version", "model_alias", "inference_precision", "extractor_version",
          "group_id", "context"]
     quotes = quotes[[c for c in keep if c in quotes.columns]]
