@@ -71,3 +71,43 @@ def test_cli_import_never_overwrites_existing_gold(tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 3 and gold.read_bytes() == before
     (tmp_path / "broken.json").write_text("{nope", encoding="utf-8")
     assert main(["import", str(tmp_path / "broken.json"), str(tmp_path / "x.jsonl")]) == 2
+
+
+def _one(**task):
+    base = annotated(to_tasks(QUOTES[:1], [("other", 0.5)], "v"), ["other"])[0]
+    return [base | task]
+
+
+@pytest.mark.parametrize("export,message", [
+    (_one(annotations="x"), "annotations is str, not a list"),
+    (_one(annotations=[1]), "an annotation is int"),
+    ([1], "task 0: is int, not an object"),
+    (_one(data={"quote_id": ["a", "list"], "quote": "q"}), "no data.quote_id"),
+    (_one(annotations=[{"result": "x"}]), "annotation result is str"),
+    (_one(annotations=[{"result": [{"value": {"choices": "other"}}]}]), "value.choices is str"),
+    (_one(annotations=[{"result": [{"value": {"choices": [{"x": 1}]}}]}]), "other than strings"),
+])
+def test_valid_json_of_the_wrong_shape_is_a_clear_error(export, message):
+    with pytest.raises(ValueError, match=message):
+        from_export(export, LABELS, [])
+
+
+def test_mixed_timestamp_types_and_a_list_id_do_not_crash():
+    task = _one()[0]
+    older = {**task["annotations"][0], "updated_at": 5,
+             "result": [{"from_name": "stance", "value": {"choices": ["demand_takedown"]}}]}
+    task = task | {"id": ["odd"], "annotations": [older, task["annotations"][0]]}
+    rows, _ = from_export([task], LABELS, [])
+    assert [r["stance"] for r in rows] == ["other"]  # the ISO-dated annotation sorts after the number
+
+
+def test_cli_import_never_replaces_an_existing_file_unless_asked(tmp_path, capsys):
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(annotated(to_tasks(QUOTES, [("other", 0.5)] * 3, "v"), ["other"] * 3)),
+                      encoding="utf-8")
+    project_gold = tmp_path / "gold.jsonl"  # the project's gold, not named in --gold this time
+    project_gold.write_text("{}\n", encoding="utf-8")
+    assert main(["import", str(export), str(project_gold), "--gold"]) == 2
+    assert "exists" in capsys.readouterr().err and project_gold.read_text() == "{}\n"
+    assert main(["import", str(export), str(project_gold), "--gold", "--overwrite"]) == 0
+    assert len(project_gold.read_text().splitlines()) == 3

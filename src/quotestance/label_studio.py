@@ -63,16 +63,17 @@ def from_export(export: Any, labels: list[str], existing: list[dict]) -> tuple[l
     rows, skipped, conflicts, problems = [], [], [], []
     for n, task in enumerate(export):
         tid = task.get("id", n) if isinstance(task, dict) else n
-        data = task.get("data") if isinstance(task, dict) else None
-        if not isinstance(data, dict) or not data.get("quote_id") or not isinstance(data.get("quote"), str):
-            problems.append(f"task {tid}: no data.quote_id / data.quote")
+        tid = tid if isinstance(tid, (str, int)) else n
+        try:
+            data, anns = _task_parts(task)
+        except _Shape as e:
+            problems.append(f"task {tid}: {e}")
             continue
-        anns = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
         if not anns:
             skipped.append(f"task {tid} ({data['quote_id']}): not annotated")
             continue
-        ann = max(anns, key=lambda a: a.get("updated_at") or a.get("created_at") or "")
-        picked = {r.get("from_name"): (r.get("value") or {}).get("choices") or [] for r in ann.get("result") or []}
+        ann = max(anns, key=_when)  # the latest annotation
+        picked = ann["_choices"]
         stance = (picked.get(FROM_NAME) or [None])[0]
         if stance not in labels:
             problems.append(f"task {tid} ({data['quote_id']}): label {stance!r} is not in the taxonomy {labels}")
@@ -90,6 +91,59 @@ def from_export(export: Any, labels: list[str], existing: list[dict]) -> tuple[l
     if problems:
         raise ValueError("corrupt Label Studio export:\n" + "\n".join(problems))
     return rows, ImportReport(len(rows), skipped, conflicts)
+
+
+class _Shape(ValueError):
+    """A task that is valid JSON but not shaped as Label Studio exports a task."""
+
+
+def _list(value: Any, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Shape(f"{what} is {type(value).__name__}, not a list")
+    return value
+
+
+def _task_parts(task: Any) -> tuple[dict, list[dict]]:
+    """(data, its non-cancelled annotations, each with `_choices`: {from_name: [choice, ...]}), shape-checked."""
+    if not isinstance(task, dict):
+        raise _Shape(f"is {type(task).__name__}, not an object")
+    data = task.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("quote"), str) \
+            or not isinstance(data.get("quote_id"), (str, int)) or data.get("quote_id") in ("", None):
+        raise _Shape("no data.quote_id (a string) / data.quote")
+    data = data | {"quote_id": str(data["quote_id"])}
+    anns = []
+    for a in _list(task.get("annotations"), "annotations"):
+        if not isinstance(a, dict):
+            raise _Shape(f"an annotation is {type(a).__name__}, not an object")
+        if a.get("was_cancelled"):
+            continue
+        choices: dict[str, list] = {}
+        for r in _list(a.get("result"), "annotation result"):
+            value = r.get("value") if isinstance(r, dict) else None
+            if not isinstance(value, dict):
+                raise _Shape("an annotation result has no value object")
+            picked = _list(value.get("choices"), "value.choices")
+            if not all(isinstance(c, str) for c in picked):
+                raise _Shape("value.choices holds something other than strings")
+            choices[str(r.get("from_name"))] = picked
+        anns.append(a | {"_choices": choices})
+    return data, anns
+
+
+def _when(ann: dict) -> str:
+    """An annotation's time as ISO text, comparable across the types exports use (ISO strings, epoch numbers)."""
+    from datetime import datetime, timezone
+
+    v = ann.get("updated_at") or ann.get("created_at")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        try:
+            return datetime.fromtimestamp(v, tz=timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return ""
+    return v if isinstance(v, str) else ""
 
 
 def _same_span(row: dict, existing: list[dict]) -> dict | None:
@@ -146,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("input", help="Label Studio JSON export")
     i.add_argument("output", help="gold JSONL to write (a new file; existing gold is never modified)")
     i.add_argument("--gold", nargs="*", default=["data/annotations/gold.jsonl"], help="existing gold to check")
+    i.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never a --gold file)")
     a = ap.parse_args([x.split("=", 1)[1] if x.startswith(("input=", "output=")) else x for x in (argv or sys.argv[1:])])
     try:
         if a.cmd == "export":
@@ -154,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if Path(a.output).resolve() in {Path(g).resolve() for g in a.gold}:
             raise ValueError("output must be a new file: existing gold is never overwritten")
+        if Path(a.output).exists() and not a.overwrite:
+            raise ValueError(f"{a.output} exists: name a new file (or pass --overwrite to replace it)")
         try:
             export = json.loads(Path(a.input).read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
