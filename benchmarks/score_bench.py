@@ -150,17 +150,17 @@ def model_table(a) -> float:
                  f"({'passed' if r['passed'] else 'failed'}; margins tried: "
                  f"{', '.join(str(t['int8_margin']) for t in r.get('margins_tried', [])) or '-'})")
     emit()
-    emit("| scorer | quotes/s | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
-    emit("|---|---:|---:|---:|---:|---:|---|")
+    emit("| scorer | quotes/s | x A | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
+    emit("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, qps, prec, agree, note in results:
         tpq = tpq_single if name.startswith("A:") else n_tokens / len(rows)
         gf = 2 * params * qps * tpq / 1e9
         agree_s = f"{agree:.4f}" if agree is not None else ""
-        emit(f"| {name} | {qps:.1f} | {qps * tpq:.0f} | {gf:.1f} | "
-              f"{100 * gf / ceiling[prec]:.1f} | {agree_s} | {note} |")
+        emit(f"| {name} | {qps:.1f} | {qps / results[0][1]:.2f} | {qps * tpq:.0f} | {gf:.1f} | "
+             f"{100 * gf / ceiling[prec]:.1f} | {agree_s} | {note} |")
     emit()
-    emit(f"matmul ceiling (2048^3, {a.threads} threads): fp32 {ceiling['fp32']:.0f} GFLOP/s, "
-          f"bf16 {ceiling['bf16']:.0f} GFLOP/s, int8 {ceiling['int8']:.0f} GOP/s")
+    emit(f"matmul ceiling (2048^3, {a.threads} threads): "
+         + ", ".join(f"{p} {v:.0f} {'GOP/s' if p == 'int8' else 'GFLOP/s'}" for p, v in ceiling.items()))
     return results[-1][1] / results[0][1]
 
 

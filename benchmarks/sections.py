@@ -17,7 +17,6 @@ def section_name() -> str:
     """This CPU's family, marked as a stand-in when QUOTESTANCE_CPU_FLAGS hides flags of a larger CPU (and with
     the inference path when QUOTESTANCE_PRECISION forces one)."""
     from quotestance.cpu import OVERRIDE_ENV, cpu_features, cpu_model, family
-
     from quotestance.infer import PRECISION_ENV
 
     name = family(cpu_features())

@@ -75,8 +75,24 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri):
         assert 400 <= status < 500 and "too many rows" in json.dumps(body)
         status, body = post(port, {"dataframe_split": {"columns": ["quote"], "data": [["x" * 6000]]}})
         assert 400 <= status < 500 and "too long" in json.dumps(body)
+        status, body = post(port, {"dataframe_split": {"columns": ["quote"], "data": [[None]]}})
+        assert status == 400 and "quote must be a non-empty string" in json.dumps(body)
+        # SIGTERM to quotestance-serve alone (as a service manager sends it): nothing it started may outlive it
+        import psutil
+
+        started = psutil.Process(proc.pid).children(recursive=True)  # mlflow, uvicorn and its workers
+        assert started
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        gone, alive = psutil.wait_procs(started, timeout=10)
+        assert not alive, [p.cmdline() for p in alive]
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0  # the port is free again
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.wait(timeout=30)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -220,7 +221,43 @@ def _serve(cfg: DictConfig) -> None:
     print("serving: " + " ".join(cmd), file=sys.stderr, flush=True)
     # the scoring server starts uvicorn by name: this environment's bin/ must come first on PATH
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    os.execve(mlflow_bin, cmd, {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path})
+    _rc[0] = run_forwarding_signals(cmd, {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path})
+
+
+def run_forwarding_signals(cmd: list[str], env: dict[str, str], grace: float = 20.0) -> int:
+    """Run cmd in its own process group; SIGTERM, SIGINT or SIGHUP to us goes to the whole group, and we wait.
+
+    `mlflow models serve` starts uvicorn (and its workers) as children: stopping only the mlflow process
+    would leave them holding the port. Whatever still runs `grace` seconds after the signal is killed.
+    """
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    stopping: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        stopping.append(signum)
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, forward)
+    rc = None
+    while rc is None:
+        try:
+            rc = proc.wait(timeout=grace if stopping else None)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    try:  # uvicorn's workers may outlive the mlflow process that started them
+        os.killpg(proc.pid, signal.SIGTERM)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return 0 if stopping else rc
 
 
 @hydra.main(version_base=None, config_path=CONF, config_name="score_app")
