@@ -72,3 +72,77 @@ def test_jsonl_bad_line_is_skipped_and_the_rest_read(tmp_path):
     assert [a.id for a in arts] == ["j1", "j2"] and arts[0].outlet == "Wire"
     assert len(skips) == 2 and "batch.jsonl:2" in skips[0].source and "not JSON" in skips[0].reason
     assert "text" in skips[1].reason
+
+
+def _one(tmp_path, name, data: bytes):
+    f = tmp_path / name
+    f.write_bytes(data)
+    return items(f)
+
+
+def test_front_matter_values_stay_strings_as_written(tmp_path):
+    (a,) = _one(tmp_path, "s.md", b"---\nid: 0123\ntitle: yes\ndate: 12:30:00\n---\nBody.\n")
+    assert (a.id, a.title, a.date) == ("0123", "yes", "12:30:00")
+
+
+def test_hostile_front_matter_is_a_recorded_skip(tmp_path):
+    bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" \
+           "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\nBody.\n"
+    (s,) = _one(tmp_path, "bomb.md", bomb.encode())
+    assert isinstance(s, Skip) and "alias" in s.reason
+    (s,) = _one(tmp_path, "deep.md", ("---\na: " + "[" * 20000 + "]" * 20000 + "\n---\nBody.\n").encode())
+    assert isinstance(s, Skip) and "deep" in s.reason
+    (s,) = _one(tmp_path, "big.md", ("---\n" + "k: v\n" * 20000 + "---\nBody.\n").encode())
+    assert isinstance(s, Skip) and "front matter over" in s.reason
+
+
+def test_jsonl_rows_of_the_wrong_shape_are_skipped(tmp_path):
+    rows = [{"id": "m1", "text": "x", "metadata": "x"}, {"id": "m2", "text": "x", "metadata": [1]},
+            {"id": ["a"], "text": "x"}, {"id": "ok", "text": "Fine.", "metadata": {"outlet": "W"}}]
+    got = _one(tmp_path, "rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    assert [type(x).__name__ for x in got] == ["Skip", "Skip", "Skip", "Article"]
+    assert "metadata" in got[0].reason and "metadata" in got[1].reason and "id is list" in got[2].reason
+
+
+def test_giant_sparse_and_device_files_are_never_read(tmp_path):
+    import os
+    import time
+
+    sparse = tmp_path / "giant.txt"
+    with open(sparse, "wb") as fh:
+        fh.truncate(4 * 2**30)  # 4 GiB that take no disk: reading it would take minutes and the memory
+    (tmp_path / "dev.txt").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.txt")  # opening a pipe for reading would block for ever
+    t = time.perf_counter()
+    got = {x.source.rsplit("/", 1)[-1]: x for x in items(tmp_path)}
+    assert time.perf_counter() - t < 5
+    assert "over" in got["giant.txt"].reason
+    assert "not a regular file" in got["dev.txt"].reason and "not a regular file" in got["pipe.txt"].reason
+
+
+def test_every_file_once_and_colliding_ids_made_unique(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a/x.txt").write_text("First.", encoding="utf-8")
+    (tmp_path / "b/x.txt").write_text("Second.", encoding="utf-8")
+    (tmp_path / "b/loop").symlink_to(tmp_path / "b")  # a glob through it would see b/x.txt again and again
+    arts = items(str(tmp_path / "**/*.txt"))
+    assert [(a.id, a.text) for a in arts] == [("x", "First."), ("b/x", "Second.")]
+    assert [a.id for a in items(tmp_path)] == ["x", "b/x"]
+
+
+def test_one_bad_byte_keeps_a_utf8_file_utf8(tmp_path):
+    (a,) = _one(tmp_path, "mostly.txt", "Café owners and naïve users said “no”. ".encode() + b"\xff" + b" End.")
+    assert "Café" in a.text and "naïve" in a.text and "“no”" in a.text and "\ufffd" in a.text
+    assert "kept as UTF-8" in a.meta["encoding_note"]
+
+
+def test_a_page_trafilatura_cannot_parse_is_a_skip(tmp_path, monkeypatch):
+    import trafilatura
+
+    def boom(*a, **k):
+        raise ValueError("parser exploded")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", boom)
+    (s,) = _one(tmp_path, "p.html", b"<html><body><p>Hi</p></body></html>")
+    assert isinstance(s, Skip) and "HTML extraction failed" in s.reason

@@ -143,3 +143,41 @@ def test_scoring_never_creates_an_empty_store(tmp_path, monkeypatch):
     with pytest.raises(ScoreError, match="no MLflow store at"):
         score_articles(str(one), str(tmp_path / "out"), ScoreConfig(), ExtractConfig(), MlflowConfig())
     assert not missing.exists()
+
+
+@pytest.mark.slow
+def test_resume_keys_locks_duplicates_and_modes(champion, tmp_path, mlflow_uri):
+    """An edited article is not a resume; two runs never share a folder; a duplicate id is scored once and
+    recorded; outputs follow the umask, not the temporary file's 0600."""
+    import json
+
+    from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+    from quotestance.score import ScoreError, _output_lock, score_articles
+
+    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    cfg = ScoreConfig(part_size=2, request_rows=16)
+    src = tmp_path / "arts.jsonl"
+    texts = [p.read_text(encoding="utf-8").split("---", 2)[-1] for p in sorted(champion.glob("*.md"))[:2]]
+    rows = [{"id": "a", "text": texts[0]}, {"id": "b", "text": texts[1]}, {"id": "a", "text": texts[1]}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        first = score_articles(str(src), str(out), cfg, ExtractConfig(), mcfg)
+    finally:
+        os.umask(old)
+    assert first.articles == 2 and first.skipped == 1
+    q = pd.read_parquet(out / "quotes.parquet")
+    assert q["quote_id"].is_unique and set(q["article_id"]) == {"a", "b"}
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
+    assert any("duplicate article id 'a'" in e["reason"] for e in errors)
+    arts = pd.read_parquet(out / "articles.parquet")
+    assert list(arts["status"]) == ["scored", "scored"]  # the duplicate's record does not fail the first
+    for name in ("quotes.parquet", "articles.parquet", "errors.jsonl", "manifest.json"):
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name
+    rows[1]["text"] = texts[1].replace(".", "!", 1)  # the same ids, other content
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(ScoreError, match="other inputs or settings"):
+        score_articles(str(src), str(out), cfg, ExtractConfig(), mcfg)
+    with _output_lock(tmp_path / "busy"), pytest.raises(ScoreError, match="another quotestance-score"):
+        score_articles(str(src), str(tmp_path / "busy"), cfg, ExtractConfig(), mcfg)

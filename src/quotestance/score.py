@@ -59,7 +59,30 @@ def model_identity(model_uri: str) -> dict[str, str | None]:
             version = str(client.get_model_version_by_alias(name, alias).version)
         elif "/" in ref:
             name, version = ref.split("/", 1)
+            if version.lower() == "latest":  # recorded as the version it means now, or a resume could mix two
+                found = client.search_model_versions(f"name='{name}'")
+                if not found:
+                    raise ScoreError(f"{model_uri}: the registry has no version of {name}")
+                version = str(max(int(v.version) for v in found))
     return {"model_uri": model_uri, "model_name": name, "model_version": version, "model_alias": alias}
+
+
+@contextmanager
+def _output_lock(out: Path):
+    """One run at a time per output folder: a second one is refused rather than interleaved."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ScoreError(f"another quotestance-score is writing to {out}: wait for it to finish, or use "
+                             "another output folder") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -69,7 +92,16 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
                    mlflow_cfg: MlflowConfig) -> ScoreSummary:
-    """Score every article named by input_spec into output/ (quotes, articles, speakers tables)."""
+    """Score every article named by input_spec into output/ (quotes, articles, speakers tables).
+
+    One run at a time per output folder (a second is refused with ScoreError).
+    """
+    with _output_lock(Path(output)):
+        return _score(input_spec, output, cfg, extract_cfg, mlflow_cfg)
+
+
+def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
+           mlflow_cfg: MlflowConfig) -> ScoreSummary:
     from quotestance.extract.batch import load_nlp
     from quotestance.extract.extractor import extract_many
     from quotestance.progress import bar as progress_bar
@@ -80,10 +112,18 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
     if not sources:
         raise ScoreError(f"no input files match {input_spec!r}")
     items = list(read_articles(input_spec))
-    articles = [a for a in items if isinstance(a, Article) and len(a.text) <= extract_cfg.max_chars]
-    skips = [s for s in items if isinstance(s, Skip)] + [
-        Skip(a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars", a.id)
-        for a in items if isinstance(a, Article) and len(a.text) > extract_cfg.max_chars]
+    skips = [s for s in items if isinstance(s, Skip)]
+    articles, seen = [], {}
+    for a in (x for x in items if isinstance(x, Article)):
+        if len(a.text) > extract_cfg.max_chars:
+            skips.append(Skip(a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars",
+                              a.id))
+        elif a.id in seen:  # scored once: a second article under the same id would double rows and counts
+            skips.append(Skip(a.source or a.id, f"duplicate article id {a.id!r}: already read from {seen[a.id]}",
+                              None))
+        else:
+            seen[a.id] = a.source or a.id
+            articles.append(a)
     out = Path(output)
     if cfg.model_uri.startswith(("models:/", "runs:/")):  # the registry or a run: the store must exist
         try:
@@ -91,8 +131,10 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
         except StoreMissing as e:
             raise ScoreError(str(e)) from None
     ident = model_identity(cfg.model_uri)
-    manifest = {"input": str(input_spec), "articles": [a.id for a in articles], "part_size": cfg.part_size,
-                "model": ident, "extractor": asdict(extract_cfg)}
+    # articles by id *and content*: an article edited under the same id must not reuse an old part
+    manifest = {"input": str(input_spec), "part_size": cfg.part_size, "model": ident,
+                "articles": [[a.id, hashlib.sha256(a.text.encode()).hexdigest()[:16]] for a in articles],
+                "extractor": asdict(extract_cfg)}
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     mpath = out / "manifest.json"
     old = json.loads(mpath.read_text(encoding="utf-8")) if mpath.exists() else None
@@ -100,6 +142,8 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
         raise ScoreError(f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
                          "use a new output folder or delete it")
     parts = [articles[i:i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
+    for stale in (out / "parts").glob(".*.tmp"):  # a killed run's half-written temporary files
+        stale.unlink(missing_ok=True)
     todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
     clock = {"load": time.perf_counter(), "extract": 0.0, "model": 0.0}
     inference = (old or {}).get("inference")
@@ -136,10 +180,15 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
             for f, v in ident.items():
                 df[f] = v
             df["inference_precision"] = (inference or {}).get("precision")
-        _write_parquet(df, out / "parts" / f"part-{k:05d}.parquet")
+        # errors first, rows last: the parquet marks the part done, so a kill between the two redoes the part
+        # rather than losing its failures
+        errors_file = out / "parts" / f"part-{k:05d}.errors.json"
         if failed:
-            with atomic_writer(out / "parts" / f"part-{k:05d}.errors.json") as fh:
+            with atomic_writer(errors_file) as fh:
                 json.dump(failed, fh)
+        else:
+            errors_file.unlink(missing_ok=True)  # left by an earlier, killed attempt at this part
+        _write_parquet(df, out / "parts" / f"part-{k:05d}.parquet")
         bar.update(len(parts[k]))
     bar.close()
     return replace(_finish(out, parts, articles, skips, cfg, t0), timings=clock,
@@ -259,11 +308,13 @@ def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> S
     quotes = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) \
         else pd.DataFrame(columns=["article_id", "quote_id", "label", "confidence"])
     errors = [{"source": s.source, "article_id": s.article_id, "reason": s.reason} for s in skips]
+    failed = []
     for k in range(len(parts)):
         e = out / "parts" / f"part-{k:05d}.errors.json"
         if e.exists():
-            errors += json.loads(e.read_text())
-    failed_ids = {e["article_id"] for e in errors}
+            failed += json.loads(e.read_text())
+    errors += failed
+    failed_ids = {e["article_id"] for e in failed}
     keep = ["article_id", "quote_id", "text", "char_start", "char_end", "kind", "speaker", "speaker_role",
             "speaker_org", "cue", "label", "confidence", "not_scored"] + \
         [c for c in quotes.columns if c.startswith("prob_")] + \

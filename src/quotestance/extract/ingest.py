@@ -2,14 +2,20 @@
 
 Offsets downstream index into `Article.text` exactly as read here: bytes decoded (UTF-8, BOM dropped),
 line ends translated to "\\n" the way Python's text mode does, front matter removed, nothing else touched.
-Every input that yields no article yields a `Skip` with its reason instead; nothing raises.
+Every input that yields no article yields a `Skip` with its reason instead; nothing raises. Hostile inputs
+cost bounded time and memory: files are sized before they are read (`MAX_BYTES`; device files, pipes and
+sparse giants are never read), front matter is capped, parsed with every value a string as written (no
+`0123` -> 83, no `yes` -> True) and no YAML aliases (no expansion bombs), and every file is read once even
+through symlink loops. Ids stay as they are unless two inputs collide; then the later ones take their path.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,31 +29,57 @@ JSONL_SUFFIXES = {".jsonl"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _META_KEYS = ("title", "date", "outlet", "url", "event")
+MAX_BYTES = 16 * 2**20  # a text or HTML file over this is skipped unread (4x extract.max_chars' default in UTF-8)
+MAX_LINE_BYTES = 16 * 2**20  # one JSONL row
+MAX_FRONT_CHARS = 64 * 2**10  # front matter holds a few fields, never a document
 
 
 def iter_sources(spec: str | Path) -> list[Path]:
-    """Files named by a file, a directory (searched recursively) or a glob, sorted; only known suffixes."""
+    """Inputs named by a file, a directory (searched recursively) or a glob, sorted; only known suffixes.
+
+    Each file once: names that resolve to the same file (a symlink loop, a link beside its target) count
+    once. Entries that are not regular files (devices, pipes) are kept, so `read_file` records why they
+    are skipped rather than dropping them unseen.
+    """
     p = Path(spec)
-    if p.is_file():
-        return [p]
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
-    hits = sorted(Path(f) for f in glob.glob(str(spec), recursive=True))
-    return [f for f in hits if f.is_file()]
+        found = sorted(f for f in p.rglob("*") if f.suffix.lower() in SUFFIXES and not f.is_dir())
+    elif p.exists():
+        found = [p]
+    else:
+        found = sorted(Path(f) for f in glob.glob(str(spec), recursive=True) if not Path(f).is_dir())
+    best: dict[str, Path] = {}  # each file under its shortest name (not b/loop/loop/x.txt for b/x.txt)
+    for f in sorted(found, key=lambda f: (len(f.parts), str(f))):
+        try:
+            real = os.path.realpath(f)
+        except (OSError, RuntimeError):  # a link that loops on itself
+            real = str(f)
+        best.setdefault(real, f)
+    return sorted(best.values())
 
 
 def decode(raw: bytes) -> tuple[str | None, str | None]:
-    """(text, note): UTF-8 first; cp1252 then latin-1 as a recorded fallback; (None, reason) for binary."""
+    """(text, note): UTF-8 first; (None, reason) for binary. A UTF-8 file with a few bad bytes stays UTF-8
+    (each bad byte becomes U+FFFD, counted in the note): one stray byte must not turn every accent of the
+    file into cp1252 mojibake. Text with no valid UTF-8 sequence at all is a legacy encoding: cp1252 (then
+    latin-1), recorded in the note."""
     if b"\x00" in raw[:8192]:
         return None, "binary file (NUL bytes)"
     note = None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        try:
-            text, note = raw.decode("cp1252"), f"not UTF-8 ({e.reason} at byte {e.start}); decoded as cp1252"
-        except UnicodeDecodeError:
-            text, note = raw.decode("latin-1"), f"not UTF-8 ({e.reason} at byte {e.start}); decoded as latin-1"
+        loose = raw.decode("utf-8-sig", errors="replace")
+        bad = loose.count("\ufffd") - raw.decode("utf-8-sig", errors="ignore").count("\ufffd")
+        valid_multibyte = sum(1 for c in loose if ord(c) > 0x7F and c != "\ufffd")
+        if valid_multibyte and bad <= max(3, valid_multibyte // 10):
+            text, note = loose, f"not valid UTF-8 ({bad} bad byte sequence(s), first at byte {e.start}); " \
+                                "kept as UTF-8 with U+FFFD in their place"
+        else:
+            try:
+                text, note = raw.decode("cp1252"), f"not UTF-8 ({e.reason} at byte {e.start}); decoded as cp1252"
+            except UnicodeDecodeError:
+                text, note = raw.decode("latin-1"), f"not UTF-8 ({e.reason} at byte {e.start}); decoded as latin-1"
     controls = sum(1 for c in text[:8192] if ord(c) < 32 and c not in "\n\r\t\f")
     if controls > 0.05 * max(1, min(len(text), 8192)):
         return None, "binary file (control characters)"
@@ -55,13 +87,32 @@ def decode(raw: bytes) -> tuple[str | None, str | None]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), note
 
 
+class FrontMatterError(ValueError):
+    """Front matter that is YAML but hostile: too large, too deep, or using aliases."""
+
+
+class _FrontLoader(yaml.BaseLoader):
+    """Every scalar a string as written (ids keep their zeros); aliases refused (no expansion bombs)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise FrontMatterError("front matter uses a YAML alias (*name): not allowed")
+        return super().compose_node(parent, index)
+
+
 def split_front_matter(text: str) -> tuple[dict, str]:
-    """YAML front matter (if any) and the body after it."""
-    m = _FRONT.match(text)
+    """YAML front matter (if any) and the body after it; FrontMatterError for hostile front matter."""
+    if not text.startswith("---"):
+        return {}, text
+    m = _FRONT.match(text[: MAX_FRONT_CHARS + 16])
     if not m:
+        if _FRONT.match(text):
+            raise FrontMatterError(f"front matter over {MAX_FRONT_CHARS:,} characters")
         return {}, text
     try:
-        meta = yaml.safe_load(m.group(1))
+        meta = yaml.load(m.group(1), Loader=_FrontLoader)  # noqa: S506 - a BaseLoader: strings only, no objects
+    except RecursionError:
+        raise FrontMatterError("front matter nested too deep") from None
     except yaml.YAMLError:
         return {}, text  # not front matter after all: keep the text whole
     return (meta if isinstance(meta, dict) else {}), text[m.end():]
@@ -78,7 +129,11 @@ def make_article(aid: str, text: str, meta: dict, source: str) -> Article | Skip
 def _html_article(path: Path, html: str) -> Article | Skip:
     import trafilatura  # imported here: only HTML inputs pay for it
 
-    doc = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
+    try:
+        doc = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
+    except Exception as e:  # noqa: BLE001 - a page trafilatura cannot parse is one skipped input, not a dead batch
+        return Skip(source=str(path), reason=f"HTML extraction failed: {type(e).__name__}: {e}"[:300],
+                    article_id=path.stem)
     text = (getattr(doc, "text", None) if doc is not None else None) or ""
     if not text.strip():
         return Skip(source=str(path), reason="HTML holds no main text (only scripts, navigation or boilerplate)",
@@ -88,44 +143,92 @@ def _html_article(path: Path, html: str) -> Article | Skip:
 
 
 def read_file(path: Path) -> Iterator[Article | Skip]:
-    """Articles (or skips) from one file."""
+    """Articles (or skips) from one file; its size is checked before a byte is read."""
     try:
-        raw = path.read_bytes()
+        st = path.stat()
+    except (OSError, RuntimeError) as e:  # missing, unreadable, or a symlink loop
+        yield Skip(source=str(path), reason=f"cannot read file: {getattr(e, 'strerror', None) or e}")
+        return
+    if not stat.S_ISREG(st.st_mode):
+        yield Skip(source=str(path), reason="not a regular file (a device, pipe or socket): not read")
+        return
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        yield from _jsonl_articles(path)
+        return
+    if st.st_size > MAX_BYTES:
+        yield Skip(source=str(path), reason=f"file is {st.st_size:,} bytes, over {MAX_BYTES:,}: not read",
+                   article_id=path.stem)
+        return
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # the file may have grown since stat
     except OSError as e:
         yield Skip(source=str(path), reason=f"cannot read file: {e.strerror}")
+        return
+    if len(raw) > MAX_BYTES:
+        yield Skip(source=str(path), reason=f"file is over {MAX_BYTES:,} bytes: not read", article_id=path.stem)
         return
     text, note = decode(raw)
     if text is None:
         yield Skip(source=str(path), reason=note or "undecodable", article_id=path.stem)
         return
-    suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
-        yield from _jsonl_articles(path, text)
-    elif suffix in HTML_SUFFIXES:
+    if suffix in HTML_SUFFIXES:
         yield _html_article(path, text)
-    else:
+        return
+    try:
         meta, body = split_front_matter(text)
-        if note:
-            meta = {**meta, "encoding_note": note}
-        yield make_article(str(meta.get("id") or path.stem), body, meta, str(path))
+    except FrontMatterError as e:
+        yield Skip(source=str(path), reason=str(e), article_id=path.stem)
+        return
+    if note:
+        meta = {**meta, "encoding_note": note}
+    yield make_article(str(meta.get("id") or path.stem), body, meta, str(path))
 
 
-def _jsonl_articles(path: Path, text: str) -> Iterator[Article | Skip]:
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield Skip(source=where, reason=f"line is not JSON ({e.msg})")
-            continue
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            yield Skip(source=where, reason="JSONL row has no string field 'text'")
-            continue
-        aid = row.get("id") or row.get("article_id") or f"{path.stem}-{n}"
-        meta = {**(row.get("metadata") or {}), **{k: v for k, v in row.items() if k != "metadata"}}
-        yield make_article(str(aid), row["text"], meta, where)
+def _jsonl_articles(path: Path) -> Iterator[Article | Skip]:
+    """One article per line, read line by line (a batch file may be large; one row is capped)."""
+    try:
+        fh = open(path, "rb")
+    except OSError as e:
+        yield Skip(source=str(path), reason=f"cannot read file: {e.strerror}")
+        return
+    with fh:
+        n = 0
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                break
+            n += 1
+            where = f"{path}:{n}"
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # the rest of the oversized line, unkept
+                    raw = fh.readline(MAX_LINE_BYTES)
+                yield Skip(source=where, reason=f"JSONL line over {MAX_LINE_BYTES:,} bytes: not read")
+                continue
+            line, note = decode(raw)
+            if line is None or not line.strip():
+                if line is None:
+                    yield Skip(source=where, reason=note or "undecodable")
+                continue
+            yield _jsonl_row(line, where, path.stem, n)
+
+
+def _jsonl_row(line: str, where: str, stem: str, n: int) -> Article | Skip:
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as e:
+        return Skip(source=where, reason=f"line is not JSON ({getattr(e, 'msg', 'nested too deep')})")
+    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+        return Skip(source=where, reason="JSONL row has no string field 'text'")
+    metadata = row.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return Skip(source=where, reason=f"JSONL row's 'metadata' is {type(metadata).__name__}, not an object")
+    aid = row.get("id") if row.get("id") not in (None, "") else row.get("article_id")
+    if aid is not None and not isinstance(aid, (str, int)):
+        return Skip(source=where, reason=f"JSONL row's id is {type(aid).__name__}, not a string")
+    meta = {**(metadata or {}), **{k: v for k, v in row.items() if k != "metadata"}}
+    return make_article(str(aid) if aid not in (None, "") else f"{stem}-{n}", row["text"], meta, where)
 
 
 def read_articles(spec: str | Path) -> Iterator[Article | Skip]:
@@ -134,5 +237,28 @@ def read_articles(spec: str | Path) -> Iterator[Article | Skip]:
     >>> list(read_articles("/nonexistent/*.txt"))
     []
     """
-    for path in iter_sources(spec):
-        yield from read_file(path)
+    sources = iter_sources(spec)
+    base = Path(os.path.commonpath([str(s.parent) for s in sources])) if sources else Path(".")
+    seen: set[str] = set()
+    for path in sources:
+        for item in read_file(path):
+            if isinstance(item, Article):
+                item = _unique(item, path, base, seen)
+                seen.add(item.id)
+            yield item
+
+
+def _unique(art: Article, path: Path, base: Path, seen: set[str]) -> Article:
+    """The article, under a new id only if its id was taken by an earlier input: its path below the
+    inputs' common folder (JSONL rows: with the line), then a counter. Deterministic: inputs are sorted."""
+    if art.id not in seen:
+        return art
+    from dataclasses import replace
+
+    rel = path.relative_to(base).with_suffix("").as_posix() if path.is_relative_to(base) else path.stem
+    new = rel + (art.source[len(str(path)):] if art.source.startswith(f"{path}:") else "")
+    k, candidate = 1, new
+    while candidate in seen:
+        k += 1
+        candidate = f"{new}#{k}"
+    return replace(art, id=candidate, meta={**art.meta, "id_note": f"id {art.id!r} was taken; renamed"})
