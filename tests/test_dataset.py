@@ -128,3 +128,20 @@ def test_mlflow_run_lists_the_dataset_inputs(slice_dir, labels, tmp_path, mlflow
     run = mlflow.search_runs(experiment_names=["t"], output_format="list")[0]
     names = sorted(i.dataset.name for i in run.inputs.dataset_inputs)
     assert names == ["quotestance-test", "quotestance-train", "quotestance-validation"]
+
+
+def test_skipped_inputs_and_duplicate_ids_are_reported(slice_dir, labels, tmp_path):
+    """Nothing is dropped unseen: unreadable inputs and a second source's copy of an id are listed."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "empty.txt").write_text("", encoding="utf-8")
+    (extra / "blob.txt").write_bytes(bytes(range(256)) * 10)
+    shutil.copy(slice_dir / "corpus" / "ev01-01.md", extra / "ev01-01.md")  # the same id from a second source
+    cfg = cfg_for(slice_dir, "with-extra", sources=[str(slice_dir / "corpus"), str(extra)])
+    rep = build_dataset(cfg, labels, ExtractConfig())
+    reasons = {Path(s["source"]).name: s["reason"] for s in rep.skipped}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["blob.txt"]
+    assert "duplicate article id" in reasons["ev01-01.md"]
+    written = [json.loads(x) for x in (slice_dir / "with-extra/errors.jsonl").read_text().splitlines()]
+    assert len(written) == len(rep.skipped) == 3
+    assert "Inputs left out" in (slice_dir / "with-extra/README.md").read_text()

@@ -70,8 +70,10 @@ def _dataset(cfg: DictConfig) -> None:
         _rc[0] = 2
         return
     print(f"dataset: train={rep.rows['train']} validation={rep.rows['validation']} test={rep.rows['test']} "
-          f"unjoined_gold={len(rep.unjoined_gold)} seconds={rep.seconds:.1f} -> {app.dataset.output}",
+          f"unjoined_gold={len(rep.unjoined_gold)} skipped={len(rep.skipped)} seconds={rep.seconds:.1f} -> "
+          f"{app.dataset.output}" + (f" (skipped inputs: {app.dataset.output}/errors.jsonl)" if rep.skipped else ""),
           file=sys.stderr)
+    _rc[0] = EXIT_SKIPPED if rep.skipped else 0
 
 
 @hydra.main(version_base=None, config_path=CONF, config_name="train_app")

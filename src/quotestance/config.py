@@ -23,6 +23,7 @@ class ExtractConfig:
     batch_size: int = 16  # texts per nlp.pipe batch
     progress_min_articles: int = 20  # show a progress bar from this many articles up
     max_chars: int = 1_000_000  # longer articles are skipped with a reason (spaCy's own default limit)
+    max_seconds_per_article: float = 60.0  # a last guard: extraction past this is stopped and recorded (0: none)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from quotestance.extract import extract_many, read_articles
 from quotestance.extract.evaluation import overlap, strip_marks
 from quotestance.io import atomic_writer, read_jsonl, write_jsonl
 from quotestance.progress import bar, say
-from quotestance.records import Article
+from quotestance.records import Article, Skip
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("quote_id", "article_id", "event", "text", "speaker", "speaker_role", "speaker_org", "kind",
@@ -93,6 +93,7 @@ class DatasetReport:
     kappa: float | None = None
     seconds: float = 0.0
     digests: dict[str, str] = field(default_factory=dict)
+    skipped: list[dict[str, str | None]] = field(default_factory=list)  # inputs left out, each with its reason
 
 
 def normalise(text: str) -> str:
@@ -217,16 +218,28 @@ def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, trackin
     names = [lab.name for lab in labels.labels]
     gold = load_gold(list(cfg.gold), names)
     articles: dict[str, Article] = {}
+    skipped: list[dict[str, str | None]] = []  # written to errors.jsonl and counted: never dropped unseen
     for src in cfg.sources:
-        found = [a for a in read_articles(src) if isinstance(a, Article)]
+        items = list(read_articles(src))
+        found = [a for a in items if isinstance(a, Article)]
         if not found:
             raise DatasetError(f"source {src!r} holds no readable article")
+        skipped += [{"source": s.source, "article_id": s.article_id, "reason": s.reason}
+                    for s in items if isinstance(s, Skip)]
         for a in found:
+            if a.id in articles:  # two sources with one id: the first is kept, the other reported
+                skipped.append({"source": a.source, "article_id": a.id,
+                                "reason": f"duplicate article id: already read from {articles[a.id].source}"})
+                continue
             articles[a.id] = a
     nlp = load_nlp(extract_cfg.spacy_model)
     quotes: dict[str, list[dict]] = {}
-    for art, qs in bar(extract_many(list(articles.values()), nlp, n_process=extract_cfg.n_process),
+    for art, qs in bar(extract_many(list(articles.values()), nlp, n_process=extract_cfg.n_process,
+                                    max_seconds=extract_cfg.max_seconds_per_article),
                        total=len(articles), desc="extracting quotes", unit="article"):
+        if isinstance(qs, Exception):
+            skipped.append({"source": art.source, "article_id": art.id,
+                            "reason": f"extraction failed: {type(qs).__name__}: {qs}"})
         quotes[art.id] = [] if isinstance(qs, Exception) else [q.to_dict() for q in qs]
     labelled, unlabelled, unjoined = join_gold(articles, quotes, gold, cfg.min_join_overlap)
     for r in labelled + unlabelled:
@@ -259,13 +272,14 @@ def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, trackin
         json.dump({"leave_one_event_out": loeo_folds(events), "splits": {e: split_of[e] for e in events}}, fh,
                   indent=1)
     write_jsonl(({"quote_id": q} for q in unjoined), out / "unjoined_gold.jsonl")
+    write_jsonl(skipped, out / "errors.jsonl")
     report = DatasetReport(
         rows={s: len(v) for s, v in splits.items()},
         label_counts={s: dict(Counter(r["label"] for r in v)) for s, v in splits.items()},
         source_counts={s: dict(Counter(r["label_source"] for r in v)) for s, v in splits.items()},
         event_splits={e: split_of[e] for e in events}, unjoined_gold=unjoined, unlabelled_dropped=dropped,
         weak_accuracy=weak_acc, kappa=_kappa(gold), seconds=time.perf_counter() - t0,
-        digests={s: _digest(v) for s, v in splits.items()})
+        digests={s: _digest(v) for s, v in splits.items()}, skipped=skipped)
     card = dataset_card(report, cfg, labels, splits)
     with atomic_writer(out / "README.md") as fh:
         fh.write(card)
@@ -384,6 +398,8 @@ def dataset_card(rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, s
     lines += ["", "## Labels and their sources", "",
               f"- Gold rows that joined no extracted quote (kept with their gold span): {len(rep.unjoined_gold)}"
               " (ids in `unjoined_gold.jsonl`).",
+              f"- Inputs left out (unreadable, empty, duplicate id, extraction failed): {len(rep.skipped)} (each "
+              "with its reason in `errors.jsonl`).",
               f"- Extracted quotes without gold left unlabelled (validation/test, or weak vote below "
               f"{cfg.weak.min_confidence}): {rep.unlabelled_dropped}."]
     if rep.kappa is not None:

@@ -159,7 +159,8 @@ def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractC
     bar = progress_bar(total=len(articles), desc="scoring", unit="article", show=len(articles) >= 20,
                initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
     # one stream over every part still to do: nlp.pipe's workers (extract.n_process) start once, not per part
-    stream = extract_many((a for k in todo for a in parts[k]), nlp, n_process=extract_cfg.n_process) \
+    stream = extract_many((a for k in todo for a in parts[k]), nlp, n_process=extract_cfg.n_process,
+                          max_seconds=extract_cfg.max_seconds_per_article) \
         if todo else iter(())
     for k in todo:
         rows, failed = [], []

@@ -70,7 +70,8 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
 
     def rows():
         nonlocal n_quotes
-        for art, result in extract_many(articles, nlp, n_process=cfg.n_process, batch_size=cfg.batch_size):
+        for art, result in extract_many(articles, nlp, n_process=cfg.n_process, batch_size=cfg.batch_size,
+                                         max_seconds=cfg.max_seconds_per_article):
             bar.update(1)
             if isinstance(result, Exception):
                 skips.append(Skip(source=art.source or art.id, article_id=art.id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from spacy.language import Language
@@ -701,11 +702,42 @@ def extract_quotes(article: Article, nlp: Language) -> list[Quote]:
     return extract_from_parse(article, parsed, extractor_version(nlp))
 
 
+class ExtractionTimeout(TimeoutError):
+    """An article's extraction ran past `extract.max_seconds_per_article`."""
+
+
+@contextmanager
+def _time_budget(seconds: float):
+    """Raise ExtractionTimeout in this block after `seconds` (a SIGALRM timer: main thread only, else none).
+
+    Extraction is linear in the article by design; this is the last guard should some input still find a
+    slow path, so that one article costs a recorded skip and never the batch's time.
+    """
+    import signal
+    import threading
+
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise ExtractionTimeout(f"extraction took over {seconds:g} s (extract.max_seconds_per_article)")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def extract_many(articles: Iterable[Article], nlp: Language, n_process: int = 1,
-                 batch_size: int = 16) -> Iterator[tuple[Article, list[Quote] | Exception]]:
+                 batch_size: int = 16, max_seconds: float = 0.0) -> Iterator[tuple[Article, list[Quote] | Exception]]:
     """(article, quotes) for a stream of articles, parsing with nlp.pipe (n_process workers).
 
-    An article whose extraction fails yields the exception instead of quotes, so a batch never dies.
+    An article whose extraction fails, or runs past `max_seconds` (0: no limit), yields the exception
+    instead of quotes, so a batch never dies.
     """
     version = extractor_version(nlp)
     pending: dict[int, tuple[Article, list[tuple[Doc, int] | None]]] = {}
@@ -723,6 +755,9 @@ def extract_many(articles: Iterable[Article], nlp: Language, n_process: int = 1,
         if all(p is not None for p in parts):
             del pending[k]
             try:
-                yield art, extract_from_parse(art, Parsed(parts), version)  # type: ignore[arg-type]
+                with _time_budget(max_seconds):
+                    quotes = extract_from_parse(art, Parsed(parts), version)  # type: ignore[arg-type]
             except Exception as e:  # noqa: BLE001 - recorded as a skip by the caller, never lost
                 yield art, e
+            else:
+                yield art, quotes

@@ -120,23 +120,41 @@ def _trim_end(text: str, s: int, e: int) -> int:
     return e
 
 
+MAX_SINGLE_CHARS = 2000  # a single-quoted sentence is never longer: an opener looks no further for its closer
+MAX_SINGLE_CANDIDATES = 16  # closers tried per opener (each possessive "s’" skipped costs one)
+
+
 def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[Span]:
     """Top-level single-quoted sentences (British style); apostrophes never pair because an opener
-    needs a boundary before and a letter after, and the pair must enclose a sentence-like run."""
-    spans = []
+    needs a boundary before and a letter after, and the pair must enclose a sentence-like run.
+
+    Linear in the paragraph: the closers that can end a quote (a mark before a space or punctuation) are
+    found once, each opener looks at a bounded number of them within MAX_SINGLE_CHARS, and the double-quote
+    spans it must avoid are found by bisection (a flood of unpaired openers once scanned to the paragraph's
+    end for each of them).
+    """
+    from bisect import bisect_left, bisect_right
+
+    spans: list[Span] = []
     opener = re.compile(r"(?:(?<=^)|(?<=[\s(\[—–]))[‘'](?=[^\W_]|@|#)", re.M)
+    closer = re.compile(r"[’'](?=[\s.,;:!?)—–]|\Z)")
+    taken = sorted(taken)
+    starts = [a for a, _ in taken]
+    reach = [0] * len(taken)  # the furthest end among taken spans up to each index (they may nest)
+    for i, (_, b) in enumerate(taken):
+        reach[i] = max(b, reach[i - 1] if i else b)
     for p, (ps, pe) in enumerate(paras):
+        closers = [m.start() for m in closer.finditer(text, ps, pe)]
         for m in opener.finditer(text, ps, pe):
             o = m.start()
-            if any(a <= o < b for a, b in taken) or any(x.start <= o <= x.end for x in spans):
+            i = bisect_right(starts, o) - 1
+            if (i >= 0 and o < reach[i]) or (spans and spans[-1].start <= o <= spans[-1].end):
                 continue
-            for c in range(o + 2, pe):
-                ch = text[c]
-                if ch not in SINGLE_CLOSE:
-                    continue
+            k = bisect_left(closers, o + 2)
+            for c in closers[k:k + MAX_SINGLE_CANDIDATES]:
+                if c - o > MAX_SINGLE_CHARS:
+                    break
                 nxt = text[c + 1] if c + 1 < pe else " "
-                if not (nxt.isspace() or nxt in ".,;:!?)—–"):
-                    continue  # an apostrophe inside a word
                 inner = text[o + 1:c]
                 if "‘" in inner:
                     break  # another opener inside: these are apostrophes ("rock ‘n’ roll"), not a quote
