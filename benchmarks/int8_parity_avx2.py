@@ -1,6 +1,6 @@
 """int8 parity on an AVX2-only CPU's kernels, measured without one: ONNX Runtime under QEMU's Haswell model.
 
-usage: python benchmarks/int8_parity_avx2.py [--model models/quote-stance] [--cpu Haswell]
+usage: python benchmarks/int8_parity_avx2.py [--model models/quote-stance] [--cpu Haswell] [--write docs/benchmarks.md]
 needs: qemu-user (Debian: apt-get install qemu-user), and a model with its parity rows (`make pipeline`,
 `quotestance-register export`).
 
@@ -55,6 +55,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "models/quote-stance"))
     ap.add_argument("--cpu", default="Haswell", help="QEMU CPU model: AVX2 without AVX-512 or VNNI")
+    ap.add_argument("--write", help="also put the table between the int8_avx2 markers of this markdown file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -86,19 +87,27 @@ def main() -> None:
     def f1(y: np.ndarray) -> float:
         return 100 * f1_score(gold, [labels[i] for i in y], labels=stance, average="macro", zero_division=0)
 
+    from quotestance.cpu import describe
+
     ref = fp32.argmax(1)
-    print(f"{len(rows)} parity rows of {a.model}; int8 kernels: AVX2 (QEMU -cpu {a.cpu}) and this CPU's own")
-    print("| int8 kernels | margin | rows scored again | agreement with fp32 | stance macro-F1 change (points) |")
-    print("|---|---:|---:|---:|---:|")
+    lines = [f"{len(rows)} parity rows of the model; int8 kernels: AVX2 (QEMU -cpu {a.cpu}) and this CPU's own "
+             f"({describe()})", "",
+             "| int8 kernels | margin | rows scored again | agreement with fp32 | stance macro-F1 change (points) |",
+             "|---|---:|---:|---:|---:|"]
     for name, logits in (("AVX2, emulated", avx2), ("this CPU", native)):
         for m in MARGINS:
             y = cascade(logits, fp32, m)
             p = np.exp(logits - logits.max(1, keepdims=True))
             p = np.sort(p / p.sum(1, keepdims=True), 1)
             again = int(((p[:, -1] - p[:, -2]) < m).sum())
-            print(f"| {name} | {m} | {again} | {np.mean(y == ref):.4f} | {f1(y) - f1(ref):+.2f} |")
-    print(f"raw logits, AVX2 vs this CPU's int8: mean |difference| {np.abs(avx2 - native).mean():.4f}, "
-          f"labels agree {np.mean(avx2.argmax(1) == native.argmax(1)):.4f}")
+            lines.append(f"| {name} | {m} | {again} | {np.mean(y == ref):.4f} | {f1(y) - f1(ref):+.2f} |")
+    lines += ["", f"raw logits, AVX2 vs this CPU's int8: mean |difference| {np.abs(avx2 - native).mean():.4f}, "
+              f"labels agree {np.mean(avx2.argmax(1) == native.argmax(1)):.4f}"]
+    print("\n".join(lines))
+    if a.write:
+        from sections import write_block
+
+        write_block(Path(a.write), "int8_avx2", lines)
 
 
 if __name__ == "__main__":

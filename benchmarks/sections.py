@@ -47,3 +47,17 @@ def write_section(path: Path, name: str, lines: list[str]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_block(path: Path, name: str, lines: list[str]) -> None:
+    """Put `lines` between `<!-- NAME:begin -->` and `<!-- NAME:end -->` of `path` (atomically)."""
+    text = path.read_text(encoding="utf-8")
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text or end not in text:
+        sys.exit(f"error: {path} has no {begin} ... {end} markers")
+    cmd = f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:])
+    block = f"{begin}\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n" + "\n".join(lines) + f"\n\n{end}"
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
