@@ -73,7 +73,7 @@ def watch(cmd: list[str], log_path: str | None) -> tuple[int, list[tuple[float, 
 SEEN: list[str] = []
 # the command's own summary lines worth keeping in the docs: the CPU, stage and epoch lines, metrics
 KEEP = re.compile(r"^(CPU: |seconds |epoch \d+/\d+: |training \S+ in |✓ |\| (metric|test_stance|external_|"
-                  r"validation_stance|run_id)|quote-stance v)")
+                  r"validation_stance|run_id)|\|---|quote-stance v)")
 
 
 def main() -> None:
