@@ -146,3 +146,12 @@ def test_a_page_trafilatura_cannot_parse_is_a_skip(tmp_path, monkeypatch):
     monkeypatch.setattr(trafilatura, "bare_extraction", boom)
     (s,) = _one(tmp_path, "p.html", b"<html><body><p>Hi</p></body></html>")
     assert isinstance(s, Skip) and "HTML extraction failed" in s.reason
+
+
+def test_an_id_named_twice_is_the_same_article_read_once(tmp_path):
+    f = tmp_path / "batch.jsonl"
+    f.write_text(json.dumps({"id": "a", "text": "One."}) + "\n" + json.dumps({"id": "a", "text": "Again."}) + "\n",
+                 encoding="utf-8")
+    got = items(f)
+    assert [type(x).__name__ for x in got] == ["Article", "Skip"]
+    assert "duplicate article id 'a'" in got[1].reason and "batch.jsonl:1" in got[1].reason

@@ -239,24 +239,33 @@ def read_articles(spec: str | Path) -> Iterator[Article | Skip]:
     """
     sources = iter_sources(spec)
     base = Path(os.path.commonpath([str(s.parent) for s in sources])) if sources else Path(".")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # id -> where it was read
     for path in sources:
         for item in read_file(path):
             if isinstance(item, Article):
                 item = _unique(item, path, base, seen)
-                seen.add(item.id)
+                if isinstance(item, Article):
+                    seen[item.id] = item.source or item.id
             yield item
 
 
-def _unique(art: Article, path: Path, base: Path, seen: set[str]) -> Article:
-    """The article, under a new id only if its id was taken by an earlier input: its path below the
-    inputs' common folder (JSONL rows: with the line), then a counter. Deterministic: inputs are sorted."""
+def _unique(art: Article, path: Path, base: Path, seen: dict[str, str]) -> Article | Skip:
+    """The article as read unless its id was taken by an earlier input. An id the input named itself (front
+    matter `id`, a JSONL row's `id`) is the same article again: recorded as a skip, never scored twice. An
+    id taken from a file name is a coincidence (two `x.txt` in two folders): the later file takes its path
+    below the inputs' common folder (JSONL rows: with the line), then a counter. Deterministic: inputs are
+    read in sorted order."""
     if art.id not in seen:
         return art
     from dataclasses import replace
 
+    line = art.source[len(str(path)):] if art.source and art.source.startswith(f"{path}:") else ""
+    implicit = art.id == path.stem or (line and art.id == f"{path.stem}-{line[1:]}")
+    if not implicit:
+        return Skip(source=art.source or str(path), article_id=None,
+                    reason=f"duplicate article id {art.id!r}: already read from {seen[art.id]}")
     rel = path.relative_to(base).with_suffix("").as_posix() if path.is_relative_to(base) else path.stem
-    new = rel + (art.source[len(str(path)):] if art.source.startswith(f"{path}:") else "")
+    new = rel + line
     k, candidate = 1, new
     while candidate in seen:
         k += 1
