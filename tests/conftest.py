@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("QUOTESTANCE_SHARED", ROOT.parent / "shared"))
 
 
-def pytest_report_header(config) -> str:
-    """The CPU the suite ran as: paths that CPU lacks are skipped with a reason (see the skip list)."""
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The CPU the suite ran as (also under -q): paths that CPU lacks are skipped, each with its reason above."""
     from quotestance.cpu import describe
 
-    return f"quotestance CPU: {describe()}"
+    terminalreporter.write_line(f"quotestance CPU: {describe()}")
 
 
 @pytest.fixture(scope="session")
