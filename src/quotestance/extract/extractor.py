@@ -314,15 +314,56 @@ def _unasserted(verb: Token) -> bool:
     return _inside_quote(verb)
 
 
+def _paragraph_finder(paras: list[tuple[int, int]]):
+    """pos -> index of the first paragraph whose span holds it (0 if none), by bisection, not a scan per call."""
+    from bisect import bisect_right
+
+    starts, ends = [s for s, _ in paras], [e for _, e in paras]
+
+    def para_of(pos: int) -> int:
+        k = bisect_right(starts, pos) - 1
+        # paragraphs are sorted and disjoint, but a position on a boundary belongs to the earlier one
+        for j in (k - 1, k):
+            if 0 <= j < len(paras) and paras[j][0] <= pos <= ends[j]:
+                return j
+        return 0
+
+    return para_of
+
+
+def _quote_marks(doc) -> tuple[list[int], list[int], list[tuple[int, int, int]]]:
+    """Per doc, once: newline positions, double-mark positions, and running (open, close, straight) counts."""
+    cached = doc.user_data.get("quotestance_marks")
+    if cached is None:
+        text = spk.doc_text(doc)
+        newlines = [i for i, c in enumerate(text) if c == "\n"]
+        marks, counts, o, c_, s = [], [], 0, 0, 0
+        for i, ch in enumerate(text):
+            if ch in DOUBLE:
+                o, c_, s = o + (ch in "“„«"), c_ + (ch in "”»"), s + (ch == '"')
+                marks.append(i)
+                counts.append((o, c_, s))
+        cached = doc.user_data["quotestance_marks"] = (newlines, marks, counts)
+    return cached
+
+
 def _inside_quote(tok: Token) -> bool:
-    """Whether a token stands inside a pair of double quotation marks of its own paragraph."""
-    text = spk.doc_text(tok.doc)
-    start = max(text.rfind("\n", 0, tok.idx), 0)
-    marks = [c for c in text[start:tok.idx] if c in DOUBLE]
-    opens = sum(1 for c in marks if c in "“„«")
-    closes = sum(1 for c in marks if c in "”»")
-    straight = sum(1 for c in marks if c == '"')
-    return opens > closes or straight % 2 == 1
+    """Whether a token stands inside a pair of double quotation marks of its own paragraph.
+
+    Counted from running totals of the doc's marks (built once per doc), so each call costs a bisection,
+    not a rescan of its paragraph (a long paragraph with many verbs was quadratic).
+    """
+    from bisect import bisect_left
+
+    newlines, marks, counts = _quote_marks(tok.doc)
+    k = bisect_left(newlines, tok.idx) - 1
+    start = max(newlines[k] if k >= 0 else 0, 0)  # as text.rfind("\n", 0, idx), clamped at 0
+    a, b = bisect_left(marks, start), bisect_left(marks, tok.idx)
+    if b <= a:
+        return False
+    o0, c0, s0 = counts[a - 1] if a else (0, 0, 0)
+    o1, c1, s1 = counts[b - 1]
+    return o1 - o0 > c1 - c0 or (s1 - s0) % 2 == 1
 
 
 def _is_question(comp: Token) -> bool:
@@ -558,7 +599,7 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         spk.build_index(doc, off, idx)
     spk.finish_index(idx)
     paras, spans = find_direct_spans(text)
-    para_of = lambda pos: next((k for k, p in enumerate(paras) if p[0] <= pos <= p[1]), 0)  # noqa: E731
+    para_of = _paragraph_finder(paras)
 
     frames = [_direct_attribution(text, parsed, paras, spans, i) for i in range(len(spans))]
     outer = _reported(text, parsed, spans)
@@ -634,10 +675,16 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
 
 def _reported(text: str, parsed: Parsed, spans: list[Span]) -> list[tuple[int, int, Token, str]]:
     """Indirect candidates that are not a direct quote's own frame; nested reports keep the outermost."""
-    direct = [(s.start, s.end) for s in spans]
+    from bisect import bisect_left
+
+    direct = sorted((s.start, s.end) for s in spans)
+    starts = [a for a, _ in direct]
+    longest = max((b - a for a, b in direct), default=0)
     kept = []
     for start, end, subj, cue in _indirect_candidates(parsed):
-        covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct)
+        # only the direct spans that can overlap [start, end): those starting within `longest` before it
+        lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
+        covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct[lo:hi])
         if covered > 0.5 * (end - start) or text[start] in DOUBLE or text[end - 1] in DOUBLE:
             continue
         kept.append((start, end, subj, cue))
@@ -659,9 +706,20 @@ def _inherit(text: str, paras, spans: list[Span], group: list[int], d_spk: dict,
     - a new sentence-quote right after an attributed quote in the same paragraph continues it.
     A quote with none of these stays unattributed.
     """
+    from collections import defaultdict
+
     filled: set[int] = set()
-    for g in sorted(set(group)):
-        members = [i for i in range(len(spans)) if group[i] == g]
+    members_of: dict[int, list[int]] = defaultdict(list)
+    for i, g in enumerate(group):
+        members_of[g].append(i)
+    in_para: dict[int, list[int]] = defaultdict(list)  # span indices by paragraph, in order
+    for j, t in enumerate(spans):
+        in_para[t.paragraph].append(j)
+    outer_in: dict[int, list[int]] = defaultdict(list)  # reported statements by the paragraph they start in
+    for j, r in enumerate(outer):
+        outer_in[para_of(r[0])].append(j)
+    for g in sorted(members_of):
+        members = members_of[g]
         known = next((d_spk[i] for i in members if i in d_spk), None)
         for i in members:
             if known and i not in d_spk:
@@ -681,10 +739,11 @@ def _inherit(text: str, paras, spans: list[Span], group: list[int], d_spk: dict,
         if (s.open_pos == ps or s.open_pos is None) and s.paragraph > 0:
             qs, qe = paras[s.paragraph - 1]
             last = None  # the last attributed quote of the previous paragraph, direct or reported
-            for j, t in enumerate(spans):
-                if t.paragraph == s.paragraph - 1 and j in d_spk:
-                    last = (t.end, d_spk[j])
-            for j, r in enumerate(outer):
+            for j in in_para[s.paragraph - 1]:
+                if j in d_spk:
+                    last = (spans[j].end, d_spk[j])
+            for j in outer_in[s.paragraph - 1] + outer_in[s.paragraph]:  # (a start on the boundary)
+                r = outer[j]
                 if qs <= r[0] < qe and i_spk.get(j) is not None and i_spk[j].name:
                     if last is None or r[1] > last[0]:
                         last = (r[1], (i_spk[j], None))
