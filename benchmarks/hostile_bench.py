@@ -1,6 +1,6 @@
 """Extraction time on adversarial article shapes: it must stay linear in the article's size.
 
-usage: python benchmarks/hostile_bench.py [--sizes 100000 1000000] [--shapes prose singles cues spans]
+usage: python benchmarks/hostile_bench.py [--sizes 100000 1000000] [--shapes prose singles cues spans] [--write docs/benchmarks.md]
 
 Each shape is an article built to stress one part of the extractor, at each size: `prose` (corpus
 articles' paragraphs, repeated), `singles` (unpaired single-quote openers), `cues` (runs of attribution
@@ -43,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--shapes", nargs="+", default=["prose", "singles", "cues", "spans"])
+    ap.add_argument("--write", help="also put the table between the hostile_bench markers of this markdown file")
     a = ap.parse_args()
     from quotestance.config import ExtractConfig
     from quotestance.cpu import describe
@@ -51,9 +52,10 @@ def main() -> None:
     from quotestance.records import Article
 
     nlp = load_nlp(ExtractConfig().spacy_model)
-    print(f"CPU: {describe()}")
-    print("| shape | " + " | ".join(f"s per 100 KB at {s // 1000} KB" for s in a.sizes) + " | ratio |")
-    print("|---|" + "---:|" * (len(a.sizes) + 1))
+    lines = [f"CPU: {describe()}", "",
+             "| shape | " + " | ".join(f"s per 100 KB at {s // 1000} KB" for s in a.sizes) + " | ratio |",
+             "|---|" + "---:|" * (len(a.sizes) + 1)]
+    print("\n".join(lines))
     for name in a.shapes:
         per = []
         for size in a.sizes:
@@ -63,7 +65,12 @@ def main() -> None:
             if isinstance(result, Exception):
                 raise SystemExit(f"{name} at {size}: {result!r}")
             per.append((time.perf_counter() - t) / (size / 100_000))
-        print(f"| {name} | " + " | ".join(f"{p:.2f}" for p in per) + f" | {per[-1] / per[0]:.2f} |", flush=True)
+        lines.append(f"| {name} | " + " | ".join(f"{p:.2f}" for p in per) + f" | {per[-1] / per[0]:.2f} |")
+        print(lines[-1], flush=True)
+    if a.write:
+        from sections import write_block
+
+        write_block(Path(a.write), "hostile_bench", lines)
 
 
 if __name__ == "__main__":

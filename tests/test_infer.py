@@ -216,3 +216,13 @@ def test_int8_file_missing_is_a_recorded_skip(tiny_dir, tmp_path, cache):
     (d / INT8_FILE).unlink()
     choice = load_predictor(d, TEMPLATE, TINY.max_length, "auto").choice
     assert INT8_FILE in choice["paths"]["int8"]["skipped"] and choice["precision"] != "int8"
+
+
+def test_a_fast_path_that_fails_here_is_a_recorded_skip(tiny_dir, tmp_path, cache):
+    import shutil
+
+    d = tmp_path / "broken-int8"
+    shutil.copytree(tiny_dir, d)
+    (d / INT8_FILE).write_bytes(b"not an onnx graph")
+    pred = load_predictor(d, TEMPLATE, TINY.max_length, "auto")
+    assert pred.precision != "int8" and "failed on this CPU" in pred.choice["paths"]["int8"]["skipped"]

@@ -235,7 +235,7 @@ def measure_paths(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
                       "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA}
 
     if native("bf16", features):
-        paths["bf16"] = check(in_precision(pred, "bf16", model_dir))
+        paths["bf16"] = _guarded(lambda: check(in_precision(pred, "bf16", model_dir)))
     else:
         paths["bf16"] = {"skipped": f"emulated on this CPU ({family(features)}: no AVX-512 BF16 or AMX)"}
     if not (Path(model_dir) / INT8_FILE).exists():
@@ -243,17 +243,30 @@ def measure_paths(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
     elif not _has_onnxruntime():
         paths["int8"] = {"skipped": "onnxruntime is not installed"}
     else:
-        tried = []
-        for m in [pred.margin, *[w for w in WIDER_MARGINS if w > pred.margin]]:
-            r = check(in_precision(pred, "int8", model_dir, margin=m)) | {"int8_margin": m}
-            tried.append({k: r[k] for k in ("int8_margin", "agreement", "stance_macro_f1_delta_points", "seconds")})
-            if r["passed"]:
-                break
-        paths["int8"] = r | {"margins_tried": tried}
+        def int8() -> dict[str, Any]:
+            tried = []
+            for m in [pred.margin, *[w for w in WIDER_MARGINS if w > pred.margin]]:
+                r = check(in_precision(pred, "int8", model_dir, margin=m)) | {"int8_margin": m}
+                tried.append({k: r[k] for k in ("int8_margin", "agreement", "stance_macro_f1_delta_points",
+                                                "seconds")})
+                if r["passed"]:
+                    break
+            return r | {"margins_tried": tried}
+
+        paths["int8"] = _guarded(int8)
     best, reason = pick(paths)
     return {"precision": best, "int8_margin": paths[best].get("int8_margin", pred.margin), "reason": reason,
             "measured": True, "cpu": describe(), "cpu_family": family(features), "features": sorted(features),
             "threads": _threads(), "paths": paths, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def _guarded(measure) -> dict[str, Any]:
+    """A fast path's measurement, or a recorded skip if it fails on this machine (a kernel or graph this CPU's
+    ONNX Runtime or torch cannot run): losing a fast path costs speed, never the load."""
+    try:
+        return measure()
+    except Exception as e:  # noqa: BLE001 - any failure of an optional path
+        return {"skipped": f"failed on this CPU: {type(e).__name__}: {e}"[:300]}
 
 
 def pick(paths: dict[str, dict[str, Any]]) -> tuple[str, str]:
