@@ -156,7 +156,9 @@ class NameIndex:
                 if m.pos < pos and m.is_person and m.name[:1].isupper()]
         full = [m for m in pool if len(m.name.split()) >= 2 and pos - m.pos <= window]
         cands = full or pool
-        return max(cands, key=lambda m: (m in self.speakers or m in self.subjects, m.pos)) if cands and full \
+        # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
+        spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
+        return max(cands, key=lambda m: ((m.pos, m.name, m.is_person) in spoke, m.pos)) if cands and full \
             else (max(cands, key=lambda m: m.pos) if cands else None)
 
     def org_before(self, pos: int, window: int = 1500) -> Mention | None:
