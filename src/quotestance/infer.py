@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from quotestance.cpu import cpu_features, cpu_model, describe, family, native
+from quotestance.cpu import OVERRIDE_ENV, cpu_features, cpu_model, describe, family, native
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ INT8_FILE = "model.int8.onnx"
 PARITY_FILE = "parity.json"  # the measurement made on the training machine (a record; `choose` re-measures)
 PARITY_ROWS_FILE = "parity_rows.json"  # labelled rows saved with the model: parity is measured on them
 MIN_PARITY_ROWS = 1000
+# what the served model accepts per quote (pyfunc.py refuses more; quotestance-score trims or leaves unscored)
+MAX_QUOTE_CHARS, MAX_SPEAKER_CHARS, MAX_CONTEXT_CHARS = 5000, 300, 5000
 MIN_AGREEMENT = 0.99  # label agreement with fp32
 MAX_F1_DELTA = 0.5  # stance macro-F1 change, in points
 WIDER_MARGINS = (0.5, 0.7, 0.9)  # int8 second-look margins tried, in order, when the model's own fails parity
@@ -324,7 +326,7 @@ def cache_key(pred: Predictor, model_dir: str | Path) -> str:
             with open(f, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - read at once
                     h.update(block)
-    parts = {"cpu": cpu_model(), "features": sorted(cpu_features()), "override": os.environ.get("QUOTESTANCE_CPU_FLAGS"),
+    parts = {"cpu": cpu_model(), "features": sorted(cpu_features()), "override": os.environ.get(OVERRIDE_ENV),
              "libs": {n: ver(n) for n in ("torch", "onnxruntime", "transformers", "quotestance")},
              "threads": _threads(), "model": h.hexdigest(), "margin": pred.margin, "bf16_margin": pred.bf16_margin}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
@@ -356,11 +358,10 @@ def _write_cache(path: Path | None, result: dict[str, Any]) -> None:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    from quotestance.io import atomic_writer
+
+    with atomic_writer(path) as fh:
         json.dump(obj, fh, indent=1)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _has_onnxruntime() -> bool:

@@ -22,14 +22,21 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         import os
 
-        from quotestance.infer import PRECISION_ENV, load_predictor
+        from quotestance.infer import (
+            MAX_CONTEXT_CHARS,
+            MAX_QUOTE_CHARS,
+            MAX_SPEAKER_CHARS,
+            PRECISION_ENV,
+            load_predictor,
+        )
 
         cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
         self.temperature = float(cfg.get("temperature", 1.0))
         self.max_rows = int(cfg.get("max_rows", 1000))  # per request: a bigger batch belongs to quotestance-score
-        self.max_quote_chars = int(cfg.get("max_quote_chars", 5000))  # longer is not a quote but a document
-        self.max_speaker_chars = int(cfg.get("max_speaker_chars", 300))  # a name, a role and an organisation
-        self.max_context_chars = int(cfg.get("max_context_chars", 5000))
+        # longer is not a quote but a document; a speaker is a name, a role and an organisation
+        self.max_quote_chars = int(cfg.get("max_quote_chars", MAX_QUOTE_CHARS))
+        self.max_speaker_chars = int(cfg.get("max_speaker_chars", MAX_SPEAKER_CHARS))
+        self.max_context_chars = int(cfg.get("max_context_chars", MAX_CONTEXT_CHARS))
         # the variable forces a path over the config's too (choose applies it to "auto" and records why)
         precision = "auto" if os.environ.get(PRECISION_ENV) else cfg.get("precision", "auto")
         self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),

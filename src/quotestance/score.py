@@ -226,24 +226,24 @@ def _choice_of(model) -> dict:
     return {k: c[k] for k in ("precision", "int8_margin", "reason") if k in c}
 
 
-SPEAKER_CHARS, CONTEXT_CHARS, QUOTE_CHARS = 300, 5000, 5000  # what the served model accepts (pyfunc.py)
-
-
 def _scored(df: pd.DataFrame, predict) -> pd.DataFrame:
+    from quotestance.infer import MAX_CONTEXT_CHARS, MAX_QUOTE_CHARS, MAX_SPEAKER_CHARS
+
     """The model's columns for each extracted quote. What the model refuses is kept, not sent: a speaker or
     context past its cap is cut to it, and an empty or over-long quote gets no label and a `not_scored`
     reason instead of failing its whole part."""
     text = df["text"].fillna("").astype(str)
-    ok = text.str.strip().str.len().gt(0) & text.str.len().le(QUOTE_CHARS)
-    req = pd.DataFrame({"quote": text, "speaker": df["speaker"].where(df["speaker"].isna(),
-                                                                       df["speaker"].astype(str).str[:SPEAKER_CHARS]),
-                        "context": df["context"].where(df["context"].isna(),
-                                                       df["context"].astype(str).str[:CONTEXT_CHARS])})[ok]
+    ok = text.str.strip().str.len().gt(0) & text.str.len().le(MAX_QUOTE_CHARS)
+    def capped(col: str, cap: int) -> pd.Series:
+        return df[col].where(df[col].isna(), df[col].astype(str).str[:cap])
+
+    req = pd.DataFrame({"quote": text, "speaker": capped("speaker", MAX_SPEAKER_CHARS),
+                        "context": capped("context", MAX_CONTEXT_CHARS)})[ok]
     pred = predict(req.reset_index(drop=True)) if len(req) else pd.DataFrame()
     pred.index = req.index
     out = pred.reindex(df.index)
     out["not_scored"] = None
-    out.loc[~ok, "not_scored"] = ["empty quote" if not t.strip() else f"quote over {QUOTE_CHARS:,} characters"
+    out.loc[~ok, "not_scored"] = ["empty quote" if not t.strip() else f"quote over {MAX_QUOTE_CHARS:,} characters"
                                   for t in text[~ok]]
     return out
 

@@ -25,6 +25,7 @@ from quotestance.config import ModelConfig, TrainConfig
 from quotestance.cpu import cpu_features, family, native
 from quotestance.embed import resolve_model_path
 from quotestance.infer import Predictor, render
+from quotestance.io import atomic_writer
 from quotestance.progress import bar, say
 
 LENGTH_WINDOW = 50  # batches sorted together by length: wide enough to cut padding, narrow enough to mix
@@ -233,10 +234,12 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
         else:
             stale += 1
         # each file replaced whole: a run killed while writing leaves the previous epoch's checkpoint intact
-        _atomic_save(torch, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}, ckpt / "last.pt")
-        _atomic_text(state_file, json.dumps({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale,
-                                             "history": history, "stopped_early": stale >= cfg.patience}))
+        with atomic_writer(ckpt / "last.pt", "wb") as fh:
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}, fh)
+        with atomic_writer(state_file) as fh:
+            json.dump({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale, "history": history,
+                       "stopped_early": stale >= cfg.patience}, fh)
         if stale >= cfg.patience:
             say(f"early stop: no better validation score for {stale} epochs")
             break
@@ -246,19 +249,6 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
                          "(train.resume=false)")
     _copy_tree(ckpt / "best", Path(out_dir))
     return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
-
-
-def _atomic_save(torch, obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _copy_tree(src: Path, target: Path) -> None:
