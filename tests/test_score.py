@@ -181,3 +181,45 @@ def test_resume_keys_locks_duplicates_and_modes(champion, tmp_path, mlflow_uri):
         score_articles(str(src), str(out), cfg, ExtractConfig(), mcfg)
     with _output_lock(tmp_path / "busy"), pytest.raises(ScoreError, match="another quotestance-score"):
         score_articles(str(src), str(tmp_path / "busy"), cfg, ExtractConfig(), mcfg)
+
+
+@pytest.mark.slow
+def test_a_kill_between_a_parts_errors_and_rows_loses_no_failure(champion, tmp_path, mlflow_uri, monkeypatch):
+    """Errors are written before the part's parquet (which marks it done): a kill between the two redoes the
+    part on resume, and its failure is reported once, never lost."""
+    import json
+
+    import quotestance.extract.extractor as extractor
+    import quotestance.score as score
+    from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+
+    real_many, real_write = extractor.extract_many, score._write_parquet
+    victim = sorted(p.stem for p in champion.glob("ev*.md"))[2]  # in part 1 (parts of 2)
+
+    def failing_many(articles, *a, **kw):  # one article's extraction fails, every time it is tried
+        for art, result in real_many(articles, *a, **kw):
+            yield art, (RuntimeError("boom") if art.id == victim else result)
+
+    class Killed(BaseException):
+        pass
+
+    def killed_write(df, path):  # the kill lands after the errors, before the rows
+        if path.name == "part-00001.parquet":
+            assert (path.parent / "part-00001.errors.json").exists()
+            raise Killed
+        real_write(df, path)
+
+    monkeypatch.setattr(extractor, "extract_many", failing_many)
+    monkeypatch.setattr(score, "_write_parquet", killed_write)
+    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    cfg = ScoreConfig(part_size=2, request_rows=16)
+    out = tmp_path / "out"
+    with pytest.raises(Killed):
+        score.score_articles(str(champion), str(out), cfg, ExtractConfig(), mcfg)
+    assert not (out / "parts/part-00001.parquet").exists()
+    monkeypatch.setattr(score, "_write_parquet", real_write)
+    done = score.score_articles(str(champion), str(out), cfg, ExtractConfig(), mcfg)
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert [e["article_id"] for e in errors if "boom" in e["reason"]] == [victim]
+    assert done.skipped == len(errors) == 2  # the failure and empty.txt, each once
+    assert victim not in set(pd.read_parquet(out / "articles.parquet").query("n_quotes > 0")["article_id"])

@@ -77,6 +77,10 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri):
         assert 400 <= status < 500 and "too long" in json.dumps(body)
         status, body = post(port, {"dataframe_split": {"columns": ["quote"], "data": [[None]]}})
         assert status == 400 and "quote must be a non-empty string" in json.dumps(body)
+        status, body = post(port, {"dataframe_split": {"columns": ["quote"], "data": [["x" * 4000]] * 300}})
+        assert status == 413 and "request body over" in body["message"]
+        status, body = post(port, {"dataframe_split": {"columns": ["quote"], "data": [["Still up?"]]}})
+        assert status == 200, body  # the refusal cost the server nothing
         # SIGTERM to quotestance-serve alone (as a service manager sends it): nothing it started may outlive it
         import psutil
 
@@ -94,6 +98,46 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri):
         except ProcessLookupError:
             pass
         proc.wait(timeout=30)
+
+
+def _asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[int, bytes, list[bytes]]:
+    """Drive an ASGI app with one request sent in `chunks`; returns status, response body, what the app read."""
+    import asyncio
+
+    incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    sent: list[dict] = []
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app({"type": "http", "headers": headers}, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"), sent
+
+
+def test_body_cap_refuses_large_bodies_before_the_app_reads_them():
+    from quotestance.serve import BodyCap
+
+    seen: list[bytes] = []
+
+    async def echo(scope, receive, send):
+        message = await receive()
+        seen.append(message["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    capped = BodyCap(echo, limit=10)
+    assert _asgi(capped, [(b"content-length", b"4")], [b"ab", b"cd"])[:2] == (200, b"ok")
+    assert seen == [b"abcd"]  # chunks arrive at the app as one body
+    assert _asgi(capped, [(b"content-length", b"11")], [b"x" * 11])[0] == 413  # declared too large
+    assert _asgi(capped, [(b"content-length", b"1e9")], [b"x"])[0] == 413  # a length that is not a number
+    status, body, _ = _asgi(capped, [], [b"x" * 6, b"x" * 6])  # chunked, no length: refused at the limit
+    assert status == 413 and b"request body over 10 bytes" in body
+    assert _asgi(capped, [(b"content-length", b"100000")], [b"x"])[0] == 413  # far too large: not even read
+    assert seen == [b"abcd"]
 
 
 @pytest.mark.slow

@@ -105,7 +105,6 @@ def _train(cfg: DictConfig) -> None:
 @hydra.main(version_base=None, config_path=CONF, config_name="train_app")
 def _pipeline(cfg: DictConfig) -> None:
     """dataset -> train (transformer + baseline) -> evaluate -> register, one command; each stage's seconds."""
-    import time
 
     from quotestance.cpu import describe
     from quotestance.dataset import DatasetError, build_dataset
@@ -202,64 +201,17 @@ def _register(cfg: DictConfig) -> None:
         _rc[0] = 2
 
 
-@hydra.main(version_base=None, config_path=CONF, config_name="train_app")
+@hydra.main(version_base=None, config_path=CONF, config_name="serve_app")
 def _serve(cfg: DictConfig) -> None:
-    """`mlflow models serve` on the champion (or serve.model_uri), in this environment, on serve.host:port."""
-    import os
-    import shutil
+    from mlflow.exceptions import MlflowException
 
-    from quotestance.tracking import setup
+    from quotestance.serve import serve
 
-    app = OmegaConf.to_object(cfg)
     try:
-        uri = setup(app.mlflow, create=not app.serve.model_uri.startswith(("models:/", "runs:/")))
-    except FileNotFoundError as e:
+        _rc[0] = serve(OmegaConf.to_object(cfg))
+    except (FileNotFoundError, MlflowException) as e:  # no tracking store, or the model URI names nothing
         print(f"error: {e}", file=sys.stderr)
         _rc[0] = 2
-        return
-    mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
-    cmd = [mlflow_bin, "models", "serve", "-m", app.serve.model_uri, "--env-manager", "local",
-           "--host", app.serve.host, "--port", str(app.serve.port), "--workers", str(app.serve.workers)]
-    print("serving: " + " ".join(cmd), file=sys.stderr, flush=True)
-    # the scoring server starts uvicorn by name: this environment's bin/ must come first on PATH
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    _rc[0] = run_forwarding_signals(cmd, {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path})
-
-
-def run_forwarding_signals(cmd: list[str], env: dict[str, str], grace: float = 20.0) -> int:
-    """Run cmd in its own process group; SIGTERM, SIGINT or SIGHUP to us goes to the whole group, and we wait.
-
-    `mlflow models serve` starts uvicorn (and its workers) as children: stopping only the mlflow process
-    would leave them holding the port. Whatever still runs `grace` seconds after the signal is killed.
-    """
-    import signal
-    import subprocess
-
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-    stopping: list[int] = []
-
-    def forward(signum, _frame) -> None:
-        stopping.append(signum)
-        try:
-            os.killpg(proc.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(s, forward)
-    rc = None
-    while rc is None:
-        try:
-            rc = proc.wait(timeout=grace if stopping else None)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    try:  # uvicorn's workers may outlive the mlflow process that started them
-        os.killpg(proc.pid, signal.SIGTERM)
-        time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return 0 if stopping else rc
 
 
 @hydra.main(version_base=None, config_path=CONF, config_name="score_app")

@@ -210,6 +210,13 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 5001
     workers: int = 1
+    max_body_bytes: int = 1_048_576  # a larger request body gets a 413 (1,000 rows of long quotes fit)
+
+
+@dataclass
+class ServeApp:
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 @dataclass
@@ -238,3 +245,4 @@ def register() -> None:
     cs.store(name="dataset_schema", node=DatasetApp)
     cs.store(name="train_schema", node=TrainApp)
     cs.store(name="score_schema", node=ScoreApp)
+    cs.store(name="serve_schema", node=ServeApp)
