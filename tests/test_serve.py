@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from test_register import LABELS, fake_training_run
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,15 +35,15 @@ def post(port: int, body: dict) -> tuple[int, dict]:
 
 
 @pytest.mark.slow
-def test_serve_champion_on_loopback(tmp_path, mlflow_uri):
+def test_serve_champion_on_loopback(tmp_path, mlflow_uri, fake_run, labels):
     from quotestance.config import MlflowConfig, RegisterConfig
     from quotestance.register import register_run
     from quotestance.tracking import setup
 
     mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
     setup(mcfg)
-    run_id = fake_training_run(tmp_path, 0.6, 0.6, "d1")
-    assert register_run(RegisterConfig(run_id=run_id), mcfg, LABELS).promoted
+    run_id = fake_run(tmp_path, 0.6, 0.6, "d1")
+    assert register_run(RegisterConfig(run_id=run_id), mcfg, labels).promoted
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", "from quotestance.cli import serve_main; serve_main()",
                              f"serve.port={port}", f"mlflow.artifact_location={tmp_path / 'art'}"],
@@ -67,8 +65,8 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri):
                                                                 ["Drop them now.", None]]}})
         assert status == 200, body
         rows = body["predictions"]
-        assert len(rows) == 2 and set(rows[0]) == {"label", "confidence", *(f"prob_{k}" for k in LABELS)}
-        assert rows[0]["label"] in LABELS
+        assert len(rows) == 2 and set(rows[0]) == {"label", "confidence", *(f"prob_{k}" for k in labels)}
+        assert rows[0]["label"] in labels
         status, body = post(port, {"dataframe_split": {"columns": ["speaker"], "data": [["x"]]}})
         assert 400 <= status < 500 and "quote" in json.dumps(body)
         status, body = post(port, {"dataframe_split": {"columns": ["quote"], "data": [["q"]] * 1001}})
@@ -141,7 +139,7 @@ def test_body_cap_refuses_large_bodies_before_the_app_reads_them():
 
 
 @pytest.mark.slow
-def test_bad_rows_are_refused_naming_row_and_field(tmp_path, mlflow_uri):
+def test_bad_rows_are_refused_naming_row_and_field(tmp_path, mlflow_uri, fake_run, labels):
     """What the server answers with a 400: a null, NaN, list or empty quote, an over-long speaker or context
     (never scored as "", "nan" or a list's text)."""
     import math
@@ -154,10 +152,10 @@ def test_bad_rows_are_refused_naming_row_and_field(tmp_path, mlflow_uri):
     from quotestance.tracking import setup
 
     setup(MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"))
-    run_id = fake_training_run(tmp_path, 0.6, 0.6, "d1")
+    run_id = fake_run(tmp_path, 0.6, 0.6, "d1")
     model = mlflow.pyfunc.load_model(mlflow.get_run(run_id).data.tags["model_uri"])
     ok = model.predict(pd.DataFrame({"quote": ["We act on court orders."], "speaker": [None]}))
-    assert len(ok) == 1 and ok["label"][0] in LABELS
+    assert len(ok) == 1 and ok["label"][0] in labels
     for frame, message in (
             ({"quote": [None]}, "row 0: quote must be a non-empty string, not null"),
             ({"quote": ["fine", math.nan]}, "row 1: quote must be a non-empty string, not null"),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from quotestance.config import CONF_DIR as CONF
 from quotestance.config import ModelConfig, TrainConfig
 from quotestance.infer import load_predictor
 from quotestance.train import TrainError, train_model
@@ -129,7 +130,7 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
     from omegaconf import OmegaConf
 
     from quotestance.config import register
-    from quotestance.experiments import run_adapt, run_cv, run_hpo
+    from quotestance.studies import run_adapt, run_cv, run_hpo
 
     splits = {"train": rows_for(("ev01", "ev02", "ev04")), "validation": rows_for(("ev03",)),
               "test": rows_for(("ev05",))}
@@ -143,7 +144,7 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
     results = {}
     for exp, extra, fn in (("cv", ["cv.max_folds=2"], run_cv), ("adapt", ["adapt.folds=2"], run_adapt),
                            ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo)):
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        with initialize_config_dir(config_dir=str(CONF), version_base=None):
             cfg = compose(config_name="train_app", overrides=[f"experiment={exp}", *common, *extra])
         results[exp] = fn(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True))
     assert {"cv_transformer_stance_macro_f1_mean", "cv_baseline_stance_macro_f1_std"} <= set(results["cv"])

@@ -4,8 +4,11 @@ hydra: entry points in cli.py turn the composed config into these objects with O
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
+
+CONF_DIR = Path(__file__).with_name("conf")  # the YAML, shipped inside the package (a wheel install finds it)
 
 
 @dataclass
@@ -61,6 +64,10 @@ class LabelSpec:
 class LabelsConfig:
     labels: list[LabelSpec] = field(default_factory=list)
     stance: list[str] = field(default_factory=list)  # the labels of the headline macro-F1
+
+    @property
+    def names(self) -> list[str]:
+        return [lab.name for lab in self.labels]
 
 
 @dataclass
@@ -215,27 +222,71 @@ class ServeConfig:
 
 @dataclass
 class ServeApp:
+    paths: PathsConfig = field(default_factory=PathsConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 @dataclass
-class TrainApp:
+class TrainingApp:
+    """What training a model needs: the settings train and pipeline share (run_transformer, run_baseline)."""
+
     paths: PathsConfig = field(default_factory=PathsConfig)
-    extract: ExtractConfig = field(default_factory=ExtractConfig)  # used when the pipeline builds the dataset
     labels: LabelsConfig = field(default_factory=LabelsConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)  # where the splits are (dataset.output)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)  # how each trained model is evaluated
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     baseline: bool = True  # also train and evaluate the TF-IDF + logistic regression baseline
-    mode: str = "train"  # train | cv | adapt | hpo (set by experiment=cv/adapt/hpo)
+
+
+@dataclass
+class TrainApp(TrainingApp):
+    """quotestance-train: the transformer (and baseline) on the dataset's splits, or a study (mode)."""
+
+    mode: str = "train"  # train | cv | adapt | hpo (set by experiment=cv/adapt/hpo): studies.py
     cv: CvConfig = field(default_factory=CvConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     hpo: HpoConfig = field(default_factory=HpoConfig)
+
+
+@dataclass
+class PipelineApp(TrainingApp):
+    """quotestance-pipeline: dataset -> train -> register, so it also builds the dataset and registers."""
+
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
-    serve: ServeConfig = field(default_factory=ServeConfig)
+
+
+@dataclass
+class EvaluateApp:
+    """quotestance-evaluate: score a logged model afresh, or compare the latest runs."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+
+
+@dataclass
+class RegisterApp:
+    """quotestance-register [register|rollback|export]."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
+
+
+@dataclass
+class ReportApp:
+    """quotestance-report input=<scores dir> [output=<report.html>]."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    input: str = "experiments/scores"
+    output: str | None = None  # default: <input>/report.html
 
 
 def register() -> None:
@@ -244,5 +295,9 @@ def register() -> None:
     cs.store(name="eval_extract_schema", node=EvalExtractApp)
     cs.store(name="dataset_schema", node=DatasetApp)
     cs.store(name="train_schema", node=TrainApp)
+    cs.store(name="pipeline_schema", node=PipelineApp)
+    cs.store(name="evaluate_schema", node=EvaluateApp)
+    cs.store(name="register_schema", node=RegisterApp)
     cs.store(name="score_schema", node=ScoreApp)
     cs.store(name="serve_schema", node=ServeApp)
+    cs.store(name="report_schema", node=ReportApp)

@@ -23,13 +23,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
-from quotestance.config import DatasetConfig, LabelsConfig
-from quotestance.evaluate import line_around
+from quotestance.config import DatasetApp, DatasetConfig, LabelsConfig, MlflowConfig
 from quotestance.extract import extract_many, read_articles
 from quotestance.extract.evaluation import overlap, strip_marks
 from quotestance.io import atomic_writer, read_jsonl, write_jsonl
 from quotestance.progress import bar, say
-from quotestance.records import Article, Skip
+from quotestance.records import EXIT_SKIPPED, Article, Skip
+from quotestance.tracking import tracked_run
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("quote_id", "article_id", "event", "text", "speaker", "speaker_role", "speaker_org", "kind",
@@ -208,6 +208,26 @@ def loeo_folds(events: list[str]) -> dict[str, int]:
     return {e: k for k, e in enumerate(sorted(events))}
 
 
+def dataset(app: DatasetApp, params: dict[str, Any]) -> int:
+    """Build the dataset (logged as an MLflow run). Exit code: 0, EXIT_SKIPPED when inputs were skipped
+    (listed in <output>/errors.jsonl), 2 on error."""
+    import sys
+
+    from quotestance.progress import quiet_libraries
+
+    quiet_libraries()
+    try:
+        rep = build_dataset(app.dataset, app.labels, app.extract, tracking=log_dataset(app.mlflow, params))
+    except (DatasetError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = app.dataset.output
+    print(f"dataset: train={rep.rows['train']} validation={rep.rows['validation']} test={rep.rows['test']} "
+          f"unjoined_gold={len(rep.unjoined_gold)} skipped={len(rep.skipped)} seconds={rep.seconds:.1f} -> "
+          f"{out}" + (f" (skipped inputs: {out}/errors.jsonl)" if rep.skipped else ""), file=sys.stderr)
+    return EXIT_SKIPPED if rep.skipped else 0
+
+
 def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, tracking: Any = None) -> DatasetReport:
     """Build the dataset under cfg.output (DatasetDict + card + reports) and return what was built."""
     from datasets import Dataset, DatasetDict
@@ -380,7 +400,7 @@ def _save_atomically(dd, target: Path) -> None:
 def dataset_card(rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, splits: dict[str, list[dict]]) -> str:
     names = [lab.name for lab in labels.labels]
     lines = ["# quotestance dataset", "",
-             "Built by `quotestance-dataset` (Hydra app; config group `conf/dataset/`, taxonomy `conf/labels/`) "
+             "Built by `quotestance-dataset` (Hydra app; config group `src/quotestance/conf/dataset/`, taxonomy `src/quotestance/conf/labels/`) "
              f"from sources {list(cfg.sources)} and gold files {list(cfg.gold)}; seed {cfg.seed}. Quotes come "
              "from the extraction stage; gold labels join them by span overlap "
              f">= {cfg.min_join_overlap}; quotes without gold get weak labels in train only. Splits hold whole "
@@ -416,3 +436,72 @@ def dataset_card(rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, s
                                                                                     rep.digests.items()) + ".",
               f"- Built in {rep.seconds:.1f} s.", ""]
     return "\n".join(lines)
+
+
+def log_dataset(cfg: MlflowConfig, params: dict[str, Any]):
+    """A callback for build_dataset: one MLflow run with the params, each split as a dataset input, the card."""
+    def log(report, splits: dict[str, list[dict]], out: Path) -> None:
+        import warnings
+
+        import mlflow
+        import pandas as pd
+
+        with tracked_run(cfg, "dataset", "dataset", params), warnings.catch_warnings():
+            # a folder source is ambiguous to MLflow's registry and integer columns draw a schema hint: both benign
+            warnings.simplefilter("ignore", UserWarning)
+            for split, rows in splits.items():
+                df = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=list(COLUMNS))
+                ds = mlflow.data.from_pandas(df, source=str((out / "dataset" / split).resolve()),
+                                             targets="label", name=f"quotestance-{split}",
+                                             digest=report.digests[split])
+                mlflow.log_input(ds, context=split)
+                mlflow.log_metric(f"rows_{split}", len(rows))
+            for k, v in report.weak_accuracy.items():
+                mlflow.log_metric(f"weak_{k}", v)
+            mlflow.log_metric("unjoined_gold", len(report.unjoined_gold))
+            mlflow.log_artifact(str(out / "README.md"))
+            mlflow.log_artifact(str(out / "folds.json"))
+    return log
+
+
+def line_around(text: str, start: int, end: int | None = None) -> str:
+    """The line (paragraph) of `text` that holds [start, end): a quote's context when no parse is at hand."""
+    a = max(text.rfind("\n", 0, start), 0)
+    b = text.find("\n", start if end is None else end)
+    return text[a:b if b != -1 else len(text)].strip()
+
+
+def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
+    """A measurement set in the gold-quote format (realdev), with the sentence around each quote as context."""
+    import json
+
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in Path(texts_dir).glob("*.txt")} if texts_dir else {}
+    rows = []
+    for line in Path(quotes_path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        aid = str(q.get("passage_id") or q.get("article_id"))
+        t = texts.get(aid, "")
+        rows.append({"quote_id": q.get("quote_id"), "event": q.get("event"), "text": q["quote"],
+                     "speaker": q.get("speaker"), "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
+                     "label": q["stance"]})
+    return rows
+
+
+def load_splits(output: str, labels: LabelsConfig) -> dict[str, list[dict[str, Any]]]:
+    """The splits quotestance-dataset wrote under `output`, their labels checked against the configured set."""
+    from datasets import load_from_disk
+
+    path = Path(output) / "dataset"
+    if not path.exists():
+        raise DatasetError(f"no dataset at {path}: run `quotestance-dataset` first")
+    dd = load_from_disk(str(path))
+    splits = {s: dd[s].to_list() for s in SPLITS}
+    names = labels.names
+    found = sorted({r["label"] for rows in splits.values() for r in rows} - set(names))
+    if found:
+        raise DatasetError(f"dataset labels {found} are not in the configured label set {names}")
+    if not set(labels.stance) <= set(names):
+        raise DatasetError(f"labels.stance {labels.stance} must be a subset of {names}")
+    return splits

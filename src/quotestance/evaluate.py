@@ -3,52 +3,32 @@
 The headline is stance macro-F1: macro-F1 over the three stance labels only (SemEval-2016 style), with
 4-class macro-F1 and accuracy beside it. Calibration: expected calibration error (ECE) before and after
 temperature scaling fitted on the validation split.
+
+Training evaluates each model it logs with `evaluate_splits` (validation, test and every external set, in
+the run that holds the model); `quotestance-evaluate` (`evaluate`) scores a logged model afresh as a new
+run, or compares the latest transformer and baseline runs and writes the README's results block.
 """
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
+from quotestance.config import EvaluateApp, EvaluateConfig
+from quotestance.dataset import DatasetError, external_rows, load_splits
+from quotestance.metrics import ece, fit_temperature, softmax
+from quotestance.tracking import setup, tracked_run
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature that minimises validation negative log-likelihood (1.0 when there is no data)."""
-    from scipy.optimize import minimize_scalar
-
-    if len(y) == 0:
-        return 1.0
-
-    def nll(t: float) -> float:
-        p = softmax(logits, t)
-        return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean())
-
-    return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
-
-
-def ece(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
-    """Expected calibration error and the (confidence, accuracy, count) of each bin."""
-    conf = probs.max(1)
-    correct = probs.argmax(1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    table, total = [], 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            total += m.mean() * abs(conf[m].mean() - correct[m].mean())
-            table.append((float(conf[m].mean()), float(correct[m].mean()), int(m.sum())))
-    return float(total), table
+class EvaluateError(ValueError):
+    """Nothing to evaluate, with the reason."""
 
 
 @dataclass
@@ -59,8 +39,8 @@ class Evaluation:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def evaluate(rows: Sequence[dict[str, Any]], probs: np.ndarray, labels: Sequence[str], stance: Sequence[str],
-             prefix: str, bins: int = 10, max_errors: int = 500) -> Evaluation:
+def measure(rows: Sequence[dict[str, Any]], probs: np.ndarray, labels: Sequence[str], stance: Sequence[str],
+            prefix: str, bins: int = 10, max_errors: int = 500) -> Evaluation:
     """Metrics under `prefix` (test_, external_realdev_, ...) for rows with a gold `label`."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
@@ -141,26 +121,141 @@ def plot_reliability(table: list[tuple[float, float, int]], title: str, path: Pa
     return path
 
 
-def line_around(text: str, start: int, end: int | None = None) -> str:
-    """The line (paragraph) of `text` that holds [start, end): a quote's context when no parse is at hand."""
-    a = max(text.rfind("\n", 0, start), 0)
-    b = text.find("\n", start if end is None else end)
-    return text[a:b if b != -1 else len(text)].strip()
+def log_evaluation(ev: Evaluation, labels: list[str], name: str, tmp: Path) -> None:
+    import mlflow
+    import pandas as pd
+
+    mlflow.log_metrics(ev.metrics)
+    mlflow.log_artifact(str(plot_confusion(ev.confusion, labels, f"{name}: confusion", tmp / f"confusion_{name}.png")),
+                        "plots")
+    mlflow.log_artifact(str(plot_reliability(ev.reliability, f"{name}: reliability", tmp / f"reliability_{name}.png")),
+                        "plots")
+    if ev.errors:
+        mlflow.log_table(pd.DataFrame(ev.errors), artifact_file=f"errors/{name}.json")
 
 
-def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
-    """A measurement set in the gold-quote format (realdev), with the sentence around each quote as context."""
-    import json
+def evaluate_splits(cfg: EvaluateConfig, labels: list[str], stance: list[str], splits: dict[str, list[dict]],
+                    logits_of: Callable[[list[dict]], np.ndarray], tmp: Path) -> dict[str, float]:
+    """Into the active MLflow run: temperature from validation; metrics, plots and error tables for
+    validation, test and every external set found."""
+    import mlflow
 
-    texts = {p.stem: p.read_text(encoding="utf-8") for p in Path(texts_dir).glob("*.txt")} if texts_dir else {}
-    rows = []
-    for line in Path(quotes_path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
+    val_logits = logits_of(splits["validation"])
+    y_val = np.array([labels.index(r["label"]) for r in splits["validation"]])
+    t = fit_temperature(val_logits, y_val)
+    mlflow.log_metric("temperature", t)
+    results: dict[str, float] = {}
+    sets = {"validation": splits["validation"], "test": splits["test"]}
+    for name, ext in cfg.external.items():
+        if Path(ext.quotes).exists():
+            sets[ext.prefix] = external_rows(ext.quotes, ext.texts)
+        else:
+            mlflow.set_tag(f"skipped_{name}", f"{ext.quotes} not found")
+    for name, rows in sets.items():
+        if not rows:
             continue
-        q = json.loads(line)
-        aid = str(q.get("passage_id") or q.get("article_id"))
-        t = texts.get(aid, "")
-        rows.append({"quote_id": q.get("quote_id"), "event": q.get("event"), "text": q["quote"],
-                     "speaker": q.get("speaker"), "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
-                     "label": q["stance"]})
-    return rows
+        logits = val_logits if name == "validation" else logits_of(rows)
+        ev = measure(rows, softmax(logits, t), labels, stance, f"{name}_", cfg.bins, cfg.max_error_rows)
+        y = np.array([labels.index(r["label"]) for r in rows])
+        mlflow.log_metric(f"{name}_ece_uncalibrated", ece(softmax(logits), y, cfg.bins)[0])
+        log_evaluation(ev, labels, name, tmp)
+        results.update(ev.metrics)
+    return results | {"temperature": t}
+
+
+def evaluate_model_uri(app: EvaluateApp, params: dict[str, Any]) -> dict[str, float]:
+    """Score a logged pyfunc model afresh on the test split and every external set, as a new run."""
+    import mlflow
+
+    splits = load_splits(app.dataset.output, app.labels)
+    labels = app.labels.names
+    setup(app.mlflow, create=False)
+    model = mlflow.pyfunc.load_model(app.evaluate.model_uri)
+
+    def logits_of(rows):
+        import pandas as pd
+
+        out = model.predict(pd.DataFrame({"quote": [r.get("text") or r.get("quote") for r in rows],
+                                          "speaker": [r.get("speaker") for r in rows],
+                                          "context": [r.get("context") for r in rows]}))
+        return np.log(np.clip(out[[f"prob_{k}" for k in labels]].to_numpy(), 1e-9, 1))
+
+    with tracked_run(app.mlflow, "evaluate", "evaluate", params, {"model_uri": app.evaluate.model_uri}) as run, \
+            tempfile.TemporaryDirectory() as tmpd:
+        metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits, logits_of, Path(tmpd))
+        metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
+        return metrics
+
+
+RESULTS_BEGIN = "<!-- results:begin (written by `quotestance-evaluate evaluate.write=README.md`) -->"
+RESULTS_END = "<!-- results:end -->"
+HEADLINE = ("test_stance_macro_f1", "external_realdev_stance_macro_f1", "test_macro_f1", "test_accuracy",
+            "external_realdev_macro_f1", "external_realdev_accuracy", "test_ece", "external_realdev_ece")
+
+
+def latest_runs(app: EvaluateApp) -> dict[str, Any]:
+    """The newest finished transformer and baseline runs of the experiment."""
+    import mlflow
+
+    setup(app.mlflow, create=False)
+    out = {}
+    for kind in ("transformer", "baseline"):
+        runs = mlflow.search_runs(experiment_names=[app.mlflow.experiment], output_format="list",
+                                  filter_string=f"tags.model_kind = '{kind}' and attributes.status = 'FINISHED' "
+                                                "and tags.stage = 'train'",
+                                  order_by=["attributes.start_time DESC"], max_results=1)
+        if runs:
+            out[kind] = runs[0]
+    return out
+
+
+def compare_table(runs: dict[str, Any]) -> str:
+    names = {k: f"{k} ({r.data.tags.get('model', '')})" for k, r in runs.items()}
+    lines = ["| metric | " + " | ".join(names.values()) + " |", "|---|" + "---:|" * len(runs)]
+    for k in HEADLINE:
+        vals = [r.data.metrics.get(k) for r in runs.values()]
+        if any(v is not None for v in vals):
+            lines.append(f"| {k} | " + " | ".join("" if v is None else f"{v:.3f}" for v in vals) + " |")
+    lines.append("| MLflow run | " + " | ".join(f"`{r.info.run_id[:12]}`" for r in runs.values()) + " |")
+    return "\n".join(lines)
+
+
+def summary_table(results: dict[str, dict]) -> str:
+    """Headline metrics of each run, side by side."""
+    keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
+                                                                          "_accuracy", "_ece"))
+                   and "event_" not in k and "uncalibrated" not in k})
+    lines = ["| metric | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
+    for k in keys:
+        lines.append(f"| {k} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for m in results.values()) + " |")
+    lines.append("| run_id | " + " | ".join(str(m.get("run_id")) for m in results.values()) + " |")
+    return "\n".join(lines)
+
+
+def evaluate(app: EvaluateApp, params: dict[str, Any] | None = None) -> int:
+    """Score evaluate.model_uri afresh, or compare the latest transformer and baseline runs (and write the
+    comparison into evaluate.write). Returns the exit code."""
+    from quotestance.progress import quiet_libraries
+
+    quiet_libraries()
+    try:
+        if app.evaluate.model_uri:
+            print(summary_table({app.evaluate.model_uri: evaluate_model_uri(app, params or {})}))
+            return 0
+        runs = latest_runs(app)
+        if not runs:
+            raise EvaluateError("no finished training runs in MLflow yet: run `quotestance-train` first")
+    except (EvaluateError, DatasetError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = compare_table(runs)
+    print(table)
+    if app.evaluate.write:
+        from quotestance.io import atomic_writer
+
+        text = Path(app.evaluate.write).read_text(encoding="utf-8")
+        head, rest = text.split(RESULTS_BEGIN, 1)
+        tail = rest.split(RESULTS_END, 1)[1]
+        with atomic_writer(app.evaluate.write) as fh:
+            fh.write(f"{head}{RESULTS_BEGIN}\n{table}\n{RESULTS_END}{tail}")
+    return 0

@@ -31,9 +31,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -43,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from quotestance.cpu import OVERRIDE_ENV, cpu_features, cpu_model, describe, family, native
+from quotestance.io import write_json
+from quotestance.metrics import stance_macro_f1
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,6 @@ PRECISIONS = ("fp32", "bf16", "int8")
 INT8_FILE = "model.int8.onnx"
 PARITY_FILE = "parity.json"  # the measurement made on the training machine (a record; `choose` re-measures)
 PARITY_ROWS_FILE = "parity_rows.json"  # labelled rows saved with the model: parity is measured on them
-MIN_PARITY_ROWS = 1000
 # what the served model accepts per quote (pyfunc.py refuses more; quotestance-score trims or leaves unscored)
 MAX_QUOTE_CHARS, MAX_SPEAKER_CHARS, MAX_CONTEXT_CHARS = 5000, 300, 5000
 MIN_AGREEMENT = 0.99  # label agreement with fp32
@@ -232,7 +231,7 @@ def measure_paths(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
     def check(p: Predictor) -> dict[str, Any]:
         labels, out = _timed(p, rows)
         agree = float(np.mean([a == b for a, b in zip(labels, ref)])) if rows else 1.0
-        delta = _f1(gold, labels, stance) - _f1(gold, ref, stance)
+        delta = 100 * stance_macro_f1(gold, labels, stance) - 100 * stance_macro_f1(gold, ref, stance)
         return out | {"agreement": agree, "stance_macro_f1_delta_points": delta, "rows": len(rows),
                       "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA}
 
@@ -297,10 +296,6 @@ def _timed(pred: Predictor, rows: Sequence[dict[str, Any]]) -> tuple[list[str], 
                     "rows_by_precision": dict(pred.stats)}
 
 
-def _f1(gold: Sequence[str], pred: Sequence[str], stance: Sequence[str]) -> float:
-    from sklearn.metrics import f1_score
-
-    return 100 * float(f1_score(gold, pred, labels=list(stance), average="macro", zero_division=0))
 
 
 def _threads() -> int:
@@ -339,6 +334,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quotestance"
 
 
+def remember_choice(pred: Predictor, model_dir: str | Path, result: dict[str, Any]) -> None:
+    """Cache a measurement (`measure_paths`) so the next load on this machine chooses at once."""
+    key = cache_key(pred, model_dir)
+    _write_cache(_cache_file(key), result | {"key": key})
+
+
 def _cache_file(key: str) -> Path | None:
     try:
         return cache_dir() / "precision" / f"{key}.json"
@@ -352,16 +353,11 @@ def _write_cache(path: Path | None, result: dict[str, Any]) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_json(path, result)
+        write_json(path, result)
     except OSError as e:
         log.warning("could not cache the precision choice in %s: %s", path, e)
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    from quotestance.io import atomic_writer
-
-    with atomic_writer(path) as fh:
-        json.dump(obj, fh, indent=1)
 
 
 def _has_onnxruntime() -> bool:
@@ -374,7 +370,7 @@ def _has_onnxruntime() -> bool:
 
 def _session(path: Path):
     if not path.exists():
-        raise FileNotFoundError(f"precision int8 needs {path}: build it with quotestance.infer.build_int8")
+        raise FileNotFoundError(f"precision int8 needs {path}: build it with quotestance.quantize.build_int8")
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -383,101 +379,9 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def _cls_only_tail(model):
-    """A BERT classifier whose last layer computes the [CLS] position only, with the same logits.
-
-    The classifier reads [CLS] alone, so in the last layer the other positions matter only as keys and
-    values: their queries, attention outputs and feed-forward are skipped (about 1/7 of MiniLM-L6's work).
-    """
-    import copy
-
-    import torch
-
-    class ClsOnlyTail(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.m = copy.deepcopy(model)
-            self.last = self.m.bert.encoder.layer[-1]
-            self.m.bert.encoder.layer = self.m.bert.encoder.layer[:-1]
-
-        def forward(self, input_ids, attention_mask):
-            x = self.m.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            att, heads = self.last.attention.self, self.m.config.num_attention_heads
-            b, s, d = x.shape[0], x.shape[1], att.attention_head_size
-
-            def split(t, n):
-                return t.view(b, n, heads, d).transpose(1, 2)
-
-            q, k, v = split(att.query(x[:, :1]), 1), split(att.key(x), s), split(att.value(x), s)
-            bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-            w = torch.softmax(q @ k.transpose(2, 3) * att.scaling + bias, -1)
-            y = self.last.attention.output((w @ v).transpose(1, 2).reshape(b, 1, heads * d), x[:, :1])
-            y = self.last.output(self.last.intermediate(y), y)
-            return self.m.classifier(self.m.bert.pooler(y))
-
-    return ClsOnlyTail().eval()
 
 
-def build_int8(model_dir: str | Path) -> Path:
-    """Write `model_dir/model.int8.onnx`: the model exported to ONNX, fused, with int8 weights.
-
-    Per-channel weights moved far fewer labels than per-tensor ones. reduce_range (7-bit
-    weights) keeps CPUs without VNNI from saturating, should the file be forced on one.
-    """
-    import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers import optimizer
-    from transformers import AutoModelForSequenceClassification
-
-    model_dir = Path(model_dir)
-    # eager attention: the pattern ONNX Runtime's optimizer fuses into its Attention kernel
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
-    with tempfile.TemporaryDirectory(dir=model_dir, prefix=".onnx.") as tmpd, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's tracer and deprecation warnings
-        tmp = Path(tmpd)
-        ids = torch.ones(2, 8, dtype=torch.long)
-        # the TorchScript exporter: its graphs are the ones ONNX Runtime's BERT fusions recognise
-        bert = model.config.model_type == "bert"
-        torch.onnx.export(_cls_only_tail(model) if bert else model, (ids, torch.ones_like(ids)), str(tmp / "fp32.onnx"),
-                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
-                          opset_version=17, dynamo=False)
-        fused = tmp / "fp32.onnx"
-        if bert:  # other families still quantise, unfused and whole
-            opt = optimizer.optimize_model(str(fused), model_type="bert", num_heads=model.config.num_attention_heads,
-                                           hidden_size=model.config.hidden_size)
-            fused = tmp / "fused.onnx"
-            opt.save_model_to_file(str(fused))
-        level = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice to pre-process, on the root logger
-        try:
-            quantize_dynamic(str(fused), str(tmp / INT8_FILE), per_channel=True, reduce_range=True,
-                             weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-        finally:
-            logging.getLogger().setLevel(level)
-        os.replace(tmp / INT8_FILE, model_dir / INT8_FILE)
-    return model_dir / INT8_FILE
 
 
-def save_parity_rows(model_dir: str | Path, rows: Sequence[dict[str, Any]], stance: Sequence[str]) -> Path:
-    """The labelled rows every machine that loads the model measures its paths on (`measure_paths`)."""
-    keep = ("quote", "text", "speaker", "context", "label", "split")
-    path = Path(model_dir) / PARITY_ROWS_FILE
-    _atomic_json(path, {"stance": list(stance), "rows": [{k: r[k] for k in keep if r.get(k) is not None}
-                                                          for r in rows]})
-    return path
 
 
-def check_parity(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
-    """Measure every path on this (the training) machine: `parity.json` beside the weights, and the cache.
-
-    The record shows how the model fared where it was trained; every other machine measures again.
-    """
-    result = measure_paths(pred, model_dir)
-    _atomic_json(Path(model_dir) / PARITY_FILE, result)
-    key = cache_key(pred, model_dir)
-    _write_cache(_cache_file(key), result | {"key": key})
-    return result

@@ -90,3 +90,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
     return rows
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """One JSON document, atomically."""
+    with atomic_writer(path) as fh:
+        json.dump(obj, fh, indent=1)

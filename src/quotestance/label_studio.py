@@ -163,7 +163,9 @@ def _same_span(row: dict, existing: list[dict]) -> dict | None:
 def _labels() -> tuple[list[str], dict[str, str]]:
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/labels/default.yaml")
+    from quotestance.config import CONF_DIR
+
+    cfg = OmegaConf.load(CONF_DIR / "labels/default.yaml")
     return [x.name for x in cfg.labels], {x.name: x.description for x in cfg.labels}
 
 

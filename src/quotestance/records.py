@@ -8,6 +8,8 @@ from typing import Any
 #: The label taxonomy. The first three are the stance labels of the headline metric.
 LABELS: tuple[str, ...] = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
 STANCE_LABELS: tuple[str, ...] = LABELS[:3]
+#: Exit code of a command that finished but skipped some inputs (each listed, with its reason, in an errors file).
+EXIT_SKIPPED = 3
 
 
 @dataclass(frozen=True)

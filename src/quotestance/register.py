@@ -8,12 +8,13 @@ on the version; `rollback` moves @champion back to the version it replaced. Alia
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quotestance.config import MlflowConfig, RegisterConfig
+from quotestance.config import MlflowConfig, RegisterApp, RegisterConfig
 from quotestance.tracking import setup
 
 
@@ -28,6 +29,28 @@ class Decision:
     compared_to: str | None
     reasons: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def register(app: RegisterApp) -> int:
+    """register.action: register a run (gated promotion), roll @champion back, or export it. Exit code."""
+    r = app.register
+    try:
+        if r.action == "rollback":
+            old, new = rollback(r, app.mlflow)
+            print(f"{r.model_name}: @champion moved back from v{old} to v{new}")
+        elif r.action == "export":
+            print(f"{r.model_name}@champion exported to {export_champion(r, app.mlflow)}")
+        elif r.action == "register":
+            d = register_run(r, app.mlflow, app.labels.names)
+            verdict = "promoted to @champion" if d.promoted else "kept as @challenger (promotion refused)"
+            print(f"{r.model_name} v{d.version}: {verdict}; compared to {d.compared_to or 'none'}: "
+                  + "; ".join(d.reasons))
+        else:
+            raise RegisterError(f"unknown action {r.action!r}: register, rollback or export")
+    except RegisterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _test_digest(run) -> str | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from quotestance.config import ReportApp
 from quotestance.io import atomic_writer
 
 LABELS = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
@@ -106,3 +107,15 @@ img{{max-width:100%}}.muted{{color:#666}}</style></head><body>
     with atomic_writer(output) as fh:
         fh.write(html)
     return output
+
+
+def report(app: ReportApp) -> int:
+    """Write the analysts' HTML report for a scores folder (output defaults to <input>/report.html)."""
+    import sys
+
+    try:
+        print(build_report(app.input, app.output or str(Path(app.input) / "report.html")))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+from quotestance.config import ExtractConfig, MlflowConfig, ScoreApp, ScoreConfig
 from quotestance.extract.ingest import iter_sources, read_articles
 from quotestance.io import atomic_writer
-from quotestance.records import Article, Skip
+from quotestance.records import EXIT_SKIPPED, Article, Skip
 
 
 class ScoreError(ValueError):
@@ -88,6 +88,20 @@ def _output_lock(out: Path):
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     with atomic_writer(path, "wb") as fh:
         df.to_parquet(fh, index=False)
+
+
+def score(app: ScoreApp) -> int:
+    """Score app.input into app.output; exit code 0, EXIT_SKIPPED when inputs were skipped, 2 on error."""
+    from quotestance.progress import quiet_libraries
+
+    quiet_libraries()
+    try:
+        summary = score_articles(app.input, app.output, app.score, app.extract, app.mlflow)
+    except ScoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary.line(), file=sys.stderr)
+    return EXIT_SKIPPED if summary.skipped else 0
 
 
 def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,

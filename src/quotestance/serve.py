@@ -29,16 +29,21 @@ def serve(app: ServeApp) -> int:
     """Resolve the model (models:/…@alias, runs:/… or a folder), then run the server until stopped.
 
     Returns the exit code: 0 after a SIGTERM/SIGINT/SIGHUP (forwarded to every process the server started),
-    the server's own code when it fails.
+    2 when there is no store or no such model, the server's own code when it fails.
     """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     from quotestance.tracking import setup
 
     env = dict(os.environ)
-    if app.serve.model_uri.startswith(("models:/", "runs:/")):  # a folder needs no tracking store
-        env["MLFLOW_TRACKING_URI"] = setup(app.mlflow, create=False)
-    local = mlflow.artifacts.download_artifacts(artifact_uri=app.serve.model_uri)
+    try:
+        if app.serve.model_uri.startswith(("models:/", "runs:/")):  # a folder needs no tracking store
+            env["MLFLOW_TRACKING_URI"] = setup(app.mlflow, create=False)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=app.serve.model_uri)
+    except (FileNotFoundError, MlflowException) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "quotestance.serve:create_app",
            "--host", app.serve.host, "--port", str(app.serve.port), "--workers", str(app.serve.workers),
            "--log-level", "warning"]

@@ -1,8 +1,11 @@
-"""MLflow at the edges: the store, the experiment, and what each stage logs."""
+"""MLflow at the edges: the store, the experiment, and the one way a stage opens a run (`tracked_run`)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,32 +58,25 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def log_dataset(cfg: MlflowConfig, params: dict[str, Any]):
-    """A callback for build_dataset: one MLflow run with the params, each split as a dataset input, the card."""
-    def log(report, splits: dict[str, list[dict]], out: Path) -> None:
-        import warnings
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
-        import mlflow
-        import pandas as pd
 
-        from quotestance.dataset import COLUMNS
+@contextmanager
+def tracked_run(cfg: MlflowConfig, name: str, stage: str, params: dict[str, Any] | None = None,
+                tags: dict[str, str] | None = None, system_metrics: bool = False) -> Iterator[Any]:
+    """Store and experiment set up, then one MLflow run tagged with its stage and the git commit, the
+    resolved config logged as flattened params. Every stage's run starts here.
+    """
+    import mlflow
 
-        setup(cfg)
-        with mlflow.start_run(run_name="dataset"), warnings.catch_warnings():
-            # a folder source is ambiguous to MLflow's registry and integer columns draw a schema hint: both benign
-            warnings.simplefilter("ignore", UserWarning)
-            mlflow.set_tag("stage", "dataset")
+    setup(cfg)
+    with mlflow.start_run(run_name=name, log_system_metrics=system_metrics) as run:
+        mlflow.set_tags({"stage": stage, "mlflow.source.git.commit": git_commit(), **(tags or {})})
+        if params:
             mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
-            for split, rows in splits.items():
-                df = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=list(COLUMNS))
-                ds = mlflow.data.from_pandas(df, source=str((out / "dataset" / split).resolve()),
-                                             targets="label", name=f"quotestance-{split}",
-                                             digest=report.digests[split])
-                mlflow.log_input(ds, context=split)
-                mlflow.log_metric(f"rows_{split}", len(rows))
-            for k, v in report.weak_accuracy.items():
-                mlflow.log_metric(f"weak_{k}", v)
-            mlflow.log_metric("unjoined_gold", len(report.unjoined_gold))
-            mlflow.log_artifact(str(out / "README.md"))
-            mlflow.log_artifact(str(out / "folds.json"))
-    return log
+        yield run

@@ -1,6 +1,11 @@
-"""Train stage: fine-tune a transformer sequence classifier on the train split.
+"""Train stage: fine-tune a transformer sequence classifier on the train split, as an MLflow run.
 
-A plain PyTorch loop (legible, and every knob that matters for reproducibility on CPU is in view): fixed
+`train` is the stage: the transformer run (`run_transformer`: fine-tune, build the fast inference paths,
+evaluate on the path serving takes, log the pyfunc model) and the TF-IDF baseline's run (`run_baseline`),
+evaluated the same way (evaluate.evaluate_splits). Each run logs the flattened resolved config as params,
+the git commit, the dataset splits as inputs and per-epoch metrics.
+
+`train_model` is the loop itself: a plain PyTorch loop (legible, and every knob that matters for reproducibility on CPU is in view): fixed
 seed and thread count, inverse-frequency class weights, linear warm-up/decay, early stopping on validation
 stance macro-F1, a checkpoint per epoch with resume, and bf16 autocast where the CPU runs it natively
 (`train_precision`). Batches are grouped by length (shuffled, then sorted within windows of
@@ -14,19 +19,27 @@ import json
 import math
 import os
 import random
+import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from quotestance.config import ModelConfig, TrainConfig
+from quotestance.config import ModelConfig, TrainApp, TrainConfig, TrainingApp
 from quotestance.cpu import cpu_features, family, native
+from quotestance.dataset import load_splits
 from quotestance.embed import resolve_model_path
-from quotestance.infer import Predictor, render
+from quotestance.evaluate import evaluate_splits
+from quotestance.infer import Predictor, load_predictor, render
 from quotestance.io import atomic_writer
-from quotestance.progress import bar, say
+from quotestance.metrics import stance_macro_f1
+from quotestance.progress import bar, say, stage
+from quotestance.quantize import build_int8, check_parity, parity_rows, save_parity_rows
+from quotestance.tracking import tracked_run
 
 LENGTH_WINDOW = 50  # batches sorted together by length: wide enough to cut padding, narrow enough to mix
 
@@ -129,10 +142,6 @@ def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[l
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def stance_macro_f1(y_true: Sequence[str], y_pred: Sequence[str], stance: Sequence[str]) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y_true, y_pred, labels=list(stance), average="macro", zero_division=0))
 
 
 def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str], stance: list[str],
@@ -277,3 +286,154 @@ def save_pretrained(model, tokenizer, out_dir: str) -> None:
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
+
+
+def train(app: TrainApp, params: dict[str, Any] | None = None) -> int:
+    """The train stage: the transformer and (baseline=true) the TF-IDF baseline, each one evaluated MLflow
+    run, their metrics printed side by side; or the study that app.mode names (quotestance.studies).
+    Exit code: 0, or 2 with the reason on stderr."""
+    import sys
+
+    from quotestance.dataset import DatasetError
+    from quotestance.evaluate import summary_table
+    from quotestance.progress import quiet_libraries
+
+    quiet_libraries()
+    params = params or {}
+    try:
+        if app.mode != "train":
+            from quotestance.studies import study
+
+            result = study(app, params)
+            print("\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items()))
+            return 0
+        results = {"transformer": run_transformer(app, params)}
+        if app.baseline:
+            results["baseline"] = run_baseline(app, params)
+    except (TrainError, DatasetError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary_table(results))
+    return 0
+
+
+def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
+    """Fine-tune, evaluate and log the transformer as one MLflow run; returns its metrics."""
+    import mlflow
+
+    splits = load_splits(app.dataset.output, app.labels)
+    labels = app.labels.names
+    with tracked_run(app.mlflow, f"transformer-{app.model.name}", "train", params,
+                     {"model_kind": "transformer", "model": app.model.name}, system_metrics=True) as run, \
+            tempfile.TemporaryDirectory() as tmpd:
+        tmp = Path(tmpd)
+        _log_inputs(splits, app.dataset.output)
+        model_dir = tmp / "model"
+        res = train_model(splits["train"], splits["validation"], labels, list(app.labels.stance), app.model,
+                          app.train, str(model_dir),
+                          on_epoch=lambda e, m: mlflow.log_metrics(m, step=e))
+        mlflow.log_metrics({"best_epoch": res.best_epoch, "train_seconds": res.seconds})
+        mlflow.set_tags({"train_precision": res.precision, "train_precision_reason": res.precision_reason[:500]})
+        _fast_paths(app, model_dir, splits)
+        # evaluated on the path that serving takes on this CPU (parity keeps it to fp32's labels)
+        pred = load_predictor(model_dir, app.train.template, app.model.max_length, app.train.precision,
+                              app.train.int8_margin, app.train.bf16_margin)
+        mlflow.set_tags({"inference_precision": pred.precision,
+                         "inference_precision_reason": pred.choice.get("reason", "")[:500]})
+        with stage(f"evaluation in {pred.precision}", tick=True):
+            metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits, pred.logits, tmp)
+        cfg_path = tmp / "inference.json"
+        cfg_path.write_text(json.dumps({"template": app.train.template, "max_length": app.model.max_length,
+                                        "temperature": metrics["temperature"], "precision": app.train.precision,
+                                        "int8_margin": app.train.int8_margin,
+                                        "bf16_margin": app.train.bf16_margin, "labels": labels}))
+        with stage("logging the model to MLflow", tick=True):
+            log_pyfunc(model_dir, cfg_path, labels)
+        metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
+        return metrics
+
+
+def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
+    """TF-IDF + logistic regression on the same splits, evaluated the same way, as its own run."""
+
+    from quotestance.baseline import TfidfBaseline
+
+    splits = load_splits(app.dataset.output, app.labels)
+    labels = app.labels.names
+    with tracked_run(app.mlflow, "baseline-tfidf-logreg", "train", params,
+                     {"model_kind": "baseline", "model": "tfidf_logreg"}) as run, tempfile.TemporaryDirectory() as tmpd:
+        _log_inputs(splits, app.dataset.output)
+        model = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(splits["train"])
+        # log-probabilities play the logits' part, so temperature scaling and ECE work the same way
+        metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits,
+                                  lambda rows: np.log(np.clip(model.predict_proba(rows), 1e-9, 1)), Path(tmpd))
+        metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
+        return metrics
+
+
+RESULTS_BEGIN = "<!-- results:begin (written by `quotestance-evaluate evaluate.write=README.md`) -->"
+RESULTS_END = "<!-- results:end -->"
+HEADLINE = ("test_stance_macro_f1", "external_realdev_stance_macro_f1", "test_macro_f1", "test_accuracy",
+            "external_realdev_macro_f1", "external_realdev_accuracy", "test_ece", "external_realdev_ece")
+
+
+def _log_inputs(splits: dict[str, list[dict]], output: str) -> None:
+    import mlflow
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for s, rows in splits.items():
+            df = pd.DataFrame(rows)
+            mlflow.log_input(mlflow.data.from_pandas(df, source=str((Path(output) / "dataset" / s).resolve()),
+                                                     targets="label", name=f"quotestance-{s}"), context=s)
+
+
+def _fast_paths(app: TrainingApp, model_dir: Path, splits: dict[str, list[dict]]) -> None:
+    """The int8 graph and the parity rows beside the weights, then every path measured on this machine."""
+    import mlflow
+
+    with stage("int8 graph", tick=True):
+        try:
+            build_int8(model_dir)
+        except Exception as e:  # noqa: BLE001 - an export failure costs speed, never the run
+            mlflow.set_tag("skipped_int8", f"{type(e).__name__}: {e}"[:500])
+    rows = parity_rows(splits)
+    save_parity_rows(model_dir, rows, list(app.labels.stance))
+    with stage(f"timing and parity of each inference path on {len(rows)} rows", tick=True):
+        ref = load_predictor(model_dir, app.train.template, app.model.max_length, "fp32", app.train.int8_margin,
+                             app.train.bf16_margin)  # the best epoch's weights, as saved
+        parity = check_parity(ref, model_dir)
+    mlflow.set_tags({"parity_cpu": parity["cpu"][:500], "parity_rows": str(len(rows))})
+    for p, r in parity["paths"].items():
+        if "skipped" in r:
+            mlflow.set_tag(f"parity_{p}", f"skipped: {r['skipped']}"[:500])
+            continue
+        mlflow.log_metric(f"seconds_{p}_parity_rows", r["seconds"])
+        if p != "fp32":
+            mlflow.log_metrics({f"parity_{p}_agreement": r["agreement"],
+                                f"parity_{p}_stance_macro_f1_delta": r["stance_macro_f1_delta_points"]})
+            mlflow.set_tag(f"parity_{p}", "passed" if r["passed"] else "failed")
+
+
+def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
+    """The model as a Models-from-Code pyfunc with a signature and an input example."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("string", "quote"), ColSpec("string", "speaker", required=False),
+                       ColSpec("string", "context", required=False)]),
+        outputs=Schema([ColSpec("string", "label"), ColSpec("double", "confidence")]
+                       + [ColSpec("double", f"prob_{lab}") for lab in labels]))
+    example = pd.DataFrame({"quote": ["We act when a court tells us to, not before."],
+                            "speaker": ["Dana Whitfield"], "context": [""]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(Path(__file__).with_name("pyfunc.py")),
+            artifacts={"model": str(model_dir), "config": str(cfg_path)}, signature=signature,
+            input_example=example, pip_requirements=["torch", "transformers", "onnxruntime", "pandas", "mlflow"])
+    mlflow.set_tag("model_uri", info.model_uri)  # MLflow 3 keeps models apart from runs: where this one lives

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import spacy
 
-from quotestance.config import ExtractConfig
+from quotestance.config import ExtractApp, ExtractConfig
 from quotestance.extract.extractor import extract_many
 from quotestance.extract.ingest import iter_sources, read_articles
 from quotestance.io import atomic_writer, write_jsonl
@@ -92,3 +92,14 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
             for w in warnings:
                 fh.write(json.dumps(w, ensure_ascii=False) + "\n")
     return ExtractSummary(len(articles), n_quotes, len(skips), time.perf_counter() - t0)
+
+
+def extract(app: ExtractApp) -> int:
+    """The extract stage: app.input's articles to app.output's quotes. Exit code (EXIT_SKIPPED: some skipped)."""
+    import sys
+
+    from quotestance.records import EXIT_SKIPPED
+
+    summary = extract_files(app.input, app.output, app.errors, app.extract)
+    print(summary.line(), file=sys.stderr)
+    return EXIT_SKIPPED if summary.skipped else 0

@@ -1,4 +1,5 @@
-"""Experiments beyond one training run, each a parent MLflow run with nested runs:
+"""Studies beyond one training run (`quotestance-train experiment=cv|adapt|hpo`), each a parent MLflow run
+with nested runs:
 
 - `cv`: leave-one-event-out cross-validation (mean ± std stance macro-F1, transformer and baseline);
 - `adapt`: what a user's own labels buy, strictly out of fold: k folds by event over the user's set, the
@@ -10,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 from collections import defaultdict
@@ -22,18 +22,28 @@ import numpy as np
 
 from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
-from quotestance.evaluate import evaluate, external_rows, softmax
+from quotestance.dataset import external_rows, load_splits
+from quotestance.evaluate import measure
 from quotestance.infer import load_predictor
+from quotestance.io import read_jsonl
+from quotestance.metrics import softmax
 from quotestance.progress import say, stage
-from quotestance.runs import check_labels, git_commit, load_splits
-from quotestance.tracking import flatten, setup
-from quotestance.train import train_model
+from quotestance.tracking import tracked_run
+from quotestance.train import TrainError, train_model
+
+
+def study(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
+    """Run the study app.mode names (cv, adapt or hpo); its summary metrics."""
+    runs = {"cv": run_cv, "adapt": run_adapt, "hpo": run_hpo}
+    if app.mode not in runs:
+        raise TrainError(f"mode {app.mode!r} is not train, cv, adapt or hpo")
+    return runs[app.mode](app, params)
 
 
 def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict[str, list[dict]],
                   kind: str = "transformer", train_cfg=None) -> dict[str, float]:
     """Train one model (transformer or baseline) and score every test set: {'<set>_stance_macro_f1': ...}."""
-    labels = [lab.name for lab in app.labels.labels]
+    labels = app.labels.names
     stance = list(app.labels.stance)
     out: dict[str, float] = {}
     if kind == "baseline":
@@ -54,7 +64,7 @@ def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict
         if not rows:
             continue
         probs = probs_of(rows) if probs_of else softmax(logits[name])
-        ev = evaluate(rows, probs, labels, stance, f"{name}_", max_errors=0)
+        ev = measure(rows, probs, labels, stance, f"{name}_", max_errors=0)
         out.update({k: v for k, v in ev.metrics.items() if "event_" not in k})
     return out
 
@@ -68,16 +78,12 @@ def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     """Leave-one-event-out: each event in turn is the test set, the next event validates, the rest train."""
     import mlflow
 
-    splits = load_splits(app.dataset.output)
-    check_labels(app, splits)
+    splits = load_splits(app.dataset.output, app.labels)
     rows = [r for s in splits.values() for r in s if r["label_source"] == "gold" or s is splits["train"]]
     events = sorted({r["event"] for r in rows})
     folds = events[: app.cv.max_folds] if app.cv.max_folds else events
-    setup(app.mlflow)
     scores: dict[str, list[float]] = defaultdict(list)
-    with mlflow.start_run(run_name=f"cv-{app.model.name}"):
-        mlflow.set_tags({"stage": "cv", "mlflow.source.git.commit": git_commit()})
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+    with tracked_run(app.mlflow, f"cv-{app.model.name}", "cv", params):
         for k, ev in enumerate(folds):
             val_ev = events[(events.index(ev) + 1) % len(events)]
             test = [r for r in rows if r["event"] == ev and r["label_source"] == "gold"]
@@ -100,13 +106,11 @@ def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
 
 def user_folds(quotes_path: str, meta_path: str | None, k: int) -> dict[str, int]:
     """Fold of each event of the user's labelled set: events sorted by size, dealt round-robin into k folds."""
-    rows = [json.loads(x) for x in Path(quotes_path).read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = read_jsonl(quotes_path)
     event_of = {}
     if meta_path and Path(meta_path).exists():
-        for x in Path(meta_path).read_text(encoding="utf-8").splitlines():
-            if x.strip():
-                m = json.loads(x)
-                event_of[m.get("passage_id") or m.get("id")] = m.get("event")
+        for m in read_jsonl(meta_path):
+            event_of[m.get("passage_id") or m.get("id")] = m.get("event")
     sizes: dict[str, int] = defaultdict(int)
     for r in rows:
         aid = r.get("passage_id") or r.get("article_id")
@@ -122,24 +126,19 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     a = app.adapt
     if not Path(a.gold).exists():
         raise FileNotFoundError(f"adapt.gold {a.gold} not found: name the user's labelled quotes")
-    splits = load_splits(app.dataset.output)
-    check_labels(app, splits)
+    splits = load_splits(app.dataset.output, app.labels)
     user = external_rows(a.gold, a.texts)
     fold_of_event = user_folds(a.gold, a.meta, a.folds)
-    raw = [json.loads(x) for x in Path(a.gold).read_text(encoding="utf-8").splitlines() if x.strip()]
+    raw = read_jsonl(a.gold)
     meta = {}
     if a.meta and Path(a.meta).exists():
-        meta = {json.loads(x).get("passage_id"): json.loads(x).get("event")
-                for x in Path(a.meta).read_text(encoding="utf-8").splitlines() if x.strip()}
+        meta = {m.get("passage_id"): m.get("event") for m in read_jsonl(a.meta)}
     for r, q in zip(user, raw):
         aid = q.get("passage_id") or q.get("article_id")
         r["event"] = meta.get(aid) or q.get("event") or aid
         r["fold"] = fold_of_event[r["event"]]
-    setup(app.mlflow)
     res: dict[str, list[float]] = defaultdict(list)
-    with mlflow.start_run(run_name=f"adapt-{app.model.name}"):
-        mlflow.set_tags({"stage": "adapt", "mlflow.source.git.commit": git_commit()})
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+    with tracked_run(app.mlflow, f"adapt-{app.model.name}", "adapt", params):
         held = {f: [r for r in user if r["fold"] == f] for f in range(a.folds)}
         with stage("adapt: the corpus-only model"), mlflow.start_run(run_name="corpus-only", nested=True):
             base = fit_and_score(app, splits["train"], splits["validation"],
@@ -168,13 +167,10 @@ def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     import mlflow
     import optuna
 
-    splits = load_splits(app.dataset.output)
-    check_labels(app, splits)
-    setup(app.mlflow)  # create (and migrate) the store once, before any parallel trial touches it
+    splits = load_splits(app.dataset.output, app.labels)
     h = app.hpo
-    with mlflow.start_run(run_name=f"hpo-{app.model.name}") as parent:
-        mlflow.set_tags({"stage": "hpo", "mlflow.source.git.commit": git_commit()})
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+    # the store is created (and migrated) once, here, before any parallel trial touches it
+    with tracked_run(app.mlflow, f"hpo-{app.model.name}", "hpo", params) as parent:
 
         def objective(trial: optuna.Trial) -> float:
             cfg = replace(app.train,
