@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup pipeline test test-fast test-avx2 eval-extract bench-extract bench clean
+.PHONY: setup pipeline test test-fast test-avx2 lint eval-extract bench-extract bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,11 @@ pipeline: setup
 	$(BIN)/quotestance-eval-extract
 	$(BIN)/quotestance-pipeline
 
-# the whole suite, slow end-to-end tests included; pytest's exit 5 (no tests collected) is not a failure
+# ruff: the lint rules in pyproject.toml, and the code as `ruff format` writes it
+lint: setup
+	$(BIN)/ruff check src tests benchmarks && $(BIN)/ruff format --check src tests benchmarks
+
+# the whole suite (doctests in src/ included), slow end-to-end tests included; pytest's exit 5 (no tests collected) is not a failure
 test: setup
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 

@@ -13,9 +13,10 @@ from quotestance.infer import render
 class TfidfBaseline:
     """scikit-learn conventions: fit returns self; classes_ holds the labels; predict_proba follows classes_.
 
-    >>> m = TfidfBaseline(["a", "b"]).fit([{"text": "yes yes", "label": "a"}, {"text": "no no", "label": "b"}])
-    >>> m.predict([{"text": "yes"}])
-    ['a']
+    >>> rows = [{"text": t, "label": y} for t, y in [("take it down now", "a"), ("take the site down", "a"),
+    ...                                               ("we are neutral pipes", "b"), ("neutral pipes carry all", "b")]]
+    >>> TfidfBaseline(["a", "b"]).fit(rows).predict([{"text": "take them down"}, {"text": "we stay neutral"}])
+    ['a', 'b']
     """
 
     def __init__(self, labels: Sequence[str], template: str = "{speaker}: {quote}", C: float = 4.0, seed: int = 13):

