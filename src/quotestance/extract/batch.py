@@ -10,7 +10,7 @@ from pathlib import Path
 import spacy
 
 from quotestance.config import ExtractConfig
-from quotestance.extract.extractor import extract_many
+from quotestance.extract.assemble import extract_many
 from quotestance.extract.ingest import iter_sources, read_articles
 from quotestance.io import atomic_writer, write_jsonl
 from quotestance.progress import bar as progress_bar

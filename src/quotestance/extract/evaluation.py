@@ -157,7 +157,7 @@ def evaluate_goldset(name: str, gold_path: str, texts_spec: str, nlp: Any,
     import time
     from pathlib import Path
 
-    from quotestance.extract.extractor import extract_many
+    from quotestance.extract.assemble import extract_many
     from quotestance.extract.ingest import read_articles
     from quotestance.io import read_jsonl
     from quotestance.records import Article
