@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_MARKS = "\"'“”‘’ \n"
+from quotestance.extract.spans import match_span, strip_marks
+from quotestance.extract.spans import overlap as overlap  # re-exported: callers that import it from here
 
 
 def norm_name(s: str | None) -> str:
@@ -35,21 +36,6 @@ def speaker_ok(pred: str | None, gold: str | None) -> bool:
     if len(short.split()) == 1:
         return short == p and long_.startswith(short + " ")
     return f" {short} " in f" {long_} "
-
-
-def overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
-    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union else 0.0
-
-
-def strip_marks(span: tuple[int, int], text: str) -> tuple[int, int]:
-    s, e = span
-    while s < e and text[s] in _MARKS:
-        s += 1
-    while e > s and text[e - 1] in _MARKS:
-        e -= 1
-    return s, e
 
 
 @dataclass(frozen=True)
@@ -116,15 +102,9 @@ def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: d
         aid = _gold_article(g)
         text = texts.get(aid, "")
         gs = strip_marks((g["char_start"], g["char_end"]), text)
-        best, bi = 0.0, None
-        for i in by_article.get(aid, []):
-            if i in used:
-                continue
-            ps = strip_marks((int(pred[i]["char_start"]), int(pred[i]["char_end"])), text)
-            o = (1.0 if ps == gs else 0.0) if exact else overlap(gs, ps)
-            if o > best:
-                best, bi = o, i
-        if bi is not None and best >= min_overlap:
+        bi = match_span(gs, ((i, strip_marks((int(pred[i]["char_start"]), int(pred[i]["char_end"])), text))
+                             for i in by_article.get(aid, []) if i not in used), min_overlap, exact=exact)
+        if bi is not None:
             used.add(bi)
             matched += 1
             ok = speaker_ok(pred[bi].get("speaker"), g.get("speaker"))
