@@ -188,6 +188,7 @@ def export_tasks(quotes_path: str, output: str, gold: list[str], model: str) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """quotestance-label export | import: the command line."""
     ap = argparse.ArgumentParser(prog="quotestance-label", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="quotes JSONL -> Label Studio tasks, most uncertain first")

@@ -24,6 +24,7 @@ from quotestance.records import Article, Quote
 
 
 def extractor_version(nlp: Language) -> str:
+    """The version string stamped on every quote: this package's version and the spaCy pipeline's."""
     return f"quotestance-{__version__}+{nlp.meta.get('name', 'spacy')}-{nlp.meta.get('version', '?')}"
 
 

@@ -70,6 +70,7 @@ def subject_of(verb: Token) -> Token | None:
 
 
 def cue_text(verb: Token) -> str:
+    """The speech verb as the cue, with its particle or 'firm' ("pointed out", "stood firm")."""
     prt = [c.text for c in verb.children if c.dep_ == "prt"]
     acomp = [c.text for c in verb.children if c.dep_ == "acomp" and c.lower_ == "firm"]
     return " ".join([verb.text, *prt, *acomp])
@@ -152,6 +153,7 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
 
 
 def speaker_from(att: Attribution, idx: NameIndex, pos: int) -> Speaker:
+    """The speaker an attribution names: its subject resolved, or the bare name it holds."""
     if att.subject is not None:
         return resolve(att.subject, idx, pos)
     assert att.name_span is not None

@@ -25,6 +25,7 @@ class ExtractSummary:
     seconds: float
 
     def line(self) -> str:
+        """The summary as one key=value line."""
         return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
                 f"seconds={self.seconds:.1f}")
 
@@ -39,6 +40,7 @@ def load_nlp(name: str) -> spacy.language.Language:
 
 
 def errors_path(output: str) -> Path:
+    """Where skipped inputs are recorded: beside `output` as <stem>.errors.jsonl."""
     out = Path(output)
     return Path("extract.errors.jsonl") if output == "-" else out.with_name(out.stem + ".errors.jsonl")
 

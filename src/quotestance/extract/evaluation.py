@@ -21,12 +21,14 @@ from quotestance.extract.spans import overlap as overlap  # re-exported: callers
 
 
 def norm_name(s: str | None) -> str:
+    """A name lowercased, without parentheses, punctuation or articles, for comparison."""
     s = re.sub(r"\([^)]*\)", " ", (s or "")).lower()
     s = re.sub(r"[^\w\s@#]", " ", s)
     return " ".join(t for t in s.split() if t not in {"the", "a", "an"})
 
 
 def speaker_ok(pred: str | None, gold: str | None) -> bool:
+    """Whether a predicted speaker matches the gold one (see the module's note)."""
     p, g = norm_name(pred), norm_name(gold)
     if not p or not g:
         return False
@@ -49,23 +51,28 @@ class SpanScore:
 
     @property
     def precision(self) -> float:
+        """Matched over predicted."""
         return self.matched / self.pred if self.pred else 0.0
 
     @property
     def recall(self) -> float:
+        """Matched over gold."""
         return self.matched / self.gold if self.gold else 0.0
 
     @property
     def f1(self) -> float:
+        """The harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
     @property
     def speaker_accuracy(self) -> float:
+        """Matched quotes whose speaker matches, over matched quotes."""
         return self.speaker_correct / self.matched if self.matched else 0.0
 
     @property
     def speaker_exact_accuracy(self) -> float:
+        """Matched quotes whose normalised speaker is the gold's exactly, over matched quotes."""
         return self.speaker_exact / self.matched if self.matched else 0.0
 
 

@@ -68,6 +68,7 @@ class NameIndex:
         return " ".join(toks)
 
     def recent_speaker(self, pos: int, window: int = 600) -> Mention | None:
+        """The latest speaker within `window` characters before pos."""
         near = [m for m in self.speakers if pos - window <= m.pos < pos]
         return max(near, key=lambda m: m.pos) if near else None
 

@@ -40,6 +40,7 @@ class Parsed:
     chunks: list[tuple[Doc, int]]
 
     def span(self, start: int, end: int) -> SpacySpan | None:
+        """The spaCy span covering [start, end) in article offsets, or None when no chunk holds it."""
         if end <= start:
             return None
         for doc, off in self.chunks:
@@ -49,6 +50,7 @@ class Parsed:
         return None
 
     def tokens(self) -> Iterator[tuple[Token, int]]:
+        """Every token of every chunk, with its chunk's article offset."""
         for doc, off in self.chunks:
             for t in doc:
                 yield t, off

@@ -259,4 +259,5 @@ def find_direct_spans(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
 
 
 def ends_sentence(s: str) -> bool:
+    """Whether s ends with sentence-final punctuation (closing marks allowed after it)."""
     return bool(_SENT_END.search(s.rstrip()))

@@ -82,6 +82,7 @@ def noun_phrase(tok: Token) -> Span:
 
 
 def entity_in(span: Span, labels: tuple[str, ...] = ("PERSON", "ORG", "NORP", "GPE")) -> Span | None:
+    """The first entity with one of `labels` that overlaps the span, or None."""
     for e in span.doc.ents:
         if e.label_ in labels and e.start < span.end and e.end > span.start:
             return e
@@ -200,6 +201,7 @@ def _appos_role(subject: Token) -> tuple[str | None, str | None]:
 
 
 def with_role(sp: Speaker, idx: NameIndex) -> Speaker:
+    """The speaker with the role the article gave that name, when it has none of its own."""
     if sp.name and not sp.role:
         for name, role, org in idx.roles.values():
             if name == sp.name:
