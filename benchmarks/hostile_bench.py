@@ -47,8 +47,8 @@ def main() -> None:
     a = ap.parse_args()
     from quotestance.config import ExtractConfig
     from quotestance.cpu import describe
+    from quotestance.extract.assemble import extract_many
     from quotestance.extract.batch import load_nlp
-    from quotestance.extract.extractor import extract_many
     from quotestance.records import Article
 
     nlp = load_nlp(ExtractConfig().spacy_model)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from quotestance.corpus import LABELS, build_gold, card_section, cohen_kappa, read_body, stats
-from quotestance.extract.evaluation import overlap
 from quotestance.extract.ingest import read_file
+from quotestance.extract.spans import overlap
 from quotestance.records import Article
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,21 +16,24 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import yaml
+from quotestance.extract.ingest import decode, split_front_matter
 
 LABELS = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
 KINDS = ("direct", "indirect")
 CONFIDENCES = ("clear", "ambiguous")
-_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n", re.S)
 
 
 def read_body(path: Path) -> tuple[dict, str]:
-    """Front matter and body of a corpus article (the body is what offsets index into)."""
-    raw = path.read_text(encoding="utf-8")
-    m = _FRONT.match(raw)
-    if not m:
-        return {}, raw
-    return (yaml.safe_load(m.group(1)) or {}), raw[m.end():]
+    """Front matter (every value a string) and body of a corpus article, read as the extraction stage reads it.
+
+    The body is what gold offsets index into, so it comes from ingest's own decoding and front-matter parser:
+    one parser, and offsets that cannot drift from the extracted quotes'. Undecodable files raise ValueError,
+    hostile front matter FrontMatterError (a ValueError).
+    """
+    text, note = decode(path.read_bytes())
+    if text is None:
+        raise ValueError(f"{path}: {note}")
+    return split_front_matter(text)
 
 
 def resolve_row(row: dict, body: str) -> tuple[int, int]:
@@ -205,6 +208,7 @@ def write_card(card: Path, figures: str) -> None:
 
 
 def card_section(card: Path) -> str:
+    """The generated stats section of the data card, as it stands."""
     text = card.read_text(encoding="utf-8")
     return text.split(CARD_BEGIN, 1)[1].split(CARD_END, 1)[0].strip("\n")
 

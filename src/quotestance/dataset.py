@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError, field_validator, model_validato
 
 from quotestance.config import DatasetApp, DatasetConfig, LabelsConfig, MlflowConfig
 from quotestance.extract import extract_many, read_articles
-from quotestance.extract.evaluation import overlap, strip_marks
+from quotestance.extract.spans import match_span, strip_marks
 from quotestance.io import atomic_writer, read_jsonl, write_jsonl
 from quotestance.progress import bar, say
 from quotestance.records import EXIT_SKIPPED, Article, Skip
@@ -141,14 +141,10 @@ def join_gold(articles: dict[str, Article], quotes: dict[str, list[dict]], gold:
     for g in gold:
         text = articles[g["article_id"]].text
         gs = strip_marks((g["char_start"], g["char_end"]), text)
-        best, bi = 0.0, None
-        for i, q in enumerate(quotes.get(g["article_id"], [])):
-            if (g["article_id"], i) in used:
-                continue
-            o = overlap(gs, strip_marks((q["char_start"], q["char_end"]), text))
-            if o > best:
-                best, bi = o, i
-        if bi is not None and best >= min_overlap:
+        bi = match_span(gs, ((i, strip_marks((q["char_start"], q["char_end"]), text))
+                             for i, q in enumerate(quotes.get(g["article_id"], [])) if (g["article_id"], i) not in used),
+                        min_overlap)
+        if bi is not None:
             used.add((g["article_id"], bi))
             q = quotes[g["article_id"]][bi]
             labelled.append({**q, "label": g["stance"], "label_source": "gold", "label_confidence": 1.0,

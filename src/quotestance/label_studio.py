@@ -148,16 +148,15 @@ def _when(ann: dict) -> str:
 
 def _same_span(row: dict, existing: list[dict]) -> dict | None:
     """Existing gold for the same quote under another id: same article, spans overlapping by half or more."""
-    from quotestance.extract.evaluation import overlap
+    from quotestance.extract.spans import match_span
 
     if row.get("char_start") is None:
         return None
     span = (int(row["char_start"]), int(row["char_end"]))
-    for g in existing:
-        if str(g.get("article_id") or g.get("passage_id")) == str(row["article_id"]) and \
-                overlap(span, (g["char_start"], g["char_end"])) >= 0.5:
-            return g
-    return None
+    # the first such row, not the best: any existing label for the quote is worth reporting as a conflict
+    return match_span(span, ((g, (g["char_start"], g["char_end"])) for g in existing
+                             if str(g.get("article_id") or g.get("passage_id")) == str(row["article_id"])),
+                      0.5, first=True)
 
 
 def _labels() -> tuple[list[str], dict[str, str]]:
@@ -191,6 +190,7 @@ def export_tasks(quotes_path: str, output: str, gold: list[str], model: str) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """quotestance-label export | import: the command line."""
     ap = argparse.ArgumentParser(prog="quotestance-label", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="quotes JSONL -> Label Studio tasks, most uncertain first")

@@ -116,8 +116,8 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
 
 def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
            mlflow_cfg: MlflowConfig) -> ScoreSummary:
+    from quotestance.extract.assemble import extract_many
     from quotestance.extract.batch import load_nlp
-    from quotestance.extract.extractor import extract_many
     from quotestance.progress import bar as progress_bar
     from quotestance.tracking import StoreMissing, setup
 

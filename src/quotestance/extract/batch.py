@@ -10,7 +10,7 @@ from pathlib import Path
 import spacy
 
 from quotestance.config import ExtractApp, ExtractConfig
-from quotestance.extract.extractor import extract_many
+from quotestance.extract.assemble import extract_many
 from quotestance.extract.ingest import iter_sources, read_articles
 from quotestance.io import atomic_writer, write_jsonl
 from quotestance.progress import bar as progress_bar
@@ -25,6 +25,7 @@ class ExtractSummary:
     seconds: float
 
     def line(self) -> str:
+        """The summary as one key=value line."""
         return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
                 f"seconds={self.seconds:.1f}")
 
@@ -39,6 +40,7 @@ def load_nlp(name: str) -> spacy.language.Language:
 
 
 def errors_path(output: str) -> Path:
+    """Where skipped inputs are recorded: beside `output` as <stem>.errors.jsonl."""
     out = Path(output)
     return Path("extract.errors.jsonl") if output == "-" else out.with_name(out.stem + ".errors.jsonl")
 

@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from quotestance.config import EvalExtractApp
-
-_MARKS = "\"'“”‘’ \n"
+from quotestance.extract.spans import match_span, strip_marks
 
 
 def norm_name(s: str | None) -> str:
+    """A name lowercased, without parentheses, punctuation or articles, for comparison."""
     s = re.sub(r"\([^)]*\)", " ", (s or "")).lower()
     s = re.sub(r"[^\w\s@#]", " ", s)
     return " ".join(t for t in s.split() if t not in {"the", "a", "an"})
 
 
 def speaker_ok(pred: str | None, gold: str | None) -> bool:
+    """Whether a predicted speaker matches the gold one (see the module's note)."""
     p, g = norm_name(pred), norm_name(gold)
     if not p or not g:
         return False
@@ -37,21 +38,6 @@ def speaker_ok(pred: str | None, gold: str | None) -> bool:
     if len(short.split()) == 1:
         return short == p and long_.startswith(short + " ")
     return f" {short} " in f" {long_} "
-
-
-def overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
-    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union else 0.0
-
-
-def strip_marks(span: tuple[int, int], text: str) -> tuple[int, int]:
-    s, e = span
-    while s < e and text[s] in _MARKS:
-        s += 1
-    while e > s and text[e - 1] in _MARKS:
-        e -= 1
-    return s, e
 
 
 @dataclass(frozen=True)
@@ -65,23 +51,28 @@ class SpanScore:
 
     @property
     def precision(self) -> float:
+        """Matched over predicted."""
         return self.matched / self.pred if self.pred else 0.0
 
     @property
     def recall(self) -> float:
+        """Matched over gold."""
         return self.matched / self.gold if self.gold else 0.0
 
     @property
     def f1(self) -> float:
+        """The harmonic mean of precision and recall."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
     @property
     def speaker_accuracy(self) -> float:
+        """Matched quotes whose speaker matches, over matched quotes."""
         return self.speaker_correct / self.matched if self.matched else 0.0
 
     @property
     def speaker_exact_accuracy(self) -> float:
+        """Matched quotes whose normalised speaker is the gold's exactly, over matched quotes."""
         return self.speaker_exact / self.matched if self.matched else 0.0
 
 
@@ -118,15 +109,9 @@ def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: d
         aid = _gold_article(g)
         text = texts.get(aid, "")
         gs = strip_marks((g["char_start"], g["char_end"]), text)
-        best, bi = 0.0, None
-        for i in by_article.get(aid, []):
-            if i in used:
-                continue
-            ps = strip_marks((int(pred[i]["char_start"]), int(pred[i]["char_end"])), text)
-            o = (1.0 if ps == gs else 0.0) if exact else overlap(gs, ps)
-            if o > best:
-                best, bi = o, i
-        if bi is not None and best >= min_overlap:
+        bi = match_span(gs, ((i, strip_marks((int(pred[i]["char_start"]), int(pred[i]["char_end"])), text))
+                             for i in by_article.get(aid, []) if i not in used), min_overlap, exact=exact)
+        if bi is not None:
             used.add(bi)
             matched += 1
             ok = speaker_ok(pred[bi].get("speaker"), g.get("speaker"))
@@ -159,7 +144,7 @@ def evaluate_goldset(name: str, gold_path: str, texts_spec: str, nlp: Any,
     import time
     from pathlib import Path
 
-    from quotestance.extract.extractor import extract_many
+    from quotestance.extract.assemble import extract_many
     from quotestance.extract.ingest import read_articles
     from quotestance.io import read_jsonl
     from quotestance.records import Article

@@ -119,6 +119,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
 
 
 def make_article(aid: str, text: str, meta: dict, source: str) -> Article | Skip:
+    """An Article from text and metadata, or a Skip when the text is empty."""
     if not text.strip():
         return Skip(source=source, reason="empty article (no text)", article_id=aid)
     known = {k: (None if meta.get(k) in (None, "") else str(meta[k])) for k in _META_KEYS}

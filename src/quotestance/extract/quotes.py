@@ -169,7 +169,7 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
 
 
 # a paragraph that introduces the next one; tolerant of a stray non-breaking space or its mojibake ("Â")
-_INTRO_END = re.compile(r":[\s\u00a0Â]*$")
+INTRO_END = re.compile(r":[\s\u00a0Â]*$")
 
 
 _DOC_REF = re.compile(
@@ -196,7 +196,7 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
     for p in range(1, len(paras)):
         ps, pe = paras[p]
         prev_s, prev_e = paras[p - 1]
-        if p in covered or not _INTRO_END.search(text[prev_s:prev_e]):
+        if p in covered or not INTRO_END.search(text[prev_s:prev_e]):
             continue
         if any(ch in DOUBLE for ch in text[ps:min(pe, ps + 2)]) or len(text[ps:pe].split()) < 4:
             continue
@@ -217,7 +217,7 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
             qs, qe = paras[q]
             para = text[qs:qe]
             voice = _FIRST_PERSON.search(para)
-            if q in covered or _INTRO_END.search(para) or _DOC_REF.search(para) or any(c in DOUBLE for c in para) \
+            if q in covered or INTRO_END.search(para) or _DOC_REF.search(para) or any(c in DOUBLE for c in para) \
                     or (_NARRATION.search(para) and not voice):
                 if _DOC_REF.search(para):
                     personal = len(run)
@@ -259,4 +259,5 @@ def find_direct_spans(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
 
 
 def ends_sentence(s: str) -> bool:
+    """Whether s ends with sentence-final punctuation (closing marks allowed after it)."""
     return bool(_SENT_END.search(s.rstrip()))

@@ -1,0 +1,197 @@
+"""The article's name index: every person and organisation it names, the fullest form of each name, and the
+roles it gives them ("Matthew Prince, the company's CEO"), so that a later "Prince" or "the CEO" resolves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Span
+
+from quotestance.extract.parse import doc_text
+
+# titles that name the same office ("its creator" is the founder the article introduced)
+ROLE_SYNONYMS = {"creator": "founder", "cofounder": "founder", "co-founder": "founder", "boss": "ceo",
+                 "spokesman": "spokesperson", "spokeswoman": "spokesperson", "attorney": "lawyer",
+                 "counsel": "lawyer", "chairwoman": "chairman", "chair": "chairman", "head": "director"}
+TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "dame", "sgt", "lt", "col", "gen", "capt", "det", "insp", "supt",
+          "cmdr", "gov", "sen", "rep", "rev", "fr", "hon"}
+_PLATFORM_TAIL = re.compile(
+    r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
+    r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$", re.I)
+_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
+
+
+def clean_name(text: str) -> str:
+    """'Matthew Prince’s' -> 'Matthew Prince'; 'Anonymous Twitter' -> 'Anonymous'; 'the group' -> 'group'."""
+    t = " ".join(text.split())
+    t = re.split(r"(?<=[a-z])\.\s+", t)[-1]  # an entity run across a sentence end: "Monday. Under NameHarbor"
+    t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
+    t = _POSSESSIVE.sub("", t)
+    t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
+    stripped = _PLATFORM_TAIL.sub("", t)
+    return stripped if stripped else t
+
+
+@dataclass
+class Mention:
+    pos: int  # character offset in the article
+    name: str  # canonical
+    is_person: bool
+
+
+@dataclass
+class NameIndex:
+    """The article's people and organisations, built once per article."""
+
+    full_names: dict[str, str] = field(default_factory=dict)  # lowercased token -> full canonical name
+    orgs: list[Mention] = field(default_factory=list)
+    people: list[Mention] = field(default_factory=list)
+    roles: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)  # head -> (name, role, org)
+    org_names: dict[str, str] = field(default_factory=dict)  # first word -> full organisation name
+    speakers: list[Mention] = field(default_factory=list)  # resolved speakers, in text order
+    subjects: list[Mention] = field(default_factory=list)  # people named as the subject of a clause
+
+    def canonical(self, name: str) -> str:
+        """The fullest form the article gives of a person's name."""
+        toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
+        if not toks:
+            return name
+        key = " ".join(toks).lower()
+        if len(toks) == 1:
+            return self.full_names.get(key, " ".join(toks))
+        # a longer registered name that ends with this one ("Prince" -> "Matthew Prince")
+        best = self.full_names.get(toks[-1].lower())
+        if best and best.lower().endswith(key) and len(best) > len(key):
+            return best
+        return " ".join(toks)
+
+    def recent_speaker(self, pos: int, window: int = 600) -> Mention | None:
+        """The latest speaker within `window` characters before pos."""
+        near = [m for m in self.speakers if pos - window <= m.pos < pos]
+        return max(near, key=lambda m: m.pos) if near else None
+
+    def group_before(self, pos: int, window: int = 600) -> Mention | None:
+        """The closest earlier speaker that is not a person's full name, else the last organisation."""
+        near = [m for m in self.speakers if pos - window <= m.pos < pos]
+        if near:
+            last = max(near, key=lambda m: m.pos)
+            if not (last.is_person and len(last.name.split()) >= 2):
+                return last
+        return self.last_before(pos, False)
+
+    def last_before(self, pos: int, person: bool | None) -> Mention | None:
+        """The closest earlier speaker or subject mention of the wanted kind ("he" -> the last person
+        who spoke or did something), else the closest mention of that kind."""
+        for pool in (self.speakers + self.subjects, self.people + self.orgs):
+            cands = [m for m in pool if m.pos < pos and (person is None or m.is_person == person)]
+            if cands:
+                return max(cands, key=lambda m: m.pos)
+        return None
+
+    def person_before(self, pos: int, window: int = 1500) -> Mention | None:
+        """'he'/'she': the closest earlier named person who spoke or acted; full names (two words or more)
+        first, since a one-word "person" is often a site or group the tagger took for one."""
+        pool = [m for m in self.speakers + self.subjects + self.people
+                if m.pos < pos and m.is_person and m.name[:1].isupper()]
+        full = [m for m in pool if len(m.name.split()) >= 2 and pos - m.pos <= window]
+        cands = full or pool
+        # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
+        spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
+        return max(cands, key=lambda m: ((m.pos, m.name, m.is_person) in spoke, m.pos)) if cands and full \
+            else (max(cands, key=lambda m: m.pos) if cands else None)
+
+    def org_before(self, pos: int, window: int = 1500) -> Mention | None:
+        """'the company': the last organisation that spoke nearby, else the last one named twice or more."""
+        near = [m for m in self.speakers if not m.is_person and pos - window <= m.pos < pos]
+        if near:
+            return max(near, key=lambda m: m.pos)
+        counts: dict[str, int] = {}
+        for m in self.orgs:
+            counts[m.name] = counts.get(m.name, 0) + 1
+        cands = [m for m in self.orgs if m.pos < pos and counts[m.name] >= 2] or \
+            [m for m in self.orgs if m.pos < pos]
+        return max(cands, key=lambda m: m.pos) if cands else None
+
+
+def finish_index(idx: NameIndex) -> None:
+    """Once every chunk is registered: mentions of a surname become the full name ("Anglin" -> "Andrew Anglin")."""
+    for m in idx.people + idx.subjects:
+        if len(m.name.split()) == 1:
+            m.name = idx.canonical(m.name)
+
+
+def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
+    """Register every PERSON and ORG the parser found (`offset` shifts chunk offsets to the article)."""
+    idx = index or NameIndex()
+    for ent in doc.ents:
+        if ent.label_ == "PERSON":
+            name = clean_name(ent.text)
+            toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
+            if not toks:
+                continue
+            full = " ".join(toks)
+            if len(toks) >= 2:
+                for key in (toks[-1].lower(), full.lower()):
+                    if len(full) > len(idx.full_names.get(key, "")):
+                        idx.full_names[key] = full
+                idx.full_names.setdefault(toks[0].lower(), full)
+            idx.people.append(Mention(ent.start_char + offset, full, True))
+            root = ent.root
+            if root.dep_ in ("nsubj", "nsubjpass") or (root.dep_ == "appos" and root.head.dep_.startswith("nsubj")):
+                idx.subjects.append(Mention(ent.start_char + offset, full, True))
+            _register_role(idx, ent, full)
+        elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
+            name = clean_name(ent.text)
+            idx.orgs.append(Mention(ent.start_char + offset, name, False))
+            if ent.label_ == "ORG" and len(name.split()) >= 2:  # "Vantry" -> "Vantry Systems"
+                idx.org_names.setdefault(name.split()[0].lower(), name)
+    # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind";
+    # every word after the first counts as a surname ("Rosario Guzmán Leyva" -> "Guzmán")
+    text = doc_text(doc)
+    words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
+    run: list[str] = []
+    for k, (w, s, e) in enumerate(words + [("", 0, 0)]):
+        adjacent = run and k > 0 and text[words[k - 1][2]:s] == " "
+        if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST and (adjacent or not run):
+            run.append(w)
+            continue
+        _register_run(idx, run)
+        run = [w] if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST else []
+    return idx
+
+
+def _register_run(idx: NameIndex, run: list[str]) -> None:
+    names = [w for w in run if w.lower().strip(".") not in TITLES]
+    if 2 <= len(names) <= 3:
+        full = " ".join(names)
+        for w in names[1:]:
+            idx.full_names.setdefault(w.lower(), full)
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
+_NOT_FIRST = {"the", "a", "an", "in", "on", "at", "for", "but", "and", "when", "after", "before", "if", "as",
+              "since", "while", "with", "by", "from", "to", "of", "this", "that", "last", "next", "every",
+              "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+              "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december", "mr", "mrs", "ms", "dr"}
+
+
+def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
+    """'Matthew Prince, the company's CEO' and 'CEO Matthew Prince' give a role the article can refer back to."""
+    role_span = None
+    for child in ent.root.children:
+        if child.dep_ == "appos" and child.i > ent.end - 1:
+            role_span = ent.doc[child.left_edge.i: child.right_edge.i + 1]
+            break
+    if role_span is None:
+        left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
+        if left:
+            role_span = ent.doc[left[0].i: ent.start]
+    if role_span is None or len(role_span) > 12:
+        return
+    role = role_span.text.strip(" ,")
+    org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
+    head = role_span.root.lemma_.lower()
+    idx.roles[ROLE_SYNONYMS.get(head, head)] = (name, role, org)

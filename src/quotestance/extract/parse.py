@@ -1,0 +1,73 @@
+"""An article's spaCy parse, in chunks of whole paragraphs, and small text helpers shared by the stages.
+
+The parse comes from spaCy in chunks so that a 5 MB article never meets spaCy's length limit; every offset is
+kept in article coordinates (a chunk's doc plus its character offset in the article).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Token
+from spacy.tokens import Span as SpacySpan
+
+from quotestance.extract.quotes import paragraphs
+
+MAX_CHUNK_CHARS = 50_000  # spaCy's parser is quadratic in nothing, but memory grows with doc length
+_WORD = re.compile(r"\w+")
+
+
+def word_count(s: str) -> int:
+    """The number of words (runs of word characters) in s."""
+    return len(_WORD.findall(s))
+
+
+def doc_text(doc: Doc) -> str:
+    """`doc.text`, joined once per doc: spaCy rebuilds it from every token on each access, and the extractor
+    asks for it inside loops over tokens and words (a cost quadratic in the article's length)."""
+    text = doc.user_data.get("quotestance_text")
+    if text is None:
+        text = doc.user_data["quotestance_text"] = doc.text
+    return text
+
+
+@dataclass
+class Parsed:
+    """An article's parse as chunks: (doc, char offset of the chunk in the article)."""
+
+    chunks: list[tuple[Doc, int]]
+
+    def span(self, start: int, end: int) -> SpacySpan | None:
+        """The spaCy span covering [start, end) in article offsets, or None when no chunk holds it."""
+        if end <= start:
+            return None
+        for doc, off in self.chunks:
+            if off <= start and end <= off + len(doc_text(doc)):
+                sp = doc.char_span(start - off, end - off, alignment_mode="expand")
+                return sp
+        return None
+
+    def tokens(self) -> Iterator[tuple[Token, int]]:
+        """Every token of every chunk, with its chunk's article offset."""
+        for doc, off in self.chunks:
+            for t in doc:
+                yield t, off
+
+
+def chunk_text(text: str, limit: int = MAX_CHUNK_CHARS) -> list[tuple[str, int]]:
+    """Whole paragraphs grouped into pieces of at most `limit` characters (a longer paragraph is cut)."""
+    pieces: list[tuple[str, int]] = []
+    start = end = 0
+    for ps, pe in paragraphs(text) or [(0, len(text))]:
+        if pe - start > limit and end > start:
+            pieces.append((text[start:end], start))
+            start = ps
+        while pe - start > limit:
+            pieces.append((text[start:start + limit], start))
+            start += limit
+        end = pe
+    if end > start:
+        pieces.append((text[start:end], start))
+    return pieces or [(text, 0)]

@@ -1,0 +1,301 @@
+"""Reported (indirect) speech from the parse: "X argued that ...", "according to X, ...", "X called for ...".
+
+Each candidate is (start, end, subject token, cue) in article offsets; `reported_statements` drops those that
+are a direct quote's own frame and keeps the outermost of nested reports.
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Token
+
+from quotestance.extract.attribution import cue_text, subject_of
+from quotestance.extract.parse import Parsed, doc_text, word_count
+from quotestance.extract.quotes import DOUBLE, Span
+
+# reporting verbs that take a clausal complement ("X argued that ...")
+INDIRECT_VERBS = frozenset("""
+say tell add argue claim warn insist explain note state declare stress emphasise emphasize contend
+maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
+threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
+believe accuse charge
+""".split())
+# (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
+ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition"}
+# speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
+ACT_PHRASES = {"accuse": ("dobj", None), "welcome": ("dobj", None), "blame": ("dobj", None),
+               "claim": ("xcomp", None), "join": ("dobj", "calls"), "testify": ("prep", "in")}
+
+
+def _complement(verb: Token) -> Token | None:
+    """The reported clause of a speech verb: its ccomp, or the ccomp of 'firm' in 'stood firm that'.
+
+    An inverted report ("Y, Prince added") counts only when nothing but the subject stands between the
+    clause and the verb; a conditional ("If ... , X said") is never the report.
+    """
+    holders = [verb] + [c for c in verb.children if c.dep_ == "acomp"]
+    comp = next((c for h in holders for c in h.children if c.dep_ == "ccomp"), None)
+    if comp is None:
+        return None
+    marks = {c.lower_ for c in comp.children if c.dep_ == "mark"}
+    if marks & _ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
+        return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
+    if comp.i < verb.i:
+        gap = verb.doc[comp.right_edge.i + 1: verb.i]
+        if any(t.text in DOUBLE for t in gap) or len(gap) > 8:
+            return None
+    return comp
+
+
+def _core(toks: list[Token]) -> list[Token]:
+    """A reported clause without what hangs off it after a comma: a non-restrictive appositive or
+    relative clause (", the message board where ...", ", which ..."), a "such as" list; never past a
+    paragraph break (a headline the parser glued on)."""
+    for k, t in enumerate(toks):
+        if "\n" in t.text or (k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text): t.idx]):
+            return toks[:k]
+        if k > 2 and toks[k - 1].text == "," and (
+                (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
+                or t.lower_ in ("which", "who", "whose", "where")
+                or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
+                or t.dep_ == "appos"):
+            return toks[:k - 1]
+    return toks
+
+
+def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
+    """Character span of a reported clause, without 'that', final punctuation or a trailing 'such as' list.
+
+    A subjectless verb conjoined to the speech verb right after the clause ("stood firm that it does not
+    judge content, and merely works to ...") is the parser attaching the clause's second half to the wrong
+    verb: it joins the clause.
+    """
+    toks = [t for t in comp.subtree]
+    if comp.i > verb.i:
+        for c in verb.rights:
+            if (c.dep_ == "conj" and c.pos_ == "VERB" and c.i > comp.right_edge.i
+                    and not any(x.dep_.startswith("nsubj") for x in c.children)
+                    and c.lemma_.lower() not in INDIRECT_VERBS):
+                toks = [t for t in verb.doc[comp.left_edge.i: c.right_edge.i + 1]]
+                break
+    toks = _core(toks)
+    while toks and (toks[0].dep_ == "mark" and toks[0].lower_ in ("that", "whether", "if")
+                    or toks[0].is_punct or toks[0].lower_ in ("“", '"')):
+        toks = toks[1:]
+    while toks and (toks[-1].is_punct or toks[-1].is_space):
+        toks = toks[:-1]
+    if len(toks) < 3 or any(t.i == verb.i for t in toks):
+        return None
+    return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+_ADVERBIAL_MARKS = {"after", "before", "because", "since", "while", "when", "as", "although", "though", "until",
+                    "once", "unless", "whereas"}
+REPORT_FALLBACK = {"say", "tell", "argue", "claim", "insist", "warn", "contend", "maintain", "acknowledge",
+                   "admit", "suggest", "stress", "explain", "note", "predict", "conclude", "allege", "assert",
+                   "concede"}
+
+
+def _unasserted(verb: Token) -> bool:
+    """'would not say', 'declined to say', 'asked not to be named', a participle opening a question
+    ("Asked whether ..."), or speech inside a quotation: nothing is reported here."""
+    if any(c.dep_ == "neg" for c in verb.children):
+        return True
+    if verb.dep_ == "xcomp" and verb.head.lemma_ in ("decline", "refuse", "fail"):
+        return True
+    if verb.tag_ == "VBN" and verb.dep_ in ("advcl", "ROOT") and verb.i == verb.sent.start:
+        return True
+    return _inside_quote(verb)
+
+def _quote_marks(doc: Doc) -> tuple[list[int], list[int], list[tuple[int, int, int]]]:
+    """Per doc, once: newline positions, double-mark positions, and running (open, close, straight) counts."""
+    cached = doc.user_data.get("quotestance_marks")
+    if cached is None:
+        text = doc_text(doc)
+        newlines = [i for i, c in enumerate(text) if c == "\n"]
+        marks, counts, o, c_, s = [], [], 0, 0, 0
+        for i, ch in enumerate(text):
+            if ch in DOUBLE:
+                o, c_, s = o + (ch in "“„«"), c_ + (ch in "”»"), s + (ch == '"')
+                marks.append(i)
+                counts.append((o, c_, s))
+        cached = doc.user_data["quotestance_marks"] = (newlines, marks, counts)
+    return cached
+
+
+def _inside_quote(tok: Token) -> bool:
+    """Whether a token stands inside a pair of double quotation marks of its own paragraph.
+
+    Counted from running totals of the doc's marks (built once per doc), so each call costs a bisection,
+    not a rescan of its paragraph (a long paragraph with many verbs was quadratic).
+    """
+    from bisect import bisect_left
+
+    newlines, marks, counts = _quote_marks(tok.doc)
+    k = bisect_left(newlines, tok.idx) - 1
+    start = max(newlines[k] if k >= 0 else 0, 0)  # as text.rfind("\n", 0, idx), clamped at 0
+    a, b = bisect_left(marks, start), bisect_left(marks, tok.idx)
+    if b <= a:
+        return False
+    o0, c0, s0 = counts[a - 1] if a else (0, 0, 0)
+    o1, c1, s1 = counts[b - 1]
+    return o1 - o0 > c1 - c0 or (s1 - s0) % 2 == 1
+
+
+def _is_question(comp: Token) -> bool:
+    first = comp.left_edge
+    return first.lower_ in ("whether", "if", "what", "why", "how", "who", "when", "where", "which")
+
+
+def _unparsed_report(verb: Token) -> tuple[int, int] | None:
+    """A report the parser did not attach as a clause ("said his company's terms banned ..."): the rest of
+    the sentence after the verb, its time or place phrase and the person told, when it holds a finite verb."""
+    sent_end = verb.sent.end
+    k = verb.i + 1
+    doc = verb.doc
+    if any(t.text in DOUBLE for t in doc[max(verb.sent.start, verb.i - 6): verb.i]):
+        return None  # '“…,” Prince told The Hill in September': the verb attributes a direct quote
+    while k < sent_end:  # skip "on Monday", "at the time", "in a statement", "reporters", "that"
+        t = doc[k]
+        top = t  # the phrase this token belongs to, as a child of the verb
+        while top.head.i != verb.i and top.head.i != top.i and top.head.i > verb.i:
+            top = top.head
+        if top.head.i == verb.i and (top.dep_ in ("prep", "dative", "npadvmod")
+                                 or (top.dep_ == "dobj" and verb.lemma_ == "tell")):
+            k = top.right_edge.i + 1
+        elif t.is_punct and t.text == ",":
+            return None  # "said, adding ...": not a report clause
+        elif t.lower_ == "that" or t.dep_ in ("advmod",) and t.head.i == verb.i:
+            k += 1
+        else:
+            break
+    toks = _core([t for t in doc[k:sent_end] if not t.is_space])
+    while toks and toks[-1].is_punct:
+        toks = toks[:-1]
+    finite = any("Fin" in t.morph.get("VerbForm") for t in toks)
+    if len(toks) < 4 or not finite or toks[0].text in DOUBLE or any(t.text in DOUBLE for t in toks[:2]):
+        return None
+    return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+def _according_clause(t: Token) -> tuple[int, int] | None:
+    """The statement an 'according to X' phrase attributes: its sentence minus the phrase."""
+    sent = t.sent
+    phrase_end = max(c.right_edge.i for c in [t, *t.subtree])
+    before = [x for x in sent if x.i < t.i]
+    after = [x for x in sent if x.i > phrase_end]
+    side = after if word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before)) else before
+    side = [x for x in side if not x.is_space]
+    while side and (side[0].is_punct or side[0].lower_ in ("and", "but")):
+        side = side[1:]
+    while side and (side[-1].is_punct or side[-1].lower_ in ("and", "but")):
+        side = side[:-1]
+    if len(side) < 3:
+        return None
+    return side[0].idx, side[-1].idx + len(side[-1].text)
+
+
+def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
+    """(start, end, subject token, cue) for each reported statement, in article offsets."""
+    out = []
+    for t, off in parsed.tokens():
+        lemma = t.lemma_.lower()
+        if t.lower_ == "according" and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to":
+            pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
+            span = _according_clause(t)
+            if pobj is not None and span:
+                out.append((span[0] + off, span[1] + off, pobj, "according to"))
+            continue
+        if t.pos_ != "VERB":
+            continue
+        subj = subject_of(t)
+        if subj is None:
+            continue
+        if lemma in INDIRECT_VERBS and t.dep_ == "parataxis" and t.head.pos_ in ("VERB", "AUX"):
+            # "But, he says, somewhere a company will host it": the clause around the parenthetical
+            own = {x.i for x in t.subtree}
+            toks = [x for x in t.head.subtree if x.i not in own and not x.is_space]
+            while toks and (toks[0].is_punct or toks[0].lower_ in ("but", "and")):
+                toks = toks[1:]
+            toks = _core(toks)
+            while toks and toks[-1].is_punct:
+                toks = toks[:-1]
+            if len(toks) >= 3 and not any(x.text in DOUBLE for x in toks):
+                out.append((toks[0].idx + off, toks[-1].idx + len(toks[-1].text) + off, subj, cue_text(t)))
+            continue
+        if lemma in INDIRECT_VERBS and not (lemma == "call"):
+            if lemma == "point" and not any(c.dep_ == "prt" and c.lower_ == "out" for c in t.children):
+                continue
+            if lemma == "stand" and not any(c.lower_ == "firm" for c in t.children):
+                continue
+            if _unasserted(t):
+                continue
+            comp = _complement(t)
+            if comp is None:
+                span = _unparsed_report(t) if lemma in REPORT_FALLBACK else None
+            else:
+                span = None if _is_question(comp) else _clause_span(comp, t)
+            if span:
+                out.append((span[0] + off, span[1] + off, subj, cue_text(t)))
+            if comp is not None or span:
+                continue
+        if lemma in ACT_VERBS or lemma in ACT_PHRASES:
+            # "called for the forum to be taken down", "urged the host to drop the site"
+            if any(c.dep_ == "prt" for c in t.children):
+                continue  # "called out", "called off": not a demand
+            if not any(c.dep_ == "nsubj" for c in t.children) and t.dep_ not in ("conj", "xcomp"):
+                continue  # "the man accused of ...": a passive participle, nobody is speaking
+            if _unasserted(t) or (lemma in ("ask", "urge", "press", "implore", "beg")
+                                  and not any(c.dep_ in ("dobj", "dative") for c in t.children)):
+                continue  # "asked not to be named", "Asked whether ...": no demand of anyone
+            if lemma == "describe" and not any(c.lower_ == "as" for c in t.subtree):
+                continue  # "described a tense call" tells a story; "described X as Y" says something
+            comp = next((c for c in t.children if (lemma == "call" and c.dep_ == "prep" and c.lower_ in ("for", "on"))
+                         or (lemma not in ("call",) and c.dep_ in ("xcomp", "ccomp"))
+                         or (lemma in ACT_PHRASES and c.dep_ == ACT_PHRASES[lemma][0]
+                             and (ACT_PHRASES[lemma][1] is None or c.lower_ == ACT_PHRASES[lemma][1]))
+                         or (lemma == "demand" and c.dep_ == "dobj")), None)
+            if comp is None:
+                continue
+            last = max(x.i for x in comp.subtree)
+            if comp.dep_ in ("prep", "dobj"):
+                # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase
+                last = max([last] + [x.right_edge.i for x in t.rights if x.dep_ in ("xcomp", "prep", "oprd")])
+            toks = _core([x for x in t.doc[t.i: last + 1]])
+            while toks and toks[-1].is_punct:
+                toks.pop()
+            if len(toks) >= 4:
+                out.append((toks[0].idx + off, toks[-1].idx + len(toks[-1].text) + off, subj, t.text))
+    # a report and its verb share a paragraph: a headline the parser glued to the next sentence is none
+    return [r for r in out if "\n" not in _between(parsed, r)]
+
+
+def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
+    """The text from the report's clause to its subject, whichever comes first."""
+    start, end, subj, _ = r
+    off = next(o for d, o in parsed.chunks if d is subj.doc)
+    pos = subj.idx + off
+    a, b = (min(start, pos), max(end, pos))
+    return doc_text(subj.doc)[a - off: b - off]
+
+
+def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tuple[int, int, Token, str]]:
+    """Indirect candidates that are not a direct quote's own frame; nested reports keep the outermost."""
+    from bisect import bisect_left
+
+    direct = sorted((s.start, s.end) for s in spans)
+    starts = [a for a, _ in direct]
+    longest = max((b - a for a, b in direct), default=0)
+    kept = []
+    for start, end, subj, cue in _indirect_candidates(parsed):
+        # only the direct spans that can overlap [start, end): those starting within `longest` before it
+        lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
+        covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct[lo:hi])
+        if covered > 0.5 * (end - start) or text[start] in DOUBLE or text[end - 1] in DOUBLE:
+            continue
+        kept.append((start, end, subj, cue))
+    kept.sort(key=lambda r: (r[0], -r[1]))
+    outer: list[tuple[int, int, Token, str]] = []
+    for r in kept:
+        if not outer or r[0] >= outer[-1][1]:
+            outer.append(r)
+    return outer
