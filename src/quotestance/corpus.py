@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from quotestance.extract.ingest import decode, split_front_matter
+from quotestance.io import read_jsonl
 
 LABELS = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
 KINDS = ("direct", "indirect")
@@ -129,7 +130,7 @@ def write_gold(corpus_dir: Path, parts_dir: Path, out: Path, second: Path | None
     if errors:
         raise SystemExit("error: annotation parts have problems:\n" + "\n".join(errors))
     if second is not None and second.exists():
-        extra = {r["quote_id"]: r for r in map(json.loads, second.read_text(encoding="utf-8").splitlines()) if r}
+        extra = {r["quote_id"]: r for r in read_jsonl(second)}
         for r in rows:
             e = extra.get(r["quote_id"])
             if e is None:
@@ -156,7 +157,7 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
 
 def stats(gold_path: Path, corpus_dir: Path) -> str:
     """Counts per event, label, kind and confidence, and the agreement of the two labelling passes."""
-    rows = [json.loads(x) for x in gold_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = read_jsonl(gold_path)
     events = {p.stem: (read_body(p)[0].get("event") or "?") for p in corpus_dir.glob("*.md")}
     n_articles = len(events)
     out = [f"articles: {n_articles}", f"events: {len(set(events.values()))}", f"gold quotes: {len(rows)}"]

@@ -21,60 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from quotestance.config import DatasetApp, DatasetConfig, LabelsConfig, MlflowConfig
 from quotestance.extract import extract_many, read_articles
 from quotestance.extract.spans import match_span, strip_marks
-from quotestance.io import atomic_writer, read_jsonl, write_jsonl
+from quotestance.io import atomic_writer, read_gold, read_jsonl, write_jsonl
 from quotestance.progress import bar, say
-from quotestance.records import EXIT_SKIPPED, Article, Skip
+from quotestance.records import EXIT_SKIPPED, LABELLED_COLUMNS, Article, LabelledQuote, Skip
 from quotestance.tracking import tracked_run
 
 SPLITS = ("train", "validation", "test")
-COLUMNS = ("quote_id", "article_id", "event", "text", "speaker", "speaker_role", "speaker_org", "kind",
-           "context", "char_start", "char_end", "label", "label_source", "label_confidence", "group_id",
-           "extracted")
-
-
-class DatasetRow(BaseModel):
-    """One labelled quote; the schema every row must pass before anything is written."""
-
-    quote_id: str
-    article_id: str
-    event: str
-    text: str
-    speaker: str | None
-    speaker_role: str | None
-    speaker_org: str | None
-    kind: str
-    context: str
-    char_start: int
-    char_end: int
-    label: str
-    label_source: str
-    label_confidence: float
-    group_id: str
-    extracted: bool
-    article_length: int
-
-    @field_validator("text", "quote_id", "article_id")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty")
-        return v
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DatasetRow:
-        if not 0 <= self.char_start < self.char_end <= self.article_length:
-            raise ValueError(f"offsets {self.char_start}-{self.char_end} outside the article "
-                             f"(length {self.article_length})")
-        if self.label_source not in ("gold", "weak"):
-            raise ValueError(f"label_source {self.label_source!r} is not gold or weak")
-        if self.kind not in ("direct", "indirect"):
-            raise ValueError(f"kind {self.kind!r} is not direct or indirect")
-        return self
+COLUMNS = LABELLED_COLUMNS  # what each split holds, in this order
 
 
 class DatasetError(ValueError):
@@ -107,9 +65,7 @@ def load_gold(paths: list[str], labels: list[str]) -> list[dict[str, Any]]:
     for path in paths:
         if not Path(path).exists():
             raise DatasetError(f"gold file not found: {path}")
-        for n, r in enumerate(read_jsonl(path), 1):
-            r = dict(r)
-            r["article_id"] = str(r.get("article_id") or r.get("passage_id") or "")
+        for n, r in enumerate(read_gold(path, default_article=""), 1):
             r["quote_id"] = str(r.get("quote_id") or f"{Path(path).stem}:{n}")
             where = f"{path}:{n} ({r['quote_id']})"
             if r.get("stance") not in labels:
@@ -310,7 +266,7 @@ def validate(rows: list[dict], labels: list[str]) -> None:
     seen: Counter = Counter(r.get("quote_id") for r in rows)
     for r in rows:
         try:
-            DatasetRow(**{k: r.get(k) for k in DatasetRow.model_fields})
+            LabelledQuote(**{k: r.get(k) for k in LabelledQuote.model_fields})
         except ValidationError as e:
             problems.append(f"{r.get('quote_id')}: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
                                                                  for x in e.errors()))
@@ -325,7 +281,7 @@ def validate(rows: list[dict], labels: list[str]) -> None:
 def _weak_labels(cfg: DatasetConfig, labels: LabelsConfig, labelled: list[dict], pool: list[dict],
                  split_of: dict[str, str]) -> tuple[list[dict], dict[str, float]]:
     """Weak labels for the train pool; the labeller's accuracy on gold it never saw (and realdev)."""
-    from quotestance.labeling import Row, WeakLabeller
+    from quotestance.weak_labels import Row, WeakLabeller
 
     def row(r: dict) -> Row:
         return Row(r["text"], r.get("speaker"), r.get("speaker_role"), r.get("speaker_org"), r.get("cue"))
@@ -469,16 +425,10 @@ def line_around(text: str, start: int, end: int | None = None) -> str:
 
 def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
     """A measurement set in the gold-quote format (realdev), with the sentence around each quote as context."""
-    import json
-
     texts = {p.stem: p.read_text(encoding="utf-8") for p in Path(texts_dir).glob("*.txt")} if texts_dir else {}
     rows = []
-    for line in Path(quotes_path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        q = json.loads(line)
-        aid = str(q.get("passage_id") or q.get("article_id"))
-        t = texts.get(aid, "")
+    for q in read_gold(quotes_path):
+        t = texts.get(q["article_id"], "")
         rows.append({"quote_id": q.get("quote_id"), "event": q.get("event"), "text": q["quote"],
                      "speaker": q.get("speaker"), "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
                      "label": q["stance"]})

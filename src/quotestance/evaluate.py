@@ -24,6 +24,7 @@ import numpy as np
 from quotestance.config import EvaluateApp, EvaluateConfig
 from quotestance.dataset import DatasetError, external_rows, load_splits
 from quotestance.metrics import ece, fit_temperature, softmax
+from quotestance.records import stance_columns
 from quotestance.tracking import setup, tracked_run
 
 
@@ -178,7 +179,7 @@ def evaluate_model_uri(app: EvaluateApp, params: dict[str, Any]) -> dict[str, fl
         out = model.predict(pd.DataFrame({"quote": [r.get("text") or r.get("quote") for r in rows],
                                           "speaker": [r.get("speaker") for r in rows],
                                           "context": [r.get("context") for r in rows]}))
-        return np.log(np.clip(out[[f"prob_{k}" for k in labels]].to_numpy(), 1e-9, 1))
+        return np.log(np.clip(out[stance_columns(labels)[2:]].to_numpy(), 1e-9, 1))
 
     with tracked_run(app.mlflow, "evaluate", "evaluate", params, {"model_uri": app.evaluate.model_uri}) as run, \
             tempfile.TemporaryDirectory() as tmpd:

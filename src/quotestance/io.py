@@ -96,3 +96,16 @@ def write_json(path: str | Path, obj: Any) -> None:
     """One JSON document, atomically."""
     with atomic_writer(path) as fh:
         json.dump(obj, fh, indent=1)
+
+
+def read_gold(path: str | Path, default_article: str | None = None) -> list[dict[str, Any]]:
+    """Gold quote rows in either format (our gold.jsonl names `article_id`, the realdev sets `passage_id`),
+    each with `article_id` as a string; the seed set names none and takes `default_article`.
+    The one place the two spellings meet; a bad line raises ValueError naming the file and line.
+    """
+    rows = read_jsonl(path)
+    for r in rows:
+        aid = r.get("article_id")
+        aid = r.get("passage_id") if aid in (None, "") else aid
+        r["article_id"] = str(default_article if aid in (None, "") else aid)
+    return rows

@@ -50,7 +50,8 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-        from quotestance.evaluate import softmax
+        from quotestance.metrics import softmax
+        from quotestance.records import stance_columns
 
         def bad(msg: str) -> MlflowException:  # the scoring server answers these with HTTP 400 and the message
             return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
@@ -69,8 +70,8 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         # object dtype, not pandas 3's arrow-backed strings, which MLflow's spark_udf cannot convert
         out = pd.DataFrame({"label": pd.Series([labels[i] for i in probs.argmax(1)] if rows else [], dtype=object),
                             "confidence": probs.max(1) if rows else []})
-        for k, lab in enumerate(labels):
-            out[f"prob_{lab}"] = probs[:, k] if rows else []
+        for k, col in enumerate(stance_columns(labels)[2:]):
+            out[col] = probs[:, k] if rows else []
         return out
 
     def _rows(self, df: pd.DataFrame) -> tuple[list[dict], list[str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from pydantic import BaseModel, field_validator, model_validator
+
 #: The label taxonomy. The first three are the stance labels of the headline metric.
 LABELS: tuple[str, ...] = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
 STANCE_LABELS: tuple[str, ...] = LABELS[:3]
@@ -70,3 +72,59 @@ class Skip:
     source: str
     reason: str
     article_id: str | None = None
+
+
+class LabelledQuote(BaseModel):
+    """One labelled quote, as the dataset stage writes it into a split (train reads it back): a `Quote`'s
+    fields with a `label` and where it came from (gold or weak). Every row passes this schema before
+    anything is written; `article_length` is checked against, not stored.
+    """
+
+    quote_id: str
+    article_id: str
+    event: str
+    text: str
+    speaker: str | None
+    speaker_role: str | None
+    speaker_org: str | None
+    kind: str
+    context: str
+    char_start: int
+    char_end: int
+    label: str
+    label_source: str
+    label_confidence: float
+    group_id: str
+    extracted: bool
+    article_length: int
+
+    @field_validator("text", "quote_id", "article_id")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LabelledQuote:
+        if not 0 <= self.char_start < self.char_end <= self.article_length:
+            raise ValueError(f"offsets {self.char_start}-{self.char_end} outside the article "
+                             f"(length {self.article_length})")
+        if self.label_source not in ("gold", "weak"):
+            raise ValueError(f"label_source {self.label_source!r} is not gold or weak")
+        if self.kind not in ("direct", "indirect"):
+            raise ValueError(f"kind {self.kind!r} is not direct or indirect")
+        return self
+
+
+#: The columns of a dataset split, in order (LabelledQuote's fields but article_length).
+LABELLED_COLUMNS: tuple[str, ...] = tuple(f for f in LabelledQuote.model_fields if f != "article_length")
+
+
+def stance_columns(labels: list[str] | tuple[str, ...]) -> list[str]:
+    """The columns of a stance score, as the served model answers (one row per quote) and score writes.
+
+    >>> stance_columns(["a", "b"])
+    ['label', 'confidence', 'prob_a', 'prob_b']
+    """
+    return ["label", "confidence", *(f"prob_{lab}" for lab in labels)]

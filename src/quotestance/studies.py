@@ -25,7 +25,7 @@ from quotestance.config import TrainApp
 from quotestance.dataset import external_rows, load_splits
 from quotestance.evaluate import measure
 from quotestance.infer import load_predictor
-from quotestance.io import read_jsonl
+from quotestance.io import read_gold, read_jsonl
 from quotestance.metrics import softmax
 from quotestance.progress import say, stage
 from quotestance.tracking import tracked_run
@@ -106,14 +106,14 @@ def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
 
 def user_folds(quotes_path: str, meta_path: str | None, k: int) -> dict[str, int]:
     """Fold of each event of the user's labelled set: events sorted by size, dealt round-robin into k folds."""
-    rows = read_jsonl(quotes_path)
+    rows = read_gold(quotes_path)
     event_of = {}
     if meta_path and Path(meta_path).exists():
         for m in read_jsonl(meta_path):
             event_of[m.get("passage_id") or m.get("id")] = m.get("event")
     sizes: dict[str, int] = defaultdict(int)
     for r in rows:
-        aid = r.get("passage_id") or r.get("article_id")
+        aid = r["article_id"]
         sizes[event_of.get(aid) or r.get("event") or aid] += 1
     order = sorted(sizes, key=lambda e: (-sizes[e], e))
     return {e: i % k for i, e in enumerate(order)}
@@ -129,12 +129,12 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     splits = load_splits(app.dataset.output, app.labels)
     user = external_rows(a.gold, a.texts)
     fold_of_event = user_folds(a.gold, a.meta, a.folds)
-    raw = read_jsonl(a.gold)
+    raw = read_gold(a.gold)
     meta = {}
     if a.meta and Path(a.meta).exists():
         meta = {m.get("passage_id"): m.get("event") for m in read_jsonl(a.meta)}
     for r, q in zip(user, raw):
-        aid = q.get("passage_id") or q.get("article_id")
+        aid = q["article_id"]
         r["event"] = meta.get(aid) or q.get("event") or aid
         r["fold"] = fold_of_event[r["event"]]
     res: dict[str, list[float]] = defaultdict(list)

@@ -39,6 +39,7 @@ from quotestance.io import atomic_writer
 from quotestance.metrics import stance_macro_f1
 from quotestance.progress import bar, say, stage
 from quotestance.quantize import build_int8, check_parity, parity_rows, save_parity_rows
+from quotestance.records import stance_columns
 from quotestance.tracking import tracked_run
 
 LENGTH_WINDOW = 50  # batches sorted together by length: wide enough to cut padding, narrow enough to mix
@@ -427,7 +428,7 @@ def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
         inputs=Schema([ColSpec("string", "quote"), ColSpec("string", "speaker", required=False),
                        ColSpec("string", "context", required=False)]),
         outputs=Schema([ColSpec("string", "label"), ColSpec("double", "confidence")]
-                       + [ColSpec("double", f"prob_{lab}") for lab in labels]))
+                       + [ColSpec("double", c) for c in stance_columns(labels)[2:]]))
     example = pd.DataFrame({"quote": ["We act when a court tells us to, not before."],
                             "speaker": ["Dana Whitfield"], "context": [""]})
     with warnings.catch_warnings():

@@ -77,7 +77,7 @@ class SpanScore:
 
 
 def _gold_article(g: dict[str, Any]) -> str:
-    return str(g.get("passage_id") or g.get("article_id"))
+    return str(g.get("article_id") or g.get("passage_id"))  # rows from io.read_gold carry article_id
 
 
 def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: dict[str, str],
@@ -146,14 +146,12 @@ def evaluate_goldset(name: str, gold_path: str, texts_spec: str, nlp: Any,
 
     from quotestance.extract.assemble import extract_many
     from quotestance.extract.ingest import read_articles
-    from quotestance.io import read_jsonl
+    from quotestance.io import read_gold
     from quotestance.records import Article
 
     if not Path(gold_path).exists():
         return GoldSetResult(name, [], 0, 0.0, note=f"skipped: {gold_path} not found")
-    gold = read_jsonl(gold_path)
-    for g in gold:
-        g.setdefault("article_id", g.get("passage_id") or default_article)
+    gold = read_gold(gold_path, default_article)
     articles = [a for a in read_articles(texts_spec) if isinstance(a, Article)]
     t0 = time.perf_counter()
     from quotestance.progress import bar

@@ -1,7 +1,7 @@
 """Character spans compared by overlap: the one matcher that pairs a span with its best counterpart.
 
 Extraction scoring (evaluation.score_spans), the dataset's gold join (dataset.join_gold) and Label Studio's
-check for existing gold (label_studio) all pair spans the same way, so they agree on what "the same quote"
+check for existing gold (label.py) all pair spans the same way, so they agree on what "the same quote"
 means: overlap is |intersection| / |union| of the spans (usually without their quotation marks).
 """
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from quotestance.io import atomic_writer, read_jsonl, write_jsonl
+from quotestance.io import atomic_writer, read_gold, read_jsonl, write_jsonl
 
 FROM_NAME, TO_NAME = "stance", "quote"
 
@@ -155,7 +155,7 @@ def _same_span(row: dict, existing: list[dict]) -> dict | None:
     span = (int(row["char_start"]), int(row["char_end"]))
     # the first such row, not the best: any existing label for the quote is worth reporting as a conflict
     return match_span(span, ((g, (g["char_start"], g["char_end"])) for g in existing
-                             if str(g.get("article_id") or g.get("passage_id")) == str(row["article_id"])),
+                             if g["article_id"] == str(row["article_id"])),
                       0.5, first=True)
 
 
@@ -170,11 +170,11 @@ def _labels() -> tuple[list[str], dict[str, str]]:
 
 def export_tasks(quotes_path: str, output: str, gold: list[str], model: str) -> int:
     """Write tasks for every quote in a quotes JSONL, pre-annotated by the weak labeller fit on `gold`."""
-    from quotestance.labeling import Row, WeakLabeller
+    from quotestance.weak_labels import Row, WeakLabeller
 
     labels, desc = _labels()
     quotes = read_jsonl(quotes_path)
-    train = [g for path in gold for g in read_jsonl(path)]
+    train = [g for path in gold for g in read_gold(path)]
     wl = WeakLabeller(labels, desc, model).fit(
         [Row(g["quote"], g.get("speaker"), g.get("speaker_role"), g.get("speaker_org")) for g in train],
         [g["stance"] for g in train])
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             export = json.loads(Path(a.input).read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise ValueError(f"{a.input} is not JSON ({err.msg} at line {err.lineno})") from None
-        existing = [g for path in a.gold if Path(path).exists() for g in read_jsonl(path)]
+        existing = [g for path in a.gold if Path(path).exists() for g in read_gold(path)]
         rows, rep = from_export(export, _labels()[0], existing)
         write_jsonl(rows, a.output)
         report = Path(a.output).with_name(Path(a.output).stem + ".import_report.json")

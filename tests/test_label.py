@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from quotestance.label_studio import from_export, label_config, main, to_tasks
+from quotestance.label import from_export, label_config, main, to_tasks
 
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
 QUOTES = [{"quote_id": f"a:{i}-{i + 5}", "article_id": "a", "char_start": i, "char_end": i + 5, "kind": "direct",
