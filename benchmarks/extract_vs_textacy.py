@@ -32,8 +32,13 @@ def textacy_quotes(nlp, art: Article) -> tuple[list[dict], bool]:
 
     def rows(doc, off):
         for q in direct_quotations(doc):
-            yield {"article_id": art.id, "kind": "direct", "char_start": q.content.start_char + off,
-                   "char_end": q.content.end_char + off, "speaker": " ".join(t.text for t in q.speaker)}
+            yield {
+                "article_id": art.id,
+                "kind": "direct",
+                "char_start": q.content.start_char + off,
+                "char_end": q.content.end_char + off,
+                "speaker": " ".join(t.text for t in q.speaker),
+            }
 
     try:
         return list(rows(nlp(art.text), 0)), False
@@ -48,9 +53,11 @@ def textacy_quotes(nlp, art: Article) -> tuple[list[dict], bool]:
 
 
 def goldsets(shared: Path) -> list[tuple[str, Path, Path, str | None]]:
-    sets = [("seed", shared / "data/seed/quotes.gold.jsonl", shared / "data/seed/article.txt", "article"),
-            ("realdev", shared / "data/realdev/quotes.jsonl", shared / "data/realdev/passages", None),
-            ("corpus (ours)", ROOT / "data/annotations/gold.jsonl", ROOT / "data/corpus", None)]
+    sets = [
+        ("seed", shared / "data/seed/quotes.gold.jsonl", shared / "data/seed/article.txt", "article"),
+        ("realdev", shared / "data/realdev/quotes.jsonl", shared / "data/realdev/passages", None),
+        ("corpus (ours)", ROOT / "data/annotations/gold.jsonl", ROOT / "data/corpus", None),
+    ]
     return [s for s in sets if s[1].exists()]
 
 
@@ -62,8 +69,10 @@ def main() -> int:
     a = ap.parse_args()
     nlp = spacy.load(a.spacy_model)
     nlp("Warm up the pipeline once, so that no tool pays for loading.")
-    lines = ["| gold set | tool | gold | pred | P | R | F1 | speaker acc | articles/s | note |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| gold set | tool | gold | pred | P | R | F1 | speaker acc | articles/s | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for name, gold_path, texts_spec, default in goldsets(Path(a.shared)):
         gold = [json.loads(x) for x in gold_path.read_text(encoding="utf-8").splitlines() if x.strip()]
         for g in gold:
@@ -80,11 +89,15 @@ def main() -> int:
         t0 = time.perf_counter()
         ours = [q.to_dict() for _, qs in extract_many(arts, nlp) for q in qs if q.kind == "direct"]
         t_ours = time.perf_counter() - t0
-        for tool, pred, secs, note in (("textacy 0.13", tx, t_tx, f"{raised} of {len(arts)} articles raised; "
-                                        "run per paragraph"), ("quotestance", ours, t_ours, "")):
+        for tool, pred, secs, note in (
+            ("textacy 0.13", tx, t_tx, f"{raised} of {len(arts)} articles raised; run per paragraph"),
+            ("quotestance", ours, t_ours, ""),
+        ):
             s = score_spans(pred, gold, texts, 0.8, "direct")
-            lines.append(f"| {name} | {tool} | {s.gold} | {s.pred} | {s.precision:.3f} | {s.recall:.3f} | "
-                         f"{s.f1:.3f} | {s.speaker_accuracy:.3f} | {len(arts) / secs:.1f} | {note} |")
+            lines.append(
+                f"| {name} | {tool} | {s.gold} | {s.pred} | {s.precision:.3f} | {s.recall:.3f} | "
+                f"{s.f1:.3f} | {s.speaker_accuracy:.3f} | {len(arts) / secs:.1f} | {note} |"
+            )
     table = "\n".join(lines)
     print(table)
     if a.output:
@@ -93,7 +106,8 @@ def main() -> int:
             "(`python benchmarks/extract_vs_textacy.py --output docs/extraction_vs_textacy.md`) on this "
             "machine (2 CPU cores); both tools use the same spaCy pipeline and their timings include parsing. "
             "Direct quotes only (textacy has no indirect speech), overlap >= 0.8.\n\n" + table + "\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     return 0
 
 

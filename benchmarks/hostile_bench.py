@@ -24,14 +24,21 @@ def shape(name: str, size: int) -> str:
         from quotestance.extract.ingest import read_articles
         from quotestance.records import Article
 
-        paras = [p for a in read_articles(ROOT / "data/corpus") if isinstance(a, Article)
-                 for p in a.text.split("\n\n") if p.strip()]
+        paras = [
+            p
+            for a in read_articles(ROOT / "data/corpus")
+            if isinstance(a, Article)
+            for p in a.text.split("\n\n")
+            if p.strip()
+        ]
         unit = "\n\n".join(paras[:40]) + "\n\n"
     elif name == "singles":
         unit = " 'ab" * 150 + "\n\n"
     elif name == "cues":
-        unit = ("He said, she told reporters, according to officials, they argued, the company said in a "
-                "statement, as one official put it, ") * 4 + "\n\n"
+        unit = (
+            "He said, she told reporters, according to officials, they argued, the company said in a "
+            "statement, as one official put it, "
+        ) * 4 + "\n\n"
     elif name == "spans":
         unit = "".join(f'"We act on order {k}," said Dana Whitfield. ' for k in range(12)) + "\n\n"
     else:
@@ -43,7 +50,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--shapes", nargs="+", default=["prose", "singles", "cues", "spans"])
-    ap.add_argument("--write", help="also put the table between the hostile_bench markers of this markdown file")
+    ap.add_argument(
+        "--write", help="also put the table between the hostile_bench markers of this markdown file"
+    )
     a = ap.parse_args()
     from quotestance.config import ExtractConfig
     from quotestance.cpu import describe
@@ -52,9 +61,12 @@ def main() -> None:
     from quotestance.records import Article
 
     nlp = load_nlp(ExtractConfig().spacy_model)
-    lines = [f"CPU: {describe()}", "",
-             "| shape | " + " | ".join(f"s per 100 KB at {s // 1000} KB" for s in a.sizes) + " | ratio |",
-             "|---|" + "---:|" * (len(a.sizes) + 1)]
+    lines = [
+        f"CPU: {describe()}",
+        "",
+        "| shape | " + " | ".join(f"s per 100 KB at {s // 1000} KB" for s in a.sizes) + " | ratio |",
+        "|---|" + "---:|" * (len(a.sizes) + 1),
+    ]
     print("\n".join(lines))
     for name in a.shapes:
         per = []

@@ -25,8 +25,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = {  # file name -> a word its recorded reason must contain
-    "empty.txt": "empty", "blob.txt": "binary", "giant.txt": "over", "deep.md": "deep", "bomb.md": "alias",
-    "dev.txt": "regular file", "pipe.txt": "regular file",
+    "empty.txt": "empty",
+    "blob.txt": "binary",
+    "giant.txt": "over",
+    "deep.md": "deep",
+    "bomb.md": "alias",
+    "dev.txt": "regular file",
+    "pipe.txt": "regular file",
 }
 
 
@@ -37,14 +42,18 @@ def build(d: Path, good: int, flood_kb: int) -> list[Path]:
         shutil.copy(p, d / "good")
     (d / "empty.txt").write_text("", encoding="utf-8")
     (d / "blob.txt").write_bytes(bytes(range(256)) * 40)
-    (d / "badbyte.txt").write_bytes('“We act on court orders,” said Dana Whitfield, naïvely. '.encode() + b"\xff")
+    (d / "badbyte.txt").write_bytes(
+        "“We act on court orders,” said Dana Whitfield, naïvely. ".encode() + b"\xff"
+    )
     with open(d / "giant.txt", "wb") as fh:
         fh.truncate(4 * 2**30)
     (d / "deep.md").write_text("---\na: " + "[" * 20000 + "]" * 20000 + "\n---\nBody.\n", encoding="utf-8")
-    (d / "bomb.md").write_text("---\na: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n---\nBody.\n",
-                               encoding="utf-8")
-    (d / "rows.jsonl").write_text(json.dumps({"id": "m1", "text": "Fine text.", "metadata": "x"}) + "\n",
-                                  encoding="utf-8")
+    (d / "bomb.md").write_text(
+        "---\na: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n---\nBody.\n", encoding="utf-8"
+    )
+    (d / "rows.jsonl").write_text(
+        json.dumps({"id": "m1", "text": "Fine text.", "metadata": "x"}) + "\n", encoding="utf-8"
+    )
     (d / "flood.txt").write_text(" 'ab" * (flood_kb * 1000 // 4), encoding="utf-8")
     for sub in ("one", "two"):
         (d / sub).mkdir()
@@ -57,8 +66,14 @@ def build(d: Path, good: int, flood_kb: int) -> list[Path]:
 
 def run(cmd: list[str]) -> tuple[int, float, str]:
     t = time.perf_counter()
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "QUOTESTANCE_PROGRESS": "0"})
+    p = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "QUOTESTANCE_PROGRESS": "0"},
+    )
     return p.returncode, time.perf_counter() - t, p.stderr
 
 
@@ -73,14 +88,21 @@ def main() -> None:
         d = Path(tmp) / "in"
         build(d, a.good, a.flood_kb)
         out = Path(tmp) / "out"
-        rc, _, err = run([str(bin_ / "quotestance-extract"), f"input={d / 'good'}", f"output={out / 'alone.jsonl'}"])
-        alone = {(r["article_id"], r["char_start"], r["char_end"])
-                 for r in map(json.loads, (out / "alone.jsonl").read_text().splitlines())}
+        rc, _, err = run(
+            [str(bin_ / "quotestance-extract"), f"input={d / 'good'}", f"output={out / 'alone.jsonl'}"]
+        )
+        alone = {
+            (r["article_id"], r["char_start"], r["char_end"])
+            for r in map(json.loads, (out / "alone.jsonl").read_text().splitlines())
+        }
         print(f"good articles alone: {len(alone)} quotes")
         steps = {
             "quotestance-extract": [f"input={d}", f"output={out / 'quotes.jsonl'}"],
-            "quotestance-dataset": [f"dataset.sources=[{ROOT / 'data/corpus'},{d}]",
-                                    f"dataset.output={out / 'dataset'}", "dataset.weak.enabled=false"],
+            "quotestance-dataset": [
+                f"dataset.sources=[{ROOT / 'data/corpus'},{d}]",
+                f"dataset.output={out / 'dataset'}",
+                "dataset.weak.enabled=false",
+            ],
             "quotestance-score": [f"input={d}", f"output={out / 'scores'}"],
         }
         for name, args in steps.items():
@@ -97,17 +119,28 @@ def main() -> None:
                 q = pd.read_parquet(out / "scores/quotes.parquet")
                 rows = q.to_dict("records")
                 errors = [json.loads(x) for x in (out / "scores/errors.jsonl").read_text().splitlines()]
-            got = {(r["article_id"], r["char_start"], r["char_end"]) for r in rows} if rows is not None else alone
-            listed = {b: any(Path(str(e.get("source", ""))).name.split(":")[0] == b and w in e["reason"]
-                             for e in errors) for b, w in BAD.items()}
+            got = (
+                {(r["article_id"], r["char_start"], r["char_end"]) for r in rows}
+                if rows is not None
+                else alone
+            )
+            listed = {
+                b: any(
+                    Path(str(e.get("source", ""))).name.split(":")[0] == b and w in e["reason"]
+                    for e in errors
+                )
+                for b, w in BAD.items()
+            }
             good_kept = alone <= got
             passed = rc in (0, 3) and secs < 120 and good_kept and all(listed.values())
             ok &= passed
             kept = "n/a (its rows are the corpus's, joined with gold)" if rows is None else good_kept
-            print(f"{name}: exit {rc}, {secs:.1f} s, good quotes kept: {kept}, "
-                  f"bad inputs listed: {sum(listed.values())}/{len(listed)}"
-                  + ("" if all(listed.values()) else f" (missing: {[b for b, v in listed.items() if not v]})")
-                  + ("" if rc in (0, 3) else f"\n{err[-1500:]}"))
+            print(
+                f"{name}: exit {rc}, {secs:.1f} s, good quotes kept: {kept}, "
+                f"bad inputs listed: {sum(listed.values())}/{len(listed)}"
+                + ("" if all(listed.values()) else f" (missing: {[b for b, v in listed.items() if not v]})")
+                + ("" if rc in (0, 3) else f"\n{err[-1500:]}")
+            )
     print(f"hostile_folder: {'OK' if ok else 'FAILED'}")
     sys.exit(0 if ok else 1)
 

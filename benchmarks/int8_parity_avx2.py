@@ -73,8 +73,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "int8.npy")
         env = {**os.environ, "QUOTESTANCE_CPU_FLAGS": "avx2", "HF_HUB_OFFLINE": "1"}
-        proc = subprocess.run([qemu, "-cpu", a.cpu, sys.executable, __file__, "--model", a.model, "--child", out],
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [qemu, "-cpu", a.cpu, sys.executable, __file__, "--model", a.model, "--child", out],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode:
             sys.exit(f"error: the emulated run failed ({proc.returncode}): {proc.stderr[-2000:]}")
         avx2 = np.load(out)
@@ -90,10 +94,13 @@ def main() -> None:
     from quotestance.cpu import describe
 
     ref = fp32.argmax(1)
-    lines = [f"{len(rows)} parity rows of the model; int8 kernels: AVX2 (QEMU -cpu {a.cpu}) and this CPU's own "
-             f"({describe()})", "",
-             "| int8 kernels | margin | rows scored again | agreement with fp32 | stance macro-F1 change (points) |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"{len(rows)} parity rows of the model; int8 kernels: AVX2 (QEMU -cpu {a.cpu}) and this CPU's own "
+        f"({describe()})",
+        "",
+        "| int8 kernels | margin | rows scored again | agreement with fp32 | stance macro-F1 change (points) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, logits in (("AVX2, emulated", avx2), ("this CPU", native)):
         for m in MARGINS:
             y = cascade(logits, fp32, m)
@@ -101,8 +108,11 @@ def main() -> None:
             p = np.sort(p / p.sum(1, keepdims=True), 1)
             again = int(((p[:, -1] - p[:, -2]) < m).sum())
             lines.append(f"| {name} | {m} | {again} | {np.mean(y == ref):.4f} | {f1(y) - f1(ref):+.2f} |")
-    lines += ["", f"raw logits, AVX2 vs this CPU's int8: mean |difference| {np.abs(avx2 - native).mean():.4f}, "
-              f"labels agree {np.mean(avx2.argmax(1) == native.argmax(1)):.4f}"]
+    lines += [
+        "",
+        f"raw logits, AVX2 vs this CPU's int8: mean |difference| {np.abs(avx2 - native).mean():.4f}, "
+        f"labels agree {np.mean(avx2.argmax(1) == native.argmax(1)):.4f}",
+    ]
     print("\n".join(lines))
     if a.write:
         from sections import write_block

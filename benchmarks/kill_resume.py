@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def score(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     cmd = [str(Path(sys.executable).with_name("quotestance-score")), *args, "score.part_size=5"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
 
 
 def tables(out: Path):
@@ -77,7 +78,10 @@ def main() -> None:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             done += 1
-            print(f"kill {done}: {len(list((killed / 'parts').glob('part-*.parquet')))} parts on disk", flush=True)
+            print(
+                f"kill {done}: {len(list((killed / 'parts').glob('part-*.parquet')))} parts on disk",
+                flush=True,
+            )
         p = score([f"input={a.input}", f"output={killed}"], env)
         _, err = p.communicate()
         if p.returncode not in (0, 3):

@@ -72,8 +72,10 @@ def watch(cmd: list[str], log_path: str | None) -> tuple[int, list[tuple[float, 
 
 SEEN: list[str] = []
 # the command's own summary lines worth keeping in the docs: the CPU, stage and epoch lines, metrics
-KEEP = re.compile(r"^(CPU: |seconds |epoch \d+/\d+: |training \S+ in |✓ |\| (metric|test_stance|external_|"
-                  r"validation_stance|run_id)|\|---|quote-stance v)")
+KEEP = re.compile(
+    r"^(CPU: |seconds |epoch \d+/\d+: |training \S+ in |✓ |\| (metric|test_stance|external_|"
+    r"validation_stance|run_id)|\|---|quote-stance v)"
+)
 
 
 def main() -> None:
@@ -98,12 +100,26 @@ def main() -> None:
 
         kept = [x for x in SEEN if KEEP.match(x) and "%|" not in x]
         silences = sorted(gaps, reverse=True)[: a.top]
-        write_section(Path(a.write), "pipeline", [
-            f"`{' '.join(cmd)}` in a terminal: exit {rc}, {total:.0f} s of wall time; the longest waits without "
-            "a sign of progress:", "", "| silence (s) | from second | last thing shown before it |", "|---:|---:|---|",
-            *[f"| {g:.1f} | {at:.0f} | {t.replace('|', '/')} |" for g, at, t in silences], "",
-            f"longest_silence_seconds: {max(g for g, _, _ in gaps):.1f}", "", "What it printed (summary lines):",
-            "", "```", *kept, "```"])
+        write_section(
+            Path(a.write),
+            "pipeline",
+            [
+                f"`{' '.join(cmd)}` in a terminal: exit {rc}, {total:.0f} s of wall time; the longest waits without "
+                "a sign of progress:",
+                "",
+                "| silence (s) | from second | last thing shown before it |",
+                "|---:|---:|---|",
+                *[f"| {g:.1f} | {at:.0f} | {t.replace('|', '/')} |" for g, at, t in silences],
+                "",
+                f"longest_silence_seconds: {max(g for g, _, _ in gaps):.1f}",
+                "",
+                "What it printed (summary lines):",
+                "",
+                "```",
+                *kept,
+                "```",
+            ],
+        )
     sys.exit(rc)
 
 

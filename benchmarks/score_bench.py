@@ -51,7 +51,7 @@ def torch_matmul_gflops(dtype, n: int = 2048, reps: int = 5) -> float:
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
 def int8_matmul_gops(threads: int, n: int = 2048, reps: int = 5) -> float:
@@ -62,9 +62,13 @@ def int8_matmul_gops(threads: int, n: int = 2048, reps: int = 5) -> float:
     from onnx import TensorProto, helper, numpy_helper
 
     b = numpy_helper.from_array(np.random.default_rng(0).integers(-127, 127, (n, n), dtype=np.int8), "B")
-    graph = helper.make_graph([helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "mm",
-                              [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
-                              [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])], [b])
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        "mm",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, [n, n])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, [n, n])],
+        [b],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -75,7 +79,7 @@ def int8_matmul_gops(threads: int, n: int = 2048, reps: int = 5) -> float:
     for _ in range(reps):
         s.run(None, {"A": a})
     onnx.checker.check_model(model)
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
 def best_rate(run, n: int, repeats: int):
@@ -98,15 +102,22 @@ def model_table(a) -> float:
     from quotestance.infer import in_precision, load_predictor, render
 
     torch.set_num_threads(a.threads)
-    gold = [json.loads(x) for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    gold = [
+        json.loads(x) for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     rnd = random.Random(0)
     rows = [{"quote": g["quote"], "speaker": g["speaker"]} for g in (gold * (a.n // len(gold) + 1))[: a.n]]
     rnd.shuffle(rows)
-    template = json.loads((Path(a.model) / "inference.json").read_text())["template"] \
-        if (Path(a.model) / "inference.json").exists() else "{speaker}: {quote}"
+    template = (
+        json.loads((Path(a.model) / "inference.json").read_text())["template"]
+        if (Path(a.model) / "inference.json").exists()
+        else "{speaker}: {quote}"
+    )
     texts = [render(template, r) for r in rows]
     fp32 = load_predictor(a.model, template, precision="fp32")
-    auto = load_predictor(a.model, template, precision="auto")  # measured here, or this machine's cached choice
+    auto = load_predictor(
+        a.model, template, precision="auto"
+    )  # measured here, or this machine's cached choice
     features = cpu_features()
     ours = {"fp32": fp32}
     if native("bf16", features):
@@ -138,29 +149,39 @@ def model_table(a) -> float:
     if "bf16" in ours:
         ceiling["bf16"] = torch_matmul_gflops(torch.bfloat16)
     emit(f"CPU: {describe()}; torch kernels: {torch.backends.cpu.get_cpu_capability()}")
-    emit(f"{len(rows)} quotes, {n_tokens / len(rows):.1f} tokens per quote, encoder {params / 1e6:.1f} M "
-         f"parameters, {a.threads} threads")
+    emit(
+        f"{len(rows)} quotes, {n_tokens / len(rows):.1f} tokens per quote, encoder {params / 1e6:.1f} M "
+        f"parameters, {a.threads} threads"
+    )
     if "bf16" not in ours:
         emit("bf16: skipped, emulated on this CPU (no AVX-512 BF16 or AMX): slower than fp32, never chosen")
     emit(f"auto = {auto.precision} (int8 margin {auto.margin}): {auto.choice.get('reason', '')}")
     for p, r in auto.choice.get("paths", {}).items():
         if "agreement" in r:
-            emit(f"parity on this CPU, {p}: agreement {r['agreement']:.4f}, stance macro-F1 "
-                 f"{r['stance_macro_f1_delta_points']:+.2f} points on {r['rows']} rows "
-                 f"({'passed' if r['passed'] else 'failed'}; margins tried: "
-                 f"{', '.join(str(t['int8_margin']) for t in r.get('margins_tried', [])) or '-'})")
+            emit(
+                f"parity on this CPU, {p}: agreement {r['agreement']:.4f}, stance macro-F1 "
+                f"{r['stance_macro_f1_delta_points']:+.2f} points on {r['rows']} rows "
+                f"({'passed' if r['passed'] else 'failed'}; margins tried: "
+                f"{', '.join(str(t['int8_margin']) for t in r.get('margins_tried', [])) or '-'})"
+            )
     emit()
-    emit("| scorer | quotes/s | x A | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |")
+    emit(
+        "| scorer | quotes/s | x A | tokens/s | GFLOP/s | % of matmul ceiling | agreement with ours-fp32 | note |"
+    )
     emit("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, qps, prec, agree, note in results:
         tpq = tpq_single if name.startswith("A:") else n_tokens / len(rows)
         gf = 2 * params * qps * tpq / 1e9
         agree_s = f"{agree:.4f}" if agree is not None else ""
-        emit(f"| {name} | {qps:.1f} | {qps / results[0][1]:.2f} | {qps * tpq:.0f} | {gf:.1f} | "
-             f"{100 * gf / ceiling[prec]:.1f} | {agree_s} | {note} |")
+        emit(
+            f"| {name} | {qps:.1f} | {qps / results[0][1]:.2f} | {qps * tpq:.0f} | {gf:.1f} | "
+            f"{100 * gf / ceiling[prec]:.1f} | {agree_s} | {note} |"
+        )
     emit()
-    emit(f"matmul ceiling (2048^3, {a.threads} threads): "
-         + ", ".join(f"{p} {v:.0f} {'GOP/s' if p == 'int8' else 'GFLOP/s'}" for p, v in ceiling.items()))
+    emit(
+        f"matmul ceiling (2048^3, {a.threads} threads): "
+        + ", ".join(f"{p} {v:.0f} {'GOP/s' if p == 'int8' else 'GFLOP/s'}" for p, v in ceiling.items())
+    )
     return results[-1][1] / results[0][1]
 
 
@@ -181,7 +202,7 @@ def run_with_peak(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, f
         seconds = time.perf_counter() - t
         err.seek(0)
         result = subprocess.CompletedProcess(cmd, proc.returncode, "", err.read())
-    return result, seconds, peak / 2 ** 20
+    return result, seconds, peak / 2**20
 
 
 def e2e(a) -> None:
@@ -195,7 +216,9 @@ def e2e(a) -> None:
     articles = [x for x in read_articles(ROOT / "data/corpus") if isinstance(x, Article)]
     nlp = load_nlp(ExtractConfig().spacy_model)
     emit()
-    emit("| stage | articles | seconds | articles/s | peak memory MiB | time in load / extract / model / rest |")
+    emit(
+        "| stage | articles | seconds | articles/s | peak memory MiB | time in load / extract / model / rest |"
+    )
     emit("|---|---:|---:|---:|---:|---|")
     for n_process in (1, 2):
         t = time.perf_counter()
@@ -204,9 +227,15 @@ def e2e(a) -> None:
         emit(f"| extraction alone, nlp.pipe n_process={n_process} | {n} | {s:.1f} | {n / s:.1f} | | |")
     for n_process in (1, 2):
         with tempfile.TemporaryDirectory() as out:
-            proc, s, peak = run_with_peak([
-                str(Path(sys.executable).with_name("quotestance-score")), f"input={ROOT}/data/corpus",
-                f"output={out}/scored", f"score.model_uri={a.model_uri}", f"extract.n_process={n_process}"])
+            proc, s, peak = run_with_peak(
+                [
+                    str(Path(sys.executable).with_name("quotestance-score")),
+                    f"input={ROOT}/data/corpus",
+                    f"output={out}/scored",
+                    f"score.model_uri={a.model_uri}",
+                    f"extract.n_process={n_process}",
+                ]
+            )
         if proc.returncode:
             emit(f"quotestance-score failed ({proc.returncode}): {proc.stderr[-2000:]}")
             return
@@ -214,21 +243,28 @@ def e2e(a) -> None:
         stats = dict(kv.split("=", 1) for kv in line.split())
         parts = [float(stats[f"{k}_seconds"]) for k in ("load", "extract", "model")]
         shares = " / ".join(f"{100 * v / s:.0f} %" for v in parts + [s - sum(parts)])
-        emit(f"| end-to-end quotestance-score, extract.n_process={n_process} ({stats['quotes']} quotes) | "
-              f"{stats['articles']} | {s:.1f} | {int(stats['articles']) / s:.1f} | {peak:.0f} | {shares} |")
+        emit(
+            f"| end-to-end quotestance-score, extract.n_process={n_process} ({stats['quotes']} quotes) | "
+            f"{stats['articles']} | {s:.1f} | {int(stats['articles']) / s:.1f} | {peak:.0f} | {shares} |"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--n-single", type=int, default=300, help="quotes for baseline A (one per call; slow)")
-    ap.add_argument("--model", default=str(ROOT / "models/quote-stance"),
-                    help="a Hugging Face folder from `quotestance-register export`")
+    ap.add_argument(
+        "--model",
+        default=str(ROOT / "models/quote-stance"),
+        help="a Hugging Face folder from `quotestance-register export`",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3, help="runs per scorer; the fastest counts")
     ap.add_argument("--e2e", action="store_true", help="also extraction and end-to-end quotestance-score")
     ap.add_argument("--model-uri", default="models:/quote-stance@champion", help="for --e2e")
-    ap.add_argument("--write", help="also put the output between the score_bench markers of this markdown file")
+    ap.add_argument(
+        "--write", help="also put the output between the score_bench markers of this markdown file"
+    )
     a = ap.parse_args()
     if not (Path(a.model) / "config.json").exists():
         sys.exit(f"error: no model at {a.model}: run `make pipeline` then `quotestance-register export`")

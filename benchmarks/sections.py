@@ -36,8 +36,11 @@ def write_section(path: Path, name: str, lines: list[str]) -> None:
     outer = f"<!-- {name}:families:end -->"
     script = Path(sys.argv[0]).name
     cmd = f"python benchmarks/{script} " + " ".join(sys.argv[1:])
-    block = (f"{begin}\n#### CPU family: {fam}\n\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n"
-             + "\n".join(lines) + f"\n\n{end}")
+    block = (
+        f"{begin}\n#### CPU family: {fam}\n\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n"
+        + "\n".join(lines)
+        + f"\n\n{end}"
+    )
     if begin in text and end in text:
         text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
     elif outer in text:
@@ -56,7 +59,11 @@ def write_block(path: Path, name: str, lines: list[str]) -> None:
     if begin not in text or end not in text:
         sys.exit(f"error: {path} has no {begin} ... {end} markers")
     cmd = f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:])
-    block = f"{begin}\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n" + "\n".join(lines) + f"\n\n{end}"
+    block = (
+        f"{begin}\n<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')} -->\n\n"
+        + "\n".join(lines)
+        + f"\n\n{end}"
+    )
     text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

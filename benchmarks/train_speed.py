@@ -36,16 +36,26 @@ PARTS = ("forward", "backward", "optimizer", "validation")
 def one_run(splits, precision: str, grouped: bool, seed: int, epochs: int) -> dict[str, float]:
     model = ModelConfig()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(epochs=epochs, bf16=precision, group_by_length=grouped, seed=seed, patience=epochs,
-                          checkpoint_dir=str(Path(tmp) / "ck"))
-        res = train_model(splits["train"], splits["validation"], LABELS, LABELS[:3], model, cfg,
-                          str(Path(tmp) / "m"))
+        cfg = TrainConfig(
+            epochs=epochs,
+            bf16=precision,
+            group_by_length=grouped,
+            seed=seed,
+            patience=epochs,
+            checkpoint_dir=str(Path(tmp) / "ck"),
+        )
+        res = train_model(
+            splits["train"], splits["validation"], LABELS, LABELS[:3], model, cfg, str(Path(tmp) / "m")
+        )
         pred = load_predictor(str(Path(tmp) / "m"), cfg.template, model.max_length, "fp32")
         test = measure(splits["test"], softmax(pred.logits(splits["test"])), LABELS, LABELS[:3], "")
     h = res.history
-    out = {"epoch_seconds": statistics.mean(e["epoch_seconds"] for e in h),
-           "padding_share": statistics.mean(e["padding_share"] for e in h),
-           "val": max(e["val_stance_macro_f1"] for e in h), "test": test.metrics["stance_macro_f1"]}
+    out = {
+        "epoch_seconds": statistics.mean(e["epoch_seconds"] for e in h),
+        "padding_share": statistics.mean(e["padding_share"] for e in h),
+        "val": max(e["val_stance_macro_f1"] for e in h),
+        "test": test.metrics["stance_macro_f1"],
+    }
     out |= {p: statistics.mean(e[f"seconds_{p}"] for e in h) for p in PARTS}
     return out
 
@@ -58,22 +68,32 @@ def main() -> None:
     ap.add_argument("--write", help="also put the table in this CPU family's section of this markdown file")
     a = ap.parse_args()
     splits = load_splits(a.dataset, LabelsConfig([LabelSpec(n) for n in LABELS], LABELS[:3]))
-    lines = [f"CPU: {describe()}", f"{len(splits['train'])} train quotes, MiniLM-L6, {a.epochs} epochs, "
-             f"seeds {', '.join(map(str, a.seeds))} (every epoch run: no early stop)", ""]
+    lines = [
+        f"CPU: {describe()}",
+        f"{len(splits['train'])} train quotes, MiniLM-L6, {a.epochs} epochs, "
+        f"seeds {', '.join(map(str, a.seeds))} (every epoch run: no early stop)",
+        "",
+    ]
     precisions = ["fp32"] + (["bf16"] if native("bf16", cpu_features()) else [])
     if "bf16" not in precisions:
         lines += ["bf16: skipped, emulated on this CPU (no AVX-512 BF16 or AMX): slower than fp32", ""]
-    lines += ["| training | batches | s/epoch | speed | forward | backward | optimizer | validation | padding | "
-              "best val stance F1 | test stance F1 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| training | batches | s/epoch | speed | forward | backward | optimizer | validation | padding | "
+        "best val stance F1 | test stance F1 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     base = None
     for precision in precisions:
         for grouped in (False, True):
             runs = [one_run(splits, precision, grouped, s, a.epochs) for s in a.seeds]
             m = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
             base = base or m["epoch_seconds"]  # fp32 with shuffled batches, the old default off bf16 CPUs
-            lines.append(f"| {precision} | {'by length' if grouped else 'shuffled'} | {m['epoch_seconds']:.1f} | "
-                         f"{base / m['epoch_seconds']:.2f}x | " + " | ".join(f"{m[p]:.1f}" for p in PARTS)
-                         + f" | {100 * m['padding_share']:.0f} % | {m['val']:.3f} | {m['test']:.3f} |")
+            lines.append(
+                f"| {precision} | {'by length' if grouped else 'shuffled'} | {m['epoch_seconds']:.1f} | "
+                f"{base / m['epoch_seconds']:.2f}x | "
+                + " | ".join(f"{m[p]:.1f}" for p in PARTS)
+                + f" | {100 * m['padding_share']:.0f} % | {m['val']:.3f} | {m['test']:.3f} |"
+            )
             print(lines[-1], flush=True)
     print("\n".join(lines))
     if a.write:

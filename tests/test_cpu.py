@@ -33,15 +33,22 @@ def test_the_override_only_takes_flags_away(monkeypatch):
     assert OVERRIDE_ENV in describe()
 
 
-@pytest.mark.parametrize("flags, bf16, int8, fam", [
-    ({"avx2"}, False, False, "avx2"),
-    ({"avx2", "avx_vnni"}, False, True, "avx2-vnni"),
-    ({"avx2", "avx512f", "avx512_vnni"}, False, True, "avx512-vnni"),
-    ({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, True, True, "avx512-bf16-vnni"),
-    ({"avx2", "avx512f", "amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni"}, True, True,
-     "avx512-amx-bf16-vnni"),
-    (set(), False, False, "baseline"),
-])
+@pytest.mark.parametrize(
+    "flags, bf16, int8, fam",
+    [
+        ({"avx2"}, False, False, "avx2"),
+        ({"avx2", "avx_vnni"}, False, True, "avx2-vnni"),
+        ({"avx2", "avx512f", "avx512_vnni"}, False, True, "avx512-vnni"),
+        ({"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, True, True, "avx512-bf16-vnni"),
+        (
+            {"avx2", "avx512f", "amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni"},
+            True,
+            True,
+            "avx512-amx-bf16-vnni",
+        ),
+        (set(), False, False, "baseline"),
+    ],
+)
 def test_native_paths_per_cpu_family(flags, bf16, int8, fam):
     assert (native("bf16", flags), native("int8", flags), family(flags)) == (bf16, int8, fam)
     assert native("fp32", flags)
@@ -64,6 +71,11 @@ def test_the_override_caps_torch_kernels_too():
     """Under QUOTESTANCE_CPU_FLAGS=avx2 torch itself runs its AVX2 kernels (so bf16 is really emulated)."""
     env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")}
     code = "import quotestance, torch; print(torch.backends.cpu.get_cpu_capability())"
-    out = subprocess.run([sys.executable, "-c", code], env=env | {OVERRIDE_ENV: "avx2"}, capture_output=True,
-                         text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env | {OVERRIDE_ENV: "avx2"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out in ("AVX2", "DEFAULT")

@@ -33,15 +33,25 @@ def slice_dir(tmp_path_factory) -> Path:
     keep = {f"{e}-0{k}" for e in EVENTS for k in (1, 2)}
     for aid in keep:
         shutil.copy(ROOT / f"data/corpus/{aid}.md", d / "corpus")
-    gold = [x for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()
-            if json.loads(x)["article_id"] in keep]
+    gold = [
+        x
+        for x in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines()
+        if json.loads(x)["article_id"] in keep
+    ]
     (d / "gold.jsonl").write_text("\n".join(gold) + "\n", encoding="utf-8")
     return d
 
 
 def cfg_for(d: Path, out: str, **kw) -> DatasetConfig:
-    base = dict(sources=[str(d / "corpus")], gold=[str(d / "gold.jsonl")], output=str(d / out), seed=7,
-                test_fraction=0.34, validation_fraction=0.17, weak=WeakConfig(min_confidence=0.0))
+    base = dict(
+        sources=[str(d / "corpus")],
+        gold=[str(d / "gold.jsonl")],
+        output=str(d / out),
+        seed=7,
+        test_fraction=0.34,
+        validation_fraction=0.17,
+        weak=WeakConfig(min_confidence=0.0),
+    )
     base.update(kw)
     return DatasetConfig(**base)
 
@@ -52,7 +62,12 @@ def built(slice_dir, labels):
 
     rep_a = build_dataset(cfg_for(slice_dir, "a"), labels, ExtractConfig())
     rep_b = build_dataset(cfg_for(slice_dir, "b"), labels, ExtractConfig())
-    return rep_a, rep_b, load_from_disk(str(slice_dir / "a/dataset")), load_from_disk(str(slice_dir / "b/dataset"))
+    return (
+        rep_a,
+        rep_b,
+        load_from_disk(str(slice_dir / "a/dataset")),
+        load_from_disk(str(slice_dir / "b/dataset")),
+    )
 
 
 def test_same_config_gives_identical_splits(built):
@@ -99,12 +114,15 @@ def _bad_gold(slice_dir: Path, tmp_path: Path, change) -> Path:
     return p
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda rows: rows[0].update(stance="maybe"), "not in the taxonomy"),
-    (lambda rows: rows[1].update(quote_id=rows[0]["quote_id"]), "duplicate quote_id"),
-    (lambda rows: rows[0].update(article_id="no-such-article"), "not among the sources"),
-    (lambda rows: rows[0].update(char_start=10**7, char_end=10**7 + 5), "not in the article"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda rows: rows[0].update(stance="maybe"), "not in the taxonomy"),
+        (lambda rows: rows[1].update(quote_id=rows[0]["quote_id"]), "duplicate quote_id"),
+        (lambda rows: rows[0].update(article_id="no-such-article"), "not among the sources"),
+        (lambda rows: rows[0].update(char_start=10**7, char_end=10**7 + 5), "not in the article"),
+    ],
+)
 def test_bad_gold_gives_one_clear_error_naming_the_row(slice_dir, labels, tmp_path, change, message):
     bad = _bad_gold(slice_dir, tmp_path, change)
     before = bad.read_bytes()

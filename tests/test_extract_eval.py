@@ -21,8 +21,17 @@ def _extract(nlp, spec):
 def _reference(shared, pred_rows, gold, texts, kind, overlap, tmp_path, default_article=None):
     pred = tmp_path / "pred.jsonl"
     pred.write_text("".join(json.dumps(r) + "\n" for r in pred_rows), encoding="utf-8")
-    cmd = [sys.executable, str(shared / "tools/eval_extract.py"), str(pred), str(gold), str(texts),
-           "--kind", kind, "--min-overlap", str(overlap)]
+    cmd = [
+        sys.executable,
+        str(shared / "tools/eval_extract.py"),
+        str(pred),
+        str(gold),
+        str(texts),
+        "--kind",
+        kind,
+        "--min-overlap",
+        str(overlap),
+    ]
     if default_article:
         cmd += ["--default-article", default_article]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]

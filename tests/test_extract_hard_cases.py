@@ -23,32 +23,40 @@ def find(qs, start_words: str):
 
 
 def test_byline_after_quote(nlp):
-    text = ("The council met on Tuesday.\n\n"
-            "“We will not let a hosting bill decide who gets to speak in this city.” -Commissioner Ruth Abernathy\n")
+    text = (
+        "The council met on Tuesday.\n\n"
+        "“We will not let a hosting bill decide who gets to speak in this city.” -Commissioner Ruth Abernathy\n"
+    )
     q = find(direct(run(nlp, text)), "We will not let")
     assert q.speaker == "Ruth Abernathy"
 
 
 def test_from_the_desk_of(nlp):
-    text = ("Readers wrote in all week about the forum's removal.\n\n"
-            "From the desk of Tobias Wren:\n\n"
-            "“Pulling a forum offline at midnight is not moderation, it is a blackout.”\n")
+    text = (
+        "Readers wrote in all week about the forum's removal.\n\n"
+        "From the desk of Tobias Wren:\n\n"
+        "“Pulling a forum offline at midnight is not moderation, it is a blackout.”\n"
+    )
     q = find(direct(run(nlp, text)), "Pulling a forum")
     assert q.speaker == "Tobias Wren"
 
 
 def test_appositive_title_and_paragraph_break(nlp):
-    text = ("Hugh Hill, a doctor who treated the injured, said:\n\n"
-            "“Every hour that channel stays online, somebody else is recruited.”\n\n"
-            "Hill later declined to comment further.")
+    text = (
+        "Hugh Hill, a doctor who treated the injured, said:\n\n"
+        "“Every hour that channel stays online, somebody else is recruited.”\n\n"
+        "Hill later declined to comment further."
+    )
     q = find(direct(run(nlp, text)), "Every hour")
     assert q.speaker == "Hugh Hill"
     assert q.speaker_role and "doctor" in q.speaker_role
 
 
 def test_stray_apostrophe_inside_a_word_never_pairs(nlp):
-    text = ("The band’s ‘rock ‘n’ roll’ image was beside the point. “We don’t host hate, and we won’t start,” "
-            "said Priya Raman, chief executive of Lanternhost.")
+    text = (
+        "The band’s ‘rock ‘n’ roll’ image was beside the point. “We don’t host hate, and we won’t start,” "
+        "said Priya Raman, chief executive of Lanternhost."
+    )
     qs = direct(run(nlp, text))
     q = find(qs, "We don’t host hate")
     assert q.speaker == "Priya Raman"
@@ -56,10 +64,12 @@ def test_stray_apostrophe_inside_a_word_never_pairs(nlp):
 
 
 def test_multi_paragraph_quote(nlp):
-    text = ("Marcus Oyelaran, who founded the registrar, wrote a long note to customers.\n\n"
-            "“We have never been in the business of reading websites,” Oyelaran wrote. “We register names.\n\n"
-            "“That is why this decision was so hard. We are dropping the domain today.”\n\n"
-            "The site went dark hours later.")
+    text = (
+        "Marcus Oyelaran, who founded the registrar, wrote a long note to customers.\n\n"
+        "“We have never been in the business of reading websites,” Oyelaran wrote. “We register names.\n\n"
+        "“That is why this decision was so hard. We are dropping the domain today.”\n\n"
+        "The site went dark hours later."
+    )
     qs = direct(run(nlp, text))
     a, b, c = find(qs, "We have never"), find(qs, "We register names."), find(qs, "That is why")
     assert a.speaker == b.speaker == c.speaker == "Marcus Oyelaran"
@@ -68,8 +78,10 @@ def test_multi_paragraph_quote(nlp):
 
 
 def test_according_to_is_indirect(nlp):
-    text = ("According to Elena Vasquez, the prosecutor in charge, the host had received three warnings before "
-            "the raid.")
+    text = (
+        "According to Elena Vasquez, the prosecutor in charge, the host had received three warnings before "
+        "the raid."
+    )
     qs = run(nlp, text)
     ind = [q for q in qs if q.kind == "indirect"]
     assert ind and ind[0].speaker == "Elena Vasquez"
@@ -78,8 +90,10 @@ def test_according_to_is_indirect(nlp):
 
 
 def test_split_quote_shares_group_and_speaker(nlp):
-    text = ("“We asked the police what they wanted,” said Dana Whitfield, the firm’s general counsel. "
-            "“They told us to keep the site online so they could watch it.”")
+    text = (
+        "“We asked the police what they wanted,” said Dana Whitfield, the firm’s general counsel. "
+        "“They told us to keep the site online so they could watch it.”"
+    )
     qs = direct(run(nlp, text))
     a, b = find(qs, "We asked"), find(qs, "They told us")
     assert a.speaker == b.speaker == "Dana Whitfield"
@@ -87,44 +101,56 @@ def test_split_quote_shares_group_and_speaker(nlp):
 
 
 def test_pronoun_speaker_resolves_to_full_name(nlp):
-    text = ("Dana Whitfield runs the legal team at Bastionwall. The company has faced pressure for months.\n\n"
-            "“We are a pipe, not a publisher,” she said.")
+    text = (
+        "Dana Whitfield runs the legal team at Bastionwall. The company has faced pressure for months.\n\n"
+        "“We are a pipe, not a publisher,” she said."
+    )
     q = find(direct(run(nlp, text)), "We are a pipe")
     assert q.speaker == "Dana Whitfield"
 
 
 def test_surname_resolves_to_full_name(nlp):
-    text = ("Imran Qureshi, who leads the research group, published the list on Monday.\n\n"
-            "“Most of these sites are simply in Urdu,” Qureshi said.")
+    text = (
+        "Imran Qureshi, who leads the research group, published the list on Monday.\n\n"
+        "“Most of these sites are simply in Urdu,” Qureshi said."
+    )
     q = find(direct(run(nlp, text)), "Most of these sites")
     assert q.speaker == "Imran Qureshi"
 
 
 def test_unattributed_quote_has_no_speaker(nlp):
-    text = ("The forum's front page carried one line on Friday morning.\n\n"
-            "“This site has been suspended pending a review of its content.”\n\n"
-            "Nobody answered requests for comment.")
+    text = (
+        "The forum's front page carried one line on Friday morning.\n\n"
+        "“This site has been suspended pending a review of its content.”\n\n"
+        "Nobody answered requests for comment."
+    )
     q = find(direct(run(nlp, text)), "This site has been suspended")
     assert q.speaker is None
 
 
 def test_scare_quotes_and_titles_are_not_quotes(nlp):
-    text = ("The so-called “free speech” host has been called a “safe haven” before. Its founder’s essay, "
-            "“Pipes Not Publishers”, circulated widely.")
+    text = (
+        "The so-called “free speech” host has been called a “safe haven” before. Its founder’s essay, "
+        "“Pipes Not Publishers”, circulated widely."
+    )
     assert direct(run(nlp, text)) == []
 
 
 def test_organisation_speaker_and_reported_speech(nlp):
-    text = ("Kestrel Networks protects about two million websites.\n\n"
-            "The company said it would keep forwarding abuse reports to investigators.")
+    text = (
+        "Kestrel Networks protects about two million websites.\n\n"
+        "The company said it would keep forwarding abuse reports to investigators."
+    )
     ind = [q for q in run(nlp, text) if q.kind == "indirect"]
     assert ind and ind[0].speaker == "Kestrel Networks"
     assert ind[0].text.startswith("it would keep forwarding abuse reports")
 
 
 def test_collective_speaker_from_account(nlp):
-    text = ("The hacker collective Null Sector has targeted the forums before.\n\n"
-            "“Drop them or we drop them for you,” one of the main Null Sector accounts posted on Thursday.")
+    text = (
+        "The hacker collective Null Sector has targeted the forums before.\n\n"
+        "“Drop them or we drop them for you,” one of the main Null Sector accounts posted on Thursday."
+    )
     q = find(direct(run(nlp, text)), "Drop them")
     assert q.speaker == "Null Sector"
 

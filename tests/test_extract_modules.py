@@ -68,9 +68,15 @@ def test_no_module_imports_a_siblings_private_names():
     for name, tree in _modules().items():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("quotestance"):
-                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                private = [
+                    a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
+                ]
                 assert not private, f"{name}.py imports {private} from {node.module}"
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "spk":
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "spk"
+            ):
                 raise AssertionError(f"{name}.py reaches into speakers as spk.{node.attr}")
 
 

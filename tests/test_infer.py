@@ -44,8 +44,18 @@ def tiny_dir(tmp_path_factory, held_out):
 
     tmp = tmp_path_factory.mktemp("tiny")
     train = rows_for(("ev01", "ev02", "ev04", "ev05", "ev10", "ev11"))
-    cfg = TrainConfig(epochs=15, batch_size=16, seed=3, threads=2, learning_rate=1e-2, bf16="fp32", patience=15,
-                      class_weights=False, warmup_ratio=0.0, checkpoint_dir=str(tmp / "ck"))
+    cfg = TrainConfig(
+        epochs=15,
+        batch_size=16,
+        seed=3,
+        threads=2,
+        learning_rate=1e-2,
+        bf16="fp32",
+        patience=15,
+        class_weights=False,
+        warmup_ratio=0.0,
+        checkpoint_dir=str(tmp / "ck"),
+    )
     train_model(train, train, LABELS, STANCE, TINY, cfg, str(tmp / "m"))
     build_int8(tmp / "m")
     save_parity_rows(tmp / "m", held_out, STANCE)
@@ -71,8 +81,9 @@ def _check_record(choice: dict, n_rows: int) -> None:
             continue
         if p != "fp32":
             assert r["rows"] == n_rows
-            assert r["passed"] == (r["agreement"] >= MIN_AGREEMENT
-                                   and abs(r["stance_macro_f1_delta_points"]) <= MAX_F1_DELTA)
+            assert r["passed"] == (
+                r["agreement"] >= MIN_AGREEMENT and abs(r["stance_macro_f1_delta_points"]) <= MAX_F1_DELTA
+            )
     passed = [p for p, r in paths.items() if p == "fp32" or r.get("passed")]
     assert all(paths[p]["seconds"] >= chosen["seconds"] for p in passed)
 
@@ -140,8 +151,11 @@ def test_a_model_without_parity_rows_scores_fp32(tiny_dir, tmp_path, cache):
 
 
 def test_pick_takes_the_fastest_that_passed():
-    paths = {"fp32": {"seconds": 4.0}, "bf16": {"skipped": "emulated on this CPU"},
-             "int8": {"seconds": 1.0, "passed": False}}
+    paths = {
+        "fp32": {"seconds": 4.0},
+        "bf16": {"skipped": "emulated on this CPU"},
+        "int8": {"seconds": 1.0, "passed": False},
+    }
     assert pick(paths)[0] == "fp32"
     assert "failed parity: int8" in pick(paths)[1] and "not measured: bf16" in pick(paths)[1]
     paths["int8"]["passed"] = True

@@ -14,8 +14,10 @@ def items(path):
 
 def test_markdown_front_matter_sets_id_and_metadata(tmp_path):
     f = tmp_path / "story.md"
-    f.write_text("---\nid: a-1\ntitle: 'Hosts: a primer'\noutlet: The Ledger\nevent: ev9\n---\nBody text here.\n",
-                 encoding="utf-8")
+    f.write_text(
+        "---\nid: a-1\ntitle: 'Hosts: a primer'\noutlet: The Ledger\nevent: ev9\n---\nBody text here.\n",
+        encoding="utf-8",
+    )
     (a,) = items(f)
     assert isinstance(a, Article)
     assert (a.id, a.title, a.outlet, a.event) == ("a-1", "Hosts: a primer", "The Ledger", "ev9")
@@ -52,9 +54,12 @@ def test_html_main_text_and_script_only_html(tmp_path):
         f"<html><head><title>Registrar acts</title><script>var x = 1;</script></head><body>"
         f"<nav>Home | News | Sport</nav><article><h1>Registrar acts</h1><p>{body}</p>"
         f"<p>“We follow court orders,” said Dana Whitfield, the company's counsel.</p></article></body></html>",
-        encoding="utf-8")
-    (tmp_path / "scripts.html").write_text("<html><head><script>alert(1)</script></head><body>"
-                                           "<script>var a = 2;</script></body></html>", encoding="utf-8")
+        encoding="utf-8",
+    )
+    (tmp_path / "scripts.html").write_text(
+        "<html><head><script>alert(1)</script></head><body><script>var a = 2;</script></body></html>",
+        encoding="utf-8",
+    )
     got = {getattr(x, "id", None) or x.article_id: x for x in items(tmp_path)}
     page = got["page"]
     assert isinstance(page, Article) and "We follow court orders" in page.text and "var x" not in page.text
@@ -63,9 +68,16 @@ def test_html_main_text_and_script_only_html(tmp_path):
 
 def test_jsonl_bad_line_is_skipped_and_the_rest_read(tmp_path):
     f = tmp_path / "batch.jsonl"
-    f.write_text(json.dumps({"id": "j1", "text": "First article.", "metadata": {"outlet": "Wire"}}) + "\n"
-                 + "{not json\n" + json.dumps({"id": "j2", "text": "Second article."}) + "\n"
-                 + json.dumps({"id": "j3"}) + "\n", encoding="utf-8")
+    f.write_text(
+        json.dumps({"id": "j1", "text": "First article.", "metadata": {"outlet": "Wire"}})
+        + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "j2", "text": "Second article."})
+        + "\n"
+        + json.dumps({"id": "j3"})
+        + "\n",
+        encoding="utf-8",
+    )
     got = items(f)
     arts = [x for x in got if isinstance(x, Article)]
     skips = [x for x in got if isinstance(x, Skip)]
@@ -86,8 +98,10 @@ def test_front_matter_values_stay_strings_as_written(tmp_path):
 
 
 def test_hostile_front_matter_is_a_recorded_skip(tmp_path):
-    bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" \
-           "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\nBody.\n"
+    bomb = (
+        "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\nBody.\n"
+    )
     (s,) = _one(tmp_path, "bomb.md", bomb.encode())
     assert isinstance(s, Skip) and "alias" in s.reason
     (s,) = _one(tmp_path, "deep.md", ("---\na: " + "[" * 20000 + "]" * 20000 + "\n---\nBody.\n").encode())
@@ -97,8 +111,12 @@ def test_hostile_front_matter_is_a_recorded_skip(tmp_path):
 
 
 def test_jsonl_rows_of_the_wrong_shape_are_skipped(tmp_path):
-    rows = [{"id": "m1", "text": "x", "metadata": "x"}, {"id": "m2", "text": "x", "metadata": [1]},
-            {"id": ["a"], "text": "x"}, {"id": "ok", "text": "Fine.", "metadata": {"outlet": "W"}}]
+    rows = [
+        {"id": "m1", "text": "x", "metadata": "x"},
+        {"id": "m2", "text": "x", "metadata": [1]},
+        {"id": ["a"], "text": "x"},
+        {"id": "ok", "text": "Fine.", "metadata": {"outlet": "W"}},
+    ]
     got = _one(tmp_path, "rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
     assert [type(x).__name__ for x in got] == ["Skip", "Skip", "Skip", "Article"]
     assert "metadata" in got[0].reason and "metadata" in got[1].reason and "id is list" in got[2].reason
@@ -132,7 +150,9 @@ def test_every_file_once_and_colliding_ids_made_unique(tmp_path):
 
 
 def test_one_bad_byte_keeps_a_utf8_file_utf8(tmp_path):
-    (a,) = _one(tmp_path, "mostly.txt", "Café owners and naïve users said “no”. ".encode() + b"\xff" + b" End.")
+    (a,) = _one(
+        tmp_path, "mostly.txt", "Café owners and naïve users said “no”. ".encode() + b"\xff" + b" End."
+    )
     assert "Café" in a.text and "naïve" in a.text and "“no”" in a.text and "\ufffd" in a.text
     assert "kept as UTF-8" in a.meta["encoding_note"]
 
@@ -150,8 +170,10 @@ def test_a_page_trafilatura_cannot_parse_is_a_skip(tmp_path, monkeypatch):
 
 def test_an_id_named_twice_is_the_same_article_read_once(tmp_path):
     f = tmp_path / "batch.jsonl"
-    f.write_text(json.dumps({"id": "a", "text": "One."}) + "\n" + json.dumps({"id": "a", "text": "Again."}) + "\n",
-                 encoding="utf-8")
+    f.write_text(
+        json.dumps({"id": "a", "text": "One."}) + "\n" + json.dumps({"id": "a", "text": "Again."}) + "\n",
+        encoding="utf-8",
+    )
     got = items(f)
     assert [type(x).__name__ for x in got] == ["Article", "Skip"]
     assert "duplicate article id 'a'" in got[1].reason and "batch.jsonl:1" in got[1].reason

@@ -9,16 +9,42 @@ import pytest
 from quotestance.label import from_export, label_config, main, to_tasks
 
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
-QUOTES = [{"quote_id": f"a:{i}-{i + 5}", "article_id": "a", "char_start": i, "char_end": i + 5, "kind": "direct",
-           "speaker": "Dana Whitfield", "text": f"quote {i}", "context": "ctx"} for i in range(3)]
+QUOTES = [
+    {
+        "quote_id": f"a:{i}-{i + 5}",
+        "article_id": "a",
+        "char_start": i,
+        "char_end": i + 5,
+        "kind": "direct",
+        "speaker": "Dana Whitfield",
+        "text": f"quote {i}",
+        "context": "ctx",
+    }
+    for i in range(3)
+]
 
 
 def annotated(tasks, choices):
     out = []
     for k, (t, c) in enumerate(zip(tasks, choices)):
-        anns = [] if c is None else [{"result": [{"from_name": "stance", "to_name": "quote", "type": "choices",
-                                                  "value": {"choices": [c]}}], "completed_by": 7,
-                                      "updated_at": "2026-11-28T10:00:00"}]
+        anns = (
+            []
+            if c is None
+            else [
+                {
+                    "result": [
+                        {
+                            "from_name": "stance",
+                            "to_name": "quote",
+                            "type": "choices",
+                            "value": {"choices": [c]},
+                        }
+                    ],
+                    "completed_by": 7,
+                    "updated_at": "2026-11-28T10:00:00",
+                }
+            ]
+        )
         out.append({**t, "id": k, "annotations": anns})
     return out
 
@@ -41,10 +67,13 @@ def test_import_round_trip_reports_conflicts_and_skips():
     assert len(rep.skipped) == 1 and "not annotated" in rep.skipped[0]
 
 
-@pytest.mark.parametrize("export,message", [
-    ({"tasks": []}, "expected a list"),
-    ([{"id": 1, "data": {}}], "no data.quote_id"),
-])
+@pytest.mark.parametrize(
+    "export,message",
+    [
+        ({"tasks": []}, "expected a list"),
+        ([{"id": 1, "data": {}}], "no data.quote_id"),
+    ],
+)
 def test_corrupt_exports_raise_clear_errors(export, message):
     with pytest.raises(ValueError, match=message):
         from_export(export, LABELS, [])
@@ -58,12 +87,19 @@ def test_label_outside_taxonomy_is_an_error():
 
 def test_cli_import_never_overwrites_existing_gold(tmp_path, capsys):
     gold = tmp_path / "gold.jsonl"
-    gold.write_text(json.dumps({"article_id": "a", "quote_id": "g", "char_start": 0, "char_end": 5,
-                                "stance": "other"}) + "\n", encoding="utf-8")
+    gold.write_text(
+        json.dumps({"article_id": "a", "quote_id": "g", "char_start": 0, "char_end": 5, "stance": "other"})
+        + "\n",
+        encoding="utf-8",
+    )
     before = gold.read_bytes()
     export = tmp_path / "export.json"
-    export.write_text(json.dumps(annotated(to_tasks(QUOTES, [("other", 0.5)] * 3, "v"),
-                                           ["other", "other", "demand_takedown"])), encoding="utf-8")
+    export.write_text(
+        json.dumps(
+            annotated(to_tasks(QUOTES, [("other", 0.5)] * 3, "v"), ["other", "other", "demand_takedown"])
+        ),
+        encoding="utf-8",
+    )
     assert main(["import", str(export), str(gold), "--gold", str(gold)]) == 2
     assert "never overwritten" in capsys.readouterr().err
     out = tmp_path / "new.jsonl"
@@ -78,15 +114,18 @@ def _one(**task):
     return [base | task]
 
 
-@pytest.mark.parametrize("export,message", [
-    (_one(annotations="x"), "annotations is str, not a list"),
-    (_one(annotations=[1]), "an annotation is int"),
-    ([1], "task 0: is int, not an object"),
-    (_one(data={"quote_id": ["a", "list"], "quote": "q"}), "no data.quote_id"),
-    (_one(annotations=[{"result": "x"}]), "annotation result is str"),
-    (_one(annotations=[{"result": [{"value": {"choices": "other"}}]}]), "value.choices is str"),
-    (_one(annotations=[{"result": [{"value": {"choices": [{"x": 1}]}}]}]), "other than strings"),
-])
+@pytest.mark.parametrize(
+    "export,message",
+    [
+        (_one(annotations="x"), "annotations is str, not a list"),
+        (_one(annotations=[1]), "an annotation is int"),
+        ([1], "task 0: is int, not an object"),
+        (_one(data={"quote_id": ["a", "list"], "quote": "q"}), "no data.quote_id"),
+        (_one(annotations=[{"result": "x"}]), "annotation result is str"),
+        (_one(annotations=[{"result": [{"value": {"choices": "other"}}]}]), "value.choices is str"),
+        (_one(annotations=[{"result": [{"value": {"choices": [{"x": 1}]}}]}]), "other than strings"),
+    ],
+)
 def test_valid_json_of_the_wrong_shape_is_a_clear_error(export, message):
     with pytest.raises(ValueError, match=message):
         from_export(export, LABELS, [])
@@ -94,8 +133,11 @@ def test_valid_json_of_the_wrong_shape_is_a_clear_error(export, message):
 
 def test_mixed_timestamp_types_and_a_list_id_do_not_crash():
     task = _one()[0]
-    older = {**task["annotations"][0], "updated_at": 5,
-             "result": [{"from_name": "stance", "value": {"choices": ["demand_takedown"]}}]}
+    older = {
+        **task["annotations"][0],
+        "updated_at": 5,
+        "result": [{"from_name": "stance", "value": {"choices": ["demand_takedown"]}}],
+    }
     task = task | {"id": ["odd"], "annotations": [older, task["annotations"][0]]}
     rows, _ = from_export([task], LABELS, [])
     assert [r["stance"] for r in rows] == ["other"]  # the ISO-dated annotation sorts after the number
@@ -103,8 +145,9 @@ def test_mixed_timestamp_types_and_a_list_id_do_not_crash():
 
 def test_cli_import_never_replaces_an_existing_file_unless_asked(tmp_path, capsys):
     export = tmp_path / "export.json"
-    export.write_text(json.dumps(annotated(to_tasks(QUOTES, [("other", 0.5)] * 3, "v"), ["other"] * 3)),
-                      encoding="utf-8")
+    export.write_text(
+        json.dumps(annotated(to_tasks(QUOTES, [("other", 0.5)] * 3, "v"), ["other"] * 3)), encoding="utf-8"
+    )
     project_gold = tmp_path / "gold.jsonl"  # the project's gold, not named in --gold this time
     project_gold.write_text("{}\n", encoding="utf-8")
     assert main(["import", str(export), str(project_gold), "--gold"]) == 2

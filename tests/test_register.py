@@ -20,8 +20,13 @@ def test_gated_promotion_refusal_and_rollback(tmp_path, mlflow_uri, fake_run, la
 
     setup(mcfg)
     runs = {}
-    for name, f1, rec, dig in (("a", 0.60, 0.60, "d1"), ("b", 0.65, 0.62, "d1"), ("c", 0.50, 0.60, "d1"),
-                               ("d", 0.70, 0.70, "d2"), ("e", 0.66, 0.40, "d1")):
+    for name, f1, rec, dig in (
+        ("a", 0.60, 0.60, "d1"),
+        ("b", 0.65, 0.62, "d1"),
+        ("c", 0.50, 0.60, "d1"),
+        ("d", 0.70, 0.70, "d2"),
+        ("e", 0.66, 0.40, "d1"),
+    ):
         (tmp_path / name).mkdir()
         runs[name] = fake_run(tmp_path / name, f1, rec, dig)
     reg = lambda r: register_run(RegisterConfig(run_id=runs[r]), mcfg, labels)  # noqa: E731
@@ -84,9 +89,11 @@ def test_an_unreadable_registry_is_never_no_champion():
     missing_alias = MlflowException("Registered model alias champion not found.", INVALID_PARAMETER_VALUE)
     assert champion_version(Registry(missing_model), "m") is None
     assert champion_version(Registry(missing_alias), "m") is None
-    for error in (MlflowException("(sqlite3.OperationalError) database is locked", INTERNAL_ERROR),
-                  MlflowException("API request failed with error code 503", INTERNAL_ERROR),
-                  ConnectionError("connection refused")):
+    for error in (
+        MlflowException("(sqlite3.OperationalError) database is locked", INTERNAL_ERROR),
+        MlflowException("API request failed with error code 503", INTERNAL_ERROR),
+        ConnectionError("connection refused"),
+    ):
         with pytest.raises(RegisterError, match="nothing was promoted"):
             champion_version(Registry(error), "m")
 
@@ -101,7 +108,9 @@ def test_the_gate_refuses_what_it_cannot_compare(labels):
     assert gate({k: v for k, v in good.items() if k != m}, good, labels, m, 0.05)
     assert gate(good, {k: v for k, v in good.items() if k != m}, labels, m, 0.05)
     assert gate({k: v for k, v in good.items() if k != "test_recall_other"}, good, labels, m, 0.05)
-    assert gate({**good, "test_ece": 0.09}, {**good, "test_ece": 0.05}, labels, "test_ece", 0.05)  # lower wins
+    assert gate(
+        {**good, "test_ece": 0.09}, {**good, "test_ece": 0.05}, labels, "test_ece", 0.05
+    )  # lower wins
     assert gate({**good, "test_ece": 0.04}, {**good, "test_ece": 0.05}, labels, "test_ece", 0.05) == []
 
 
@@ -142,7 +151,9 @@ def test_registers_are_serialised(tmp_path, mlflow_uri, labels, fake_run):
     register_run(RegisterConfig(run_id=ids["a"]), mcfg, labels)
     done = []
     with _registry_lock(mcfg):  # another register holds the registry
-        t = threading.Thread(target=lambda: done.append(register_run(RegisterConfig(run_id=ids["b"]), mcfg, labels)))
+        t = threading.Thread(
+            target=lambda: done.append(register_run(RegisterConfig(run_id=ids["b"]), mcfg, labels))
+        )
         t.start()
         t.join(2.0)
         assert not done  # it waits rather than reading a champion that is about to change
@@ -154,8 +165,11 @@ def test_read_only_commands_never_create_an_empty_store(tmp_path, monkeypatch, l
     missing = tmp_path / "nowhere" / "mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
     mcfg = MlflowConfig(tracking_uri=f"sqlite:///{missing}", artifact_location=str(tmp_path / "art"))
-    for call in (lambda: register_run(RegisterConfig(), mcfg, labels), lambda: rollback(RegisterConfig(), mcfg),
-                 lambda: export_champion(RegisterConfig(export_dir=str(tmp_path / "x")), mcfg)):
+    for call in (
+        lambda: register_run(RegisterConfig(), mcfg, labels),
+        lambda: rollback(RegisterConfig(), mcfg),
+        lambda: export_champion(RegisterConfig(export_dir=str(tmp_path / "x")), mcfg),
+    ):
         with pytest.raises(RegisterError, match="no MLflow store at"):
             call()
     assert not missing.exists() and not missing.parent.exists()

@@ -10,12 +10,30 @@ from quotestance.report import build_report
 
 def test_report_is_self_contained_with_charts_and_review_list(tmp_path):
     labels = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
-    q = pd.DataFrame([{"article_id": f"a{i % 3}", "quote_id": f"q{i}", "text": f"Quote number {i} <b>", "speaker":
-                       f"Speaker {i % 4}", "speaker_org": ["Kestrel", None][i % 2], "label": labels[i % 4],
-                       "confidence": (i % 10) / 10 + 0.05, "model_name": "quote-stance", "model_version": "2",
-                       "model_alias": "champion", "extractor_version": "x"} for i in range(40)])
-    a = pd.DataFrame([{"article_id": f"a{i}", "event": f"ev{i}", "outlet": "Wire", "date": f"2024-0{i + 1}-02"}
-                      for i in range(3)])
+    q = pd.DataFrame(
+        [
+            {
+                "article_id": f"a{i % 3}",
+                "quote_id": f"q{i}",
+                "text": f"Quote number {i} <b>",
+                "speaker": f"Speaker {i % 4}",
+                "speaker_org": ["Kestrel", None][i % 2],
+                "label": labels[i % 4],
+                "confidence": (i % 10) / 10 + 0.05,
+                "model_name": "quote-stance",
+                "model_version": "2",
+                "model_alias": "champion",
+                "extractor_version": "x",
+            }
+            for i in range(40)
+        ]
+    )
+    a = pd.DataFrame(
+        [
+            {"article_id": f"a{i}", "event": f"ev{i}", "outlet": "Wire", "date": f"2024-0{i + 1}-02"}
+            for i in range(3)
+        ]
+    )
     q.to_parquet(tmp_path / "quotes.parquet")
     a.to_parquet(tmp_path / "articles.parquet")
     html = open(build_report(str(tmp_path), str(tmp_path / "r.html")), encoding="utf-8").read()

@@ -23,7 +23,9 @@ def champion(tmp_path, mlflow_uri, fake_run, labels):
     from quotestance.register import register_run
     from quotestance.tracking import setup
 
-    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
     setup(mcfg)
     (tmp_path / "m").mkdir()
     # a model that takes 16 rows per call, as one that takes 1000 does: parts hold more quotes than that
@@ -42,8 +44,12 @@ def run(args, cwd, **kw):
 
 @pytest.mark.slow
 def test_score_tables_skips_and_kill_resume(champion, tmp_path, labels):
-    common = [f"input={champion}", "score.part_size=2", "score.request_rows=16",
-              f"mlflow.artifact_location={tmp_path / 'art'}"]
+    common = [
+        f"input={champion}",
+        "score.part_size=2",
+        "score.request_rows=16",
+        f"mlflow.artifact_location={tmp_path / 'art'}",
+    ]
     clean = run([*common, f"output={tmp_path / 'clean'}", "score.formats=[csv]"], tmp_path)
     assert clean.returncode == 3, clean.stderr[-2000:]  # finished, one input skipped
     assert "articles=8 " in clean.stderr and "skipped=1" in clean.stderr
@@ -59,8 +65,13 @@ def test_score_tables_skips_and_kill_resume(champion, tmp_path, labels):
     assert "empty" in (tmp_path / "clean/errors.jsonl").read_text()
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*SCORE, *common, f"output={out}"], cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*SCORE, *common, f"output={out}"],
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (out / "parts/part-00001.parquet").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -71,8 +82,9 @@ def test_score_tables_skips_and_kill_resume(champion, tmp_path, labels):
     assert again.returncode == 3, again.stderr[-2000:]
     r = pd.read_parquet(out / "quotes.parquet")
     cols = ["quote_id", "label", "confidence"]
-    pd.testing.assert_frame_equal(r[cols].sort_values("quote_id", ignore_index=True),
-                                  q[cols].sort_values("quote_id", ignore_index=True))
+    pd.testing.assert_frame_equal(
+        r[cols].sort_values("quote_id", ignore_index=True), q[cols].sort_values("quote_id", ignore_index=True)
+    )
 
     other = run([f"input={champion}", "score.part_size=3", f"output={out}"], tmp_path)
     assert other.returncode == 2 and "other inputs or settings" in other.stderr
@@ -87,7 +99,9 @@ def test_a_resumed_run_scores_in_the_path_it_started_in(champion, tmp_path, mlfl
     from quotestance.infer import MARGIN_ENV, PRECISION_ENV
     from quotestance.score import score_articles
 
-    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
     cfg = ScoreConfig(part_size=2, request_rows=16)
     out = tmp_path / "out"
     monkeypatch.setenv(PRECISION_ENV, "bf16")  # a path auto never takes for this model (no parity rows)
@@ -112,23 +126,31 @@ def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri):
     from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
     from quotestance.score import score_articles
 
-    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
     src = tmp_path / "few"
     src.mkdir()
     for p in sorted(champion.glob("*.md"))[:3]:
         shutil.copy(p, src)
-    local = score_articles(str(src), str(tmp_path / "local"), ScoreConfig(engine="local", request_rows=16),
-                           ExtractConfig(), mcfg)
-    spark = score_articles(str(src), str(tmp_path / "spark"),
-                           ScoreConfig(engine="spark", spark_master="local[2]", request_rows=16),
-                           ExtractConfig(), mcfg)
+    local = score_articles(
+        str(src), str(tmp_path / "local"), ScoreConfig(engine="local", request_rows=16), ExtractConfig(), mcfg
+    )
+    spark = score_articles(
+        str(src),
+        str(tmp_path / "spark"),
+        ScoreConfig(engine="spark", spark_master="local[2]", request_rows=16),
+        ExtractConfig(),
+        mcfg,
+    )
     assert local.quotes == spark.quotes > 0
     a = pd.read_parquet(tmp_path / "local/quotes.parquet").sort_values("quote_id", ignore_index=True)
     b = pd.read_parquet(tmp_path / "spark/quotes.parquet").sort_values("quote_id", ignore_index=True)
     assert (a["label"] == b["label"]).all()
     probs = [c for c in a.columns if c.startswith("prob_")]
-    pd.testing.assert_frame_equal(a[["quote_id", "confidence", *probs]], b[["quote_id", "confidence", *probs]],
-                                  atol=1e-5)
+    pd.testing.assert_frame_equal(
+        a[["quote_id", "confidence", *probs]], b[["quote_id", "confidence", *probs]], atol=1e-5
+    )
 
 
 def test_scoring_never_creates_an_empty_store(tmp_path, monkeypatch):
@@ -152,7 +174,9 @@ def test_resume_keys_locks_duplicates_and_modes(champion, tmp_path, mlflow_uri):
     from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
     from quotestance.score import ScoreError, _output_lock, score_articles
 
-    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
     cfg = ScoreConfig(part_size=2, request_rows=16)
     src = tmp_path / "arts.jsonl"
     texts = [p.read_text(encoding="utf-8").split("---", 2)[-1] for p in sorted(champion.glob("*.md"))[:2]]
@@ -209,7 +233,9 @@ def test_a_kill_between_a_parts_errors_and_rows_loses_no_failure(champion, tmp_p
 
     monkeypatch.setattr(extractor, "extract_many", failing_many)
     monkeypatch.setattr(score, "_write_parquet", killed_write)
-    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
     cfg = ScoreConfig(part_size=2, request_rows=16)
     out = tmp_path / "out"
     with pytest.raises(Killed):

@@ -25,8 +25,11 @@ def free_port() -> int:
 
 
 def post(port: int, body: dict) -> tuple[int, dict]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read())
@@ -40,15 +43,27 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri, fake_run, labels):
     from quotestance.register import register_run
     from quotestance.tracking import setup
 
-    mcfg = MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance")
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
     setup(mcfg)
     run_id = fake_run(tmp_path, 0.6, 0.6, "d1")
     assert register_run(RegisterConfig(run_id=run_id), mcfg, labels).promoted
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", "from quotestance.cli import serve_main; serve_main()",
-                             f"serve.port={port}", f"mlflow.artifact_location={tmp_path / 'art'}"],
-                            cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from quotestance.cli import serve_main; serve_main()",
+            f"serve.port={port}",
+            f"mlflow.artifact_location={tmp_path / 'art'}",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_uri},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -60,9 +75,15 @@ def test_serve_champion_on_loopback(tmp_path, mlflow_uri, fake_run, labels):
                 time.sleep(1)
         else:
             pytest.fail("server did not start: " + proc.stdout.read1(20000).decode(errors="replace"))
-        status, body = post(port, {"dataframe_split": {"columns": ["quote", "speaker"],
-                                                       "data": [["We act on court orders.", "Dana Whitfield"],
-                                                                ["Drop them now.", None]]}})
+        status, body = post(
+            port,
+            {
+                "dataframe_split": {
+                    "columns": ["quote", "speaker"],
+                    "data": [["We act on court orders.", "Dana Whitfield"], ["Drop them now.", None]],
+                }
+            },
+        )
         assert status == 200, body
         rows = body["predictions"]
         assert len(rows) == 2 and set(rows[0]) == {"label", "confidence", *(f"prob_{k}" for k in labels)}
@@ -102,7 +123,9 @@ def _asgi(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple
     """Drive an ASGI app with one request sent in `chunks`; returns status, response body, what the app read."""
     import asyncio
 
-    incoming = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    incoming = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)
+    ]
     sent: list[dict] = []
 
     async def receive():
@@ -151,17 +174,22 @@ def test_bad_rows_are_refused_naming_row_and_field(tmp_path, mlflow_uri, fake_ru
     from quotestance.config import MlflowConfig
     from quotestance.tracking import setup
 
-    setup(MlflowConfig(tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"))
+    setup(
+        MlflowConfig(
+            tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+        )
+    )
     run_id = fake_run(tmp_path, 0.6, 0.6, "d1")
     model = mlflow.pyfunc.load_model(mlflow.get_run(run_id).data.tags["model_uri"])
     ok = model.predict(pd.DataFrame({"quote": ["We act on court orders."], "speaker": [None]}))
     assert len(ok) == 1 and ok["label"][0] in labels
     for frame, message in (
-            ({"quote": [None]}, "row 0: quote must be a non-empty string, not null"),
-            ({"quote": ["fine", math.nan]}, "row 1: quote must be a non-empty string, not null"),
-            ({"quote": ["   "]}, "row 0: quote must be a non-empty string, not an empty one"),
-            ({"quote": [["a", "list"]]}, "row 0: quote must be a non-empty string"),
-            ({"quote": ["fine"], "speaker": ["x" * 301]}, "row 0: speaker too long"),
-            ({"quote": ["fine"], "context": ["x" * 5001]}, "row 0: context too long")):
+        ({"quote": [None]}, "row 0: quote must be a non-empty string, not null"),
+        ({"quote": ["fine", math.nan]}, "row 1: quote must be a non-empty string, not null"),
+        ({"quote": ["   "]}, "row 0: quote must be a non-empty string, not an empty one"),
+        ({"quote": [["a", "list"]]}, "row 0: quote must be a non-empty string"),
+        ({"quote": ["fine"], "speaker": ["x" * 301]}, "row 0: speaker too long"),
+        ({"quote": ["fine"], "context": ["x" * 5001]}, "row 0: context too long"),
+    ):
         with pytest.raises(MlflowException, match=message.replace("(", r"\(")):
             model.predict(pd.DataFrame(frame))

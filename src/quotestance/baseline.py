@@ -19,7 +19,9 @@ class TfidfBaseline:
     ['a', 'b']
     """
 
-    def __init__(self, labels: Sequence[str], template: str = "{speaker}: {quote}", C: float = 4.0, seed: int = 13):
+    def __init__(
+        self, labels: Sequence[str], template: str = "{speaker}: {quote}", C: float = 4.0, seed: int = 13
+    ):
         self.labels = list(labels)
         self.template = template
         self.C = C  # inverse regularisation strength
@@ -32,8 +34,10 @@ class TfidfBaseline:
 
         words = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True)
-        self.pipeline_ = make_pipeline(make_union(words, chars), LogisticRegression(
-            C=self.C, class_weight="balanced", max_iter=2000, random_state=self.seed))
+        self.pipeline_ = make_pipeline(
+            make_union(words, chars),
+            LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, random_state=self.seed),
+        )
         self.pipeline_.fit([render(self.template, r) for r in rows], [r["label"] for r in rows])
         self.classes_ = np.array(self.labels)
         return self

@@ -20,6 +20,7 @@ register_schemas()
 def command(root: str, run: Callable[[Any, dict[str, Any]], int]) -> Callable[[], None]:
     """A console entry point for one Hydra root; `run(app, params)` gets the dataclass config and the resolved
     config as a plain dict (for MLflow params), and returns the exit code."""
+
     def main() -> None:
         rc = 0
 
@@ -43,51 +44,61 @@ def first_word_action(actions: tuple[str, ...], key: str) -> None:
 
 def _extract(app, params):
     from quotestance.extract.batch import extract
+
     return extract(app)
 
 
 def _eval_extract(app, params):
     from quotestance.extract.evaluation import eval_extract
+
     return eval_extract(app)
 
 
 def _dataset(app, params):
     from quotestance.dataset import dataset
+
     return dataset(app, params)
 
 
 def _train(app, params):
     from quotestance.train import train
+
     return train(app, params)
 
 
 def _pipeline(app, params):
     from quotestance.pipeline import pipeline
+
     return pipeline(app, params)
 
 
 def _evaluate(app, params):
     from quotestance.evaluate import evaluate
+
     return evaluate(app, params)
 
 
 def _register(app, params):
     from quotestance.register import register
+
     return register(app)
 
 
 def _serve(app, params):
     from quotestance.serve import serve
+
     return serve(app)
 
 
 def _score(app, params):
     from quotestance.score import score
+
     return score(app)
 
 
 def _report(app, params):
     from quotestance.report import report
+
     return report(app)
 
 

@@ -196,8 +196,9 @@ class HpoConfig:
     batch_sizes: list[int] = field(default_factory=lambda: [16, 32])
     epochs_min: int = 2
     epochs_max: int = 5
-    templates: list[str] = field(default_factory=lambda: ["{speaker}: {quote}", "{quote}",
-                                                          "{speaker}: {quote} || {context}"])
+    templates: list[str] = field(
+        default_factory=lambda: ["{speaker}: {quote}", "{quote}", "{speaker}: {quote} || {context}"]
+    )
 
 
 @dataclass

@@ -66,7 +66,7 @@ def check_row(row: dict) -> list[str]:
     q = row.get("quote") or ""
     if q != q.strip():
         problems.append("quote has leading/trailing whitespace")
-    if q and (q[0] in "\"“”" or q[-1] in "\"“”"):
+    if q and (q[0] in '"“”' or q[-1] in '"“”'):
         problems.append("quote includes quotation marks; give the text inside them")
     return problems
 
@@ -105,20 +105,22 @@ def build_gold(corpus_dir: Path, parts: list[Path]) -> tuple[list[dict], list[st
         seen[r["article_id"]] += 1
         if out and out[-1]["article_id"] == r["article_id"] and out[-1]["char_start"] == r["char_start"]:
             errors.append(f"{r['article_id']}: two rows start at {r['char_start']}: {r['quote'][:50]!r}")
-        out.append({
-            "article_id": r["article_id"],
-            "quote_id": f"{r['article_id']}-q{seen[r['article_id']]:02d}",
-            "char_start": r["char_start"],
-            "char_end": r["char_end"],
-            "quote": r["quote"],
-            "kind": r["kind"],
-            "speaker": r.get("speaker"),
-            "speaker_role": r.get("speaker_role"),
-            "speaker_org": r.get("speaker_org"),
-            "stance": r["stance"],
-            "confidence": r["confidence"],
-            "rationale": r.get("rationale", ""),
-        })
+        out.append(
+            {
+                "article_id": r["article_id"],
+                "quote_id": f"{r['article_id']}-q{seen[r['article_id']]:02d}",
+                "char_start": r["char_start"],
+                "char_end": r["char_end"],
+                "quote": r["quote"],
+                "kind": r["kind"],
+                "speaker": r.get("speaker"),
+                "speaker_role": r.get("speaker_role"),
+                "speaker_org": r.get("speaker_org"),
+                "stance": r["stance"],
+                "confidence": r["confidence"],
+                "rationale": r.get("rationale", ""),
+            }
+        )
     return out, errors
 
 
@@ -178,16 +180,21 @@ def stats(gold_path: Path, corpus_dir: Path) -> str:
     if paired:
         a = [r["first_stance"] for r in paired]
         b = [r["second_stance"] for r in paired]
-        out.append(f"\nCohen's kappa: {cohen_kappa(a, b):.2f} (first vs second pass, {len(paired)} quotes, "
-                   f"raw agreement {sum(x == y for x, y in zip(a, b)) / len(a):.1%})")
+        out.append(
+            f"\nCohen's kappa: {cohen_kappa(a, b):.2f} (first vs second pass, {len(paired)} quotes, "
+            f"raw agreement {sum(x == y for x, y in zip(a, b)) / len(a):.1%})"
+        )
         out.append("\n| label | kappa (one vs rest) |\n|---|---:|")
         for k in LABELS:
             out.append(f"| {k} | {cohen_kappa([x == k for x in a], [y == k for y in b]):.2f} |")
         out.append("\nconfusion (rows: first pass, columns: second pass)\n")
         out.append("| first \\ second | " + " | ".join(LABELS) + " |\n|---|" + "---:|" * len(LABELS))
         for k in LABELS:
-            out.append(f"| {k} | " + " | ".join(str(sum(1 for x, y in zip(a, b) if x == k and y == m))
-                                              for m in LABELS) + " |")
+            out.append(
+                f"| {k} | "
+                + " | ".join(str(sum(1 for x, y in zip(a, b) if x == k and y == m)) for m in LABELS)
+                + " |"
+            )
         adj = sum(1 for r in paired if r.get("adjudication_note"))
         out.append(f"\nadjudicated disagreements: {adj} of {sum(x != y for x, y in zip(a, b))}")
     return "\n".join(out)

@@ -64,8 +64,11 @@ def native(precision: str, features: AbstractSet[str]) -> bool:
     or AMX still runs on real int8 instructions (AVX2's multiply-add), slower and with other rounding, so it
     is not "native" here but it is still measured (infer.choose) rather than ruled out.
     """
-    return {"fp32": True, "bf16": bool(features & {"avx512_bf16", "amx_bf16"}),
-            "int8": bool(features & {"avx512_vnni", "avx_vnni", "amx_int8"})}[precision]
+    return {
+        "fp32": True,
+        "bf16": bool(features & {"avx512_bf16", "amx_bf16"}),
+        "int8": bool(features & {"avx512_vnni", "avx_vnni", "amx_int8"}),
+    }[precision]
 
 
 def family(features: AbstractSet[str] | None = None) -> str:
@@ -78,8 +81,15 @@ def family(features: AbstractSet[str] | None = None) -> str:
     """
     f = cpu_features() if features is None else features
     if "avx512f" in f:
-        extra = [n for n, flags in (("amx", {"amx_int8", "amx_bf16"}), ("bf16", {"avx512_bf16"}),
-                                    ("vnni", {"avx512_vnni"})) if f & flags]
+        extra = [
+            n
+            for n, flags in (
+                ("amx", {"amx_int8", "amx_bf16"}),
+                ("bf16", {"avx512_bf16"}),
+                ("vnni", {"avx512_vnni"}),
+            )
+            if f & flags
+        ]
         return "-".join(["avx512", *extra])
     return "avx2" + ("-vnni" if "avx_vnni" in f else "") if "avx2" in f else "baseline"
 

@@ -51,7 +51,9 @@ class DatasetReport:
     kappa: float | None = None
     seconds: float = 0.0
     digests: dict[str, str] = field(default_factory=dict)
-    skipped: list[dict[str, str | None]] = field(default_factory=list)  # inputs left out, each with its reason
+    skipped: list[dict[str, str | None]] = field(
+        default_factory=list
+    )  # inputs left out, each with its reason
 
 
 def normalise(text: str) -> str:
@@ -81,11 +83,15 @@ def load_gold(paths: list[str], labels: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def join_gold(articles: dict[str, Article], quotes: dict[str, list[dict]], gold: list[dict],
-              min_overlap: float) -> tuple[list[dict], list[dict], list[str]]:
+def join_gold(
+    articles: dict[str, Article], quotes: dict[str, list[dict]], gold: list[dict], min_overlap: float
+) -> tuple[list[dict], list[dict], list[str]]:
     """(gold-labelled rows, extracted rows without gold, gold ids that joined no extracted quote)."""
-    problems = [f"{g['quote_id']}: article {g['article_id']!r} is not among the sources" for g in gold
-                if g["article_id"] not in articles]
+    problems = [
+        f"{g['quote_id']}: article {g['article_id']!r} is not among the sources"
+        for g in gold
+        if g["article_id"] not in articles
+    ]
     for g in gold:
         art = articles.get(g["article_id"])
         if art is not None and not 0 <= g["char_start"] < g["char_end"] <= len(art.text):
@@ -97,23 +103,53 @@ def join_gold(articles: dict[str, Article], quotes: dict[str, list[dict]], gold:
     for g in gold:
         text = articles[g["article_id"]].text
         gs = strip_marks((g["char_start"], g["char_end"]), text)
-        bi = match_span(gs, ((i, strip_marks((q["char_start"], q["char_end"]), text))
-                             for i, q in enumerate(quotes.get(g["article_id"], [])) if (g["article_id"], i) not in used),
-                        min_overlap)
+        bi = match_span(
+            gs,
+            (
+                (i, strip_marks((q["char_start"], q["char_end"]), text))
+                for i, q in enumerate(quotes.get(g["article_id"], []))
+                if (g["article_id"], i) not in used
+            ),
+            min_overlap,
+        )
         if bi is not None:
             used.add((g["article_id"], bi))
             q = quotes[g["article_id"]][bi]
-            labelled.append({**q, "label": g["stance"], "label_source": "gold", "label_confidence": 1.0,
-                             "extracted": True})
+            labelled.append(
+                {
+                    **q,
+                    "label": g["stance"],
+                    "label_source": "gold",
+                    "label_confidence": 1.0,
+                    "extracted": True,
+                }
+            )
         else:
             unjoined.append(g["quote_id"])
-            labelled.append({"quote_id": g["quote_id"], "article_id": g["article_id"],
-                             "text": text[g["char_start"]:g["char_end"]], "speaker": g.get("speaker"),
-                             "speaker_role": g.get("speaker_role"), "speaker_org": g.get("speaker_org"),
-                             "kind": g.get("kind", "direct"), "context": line_around(text, g["char_start"], g["char_end"]),
-                             "char_start": g["char_start"], "char_end": g["char_end"], "label": g["stance"],
-                             "label_source": "gold", "label_confidence": 1.0, "extracted": False})
-    rest = [{**q, "extracted": True} for aid, qs in quotes.items() for i, q in enumerate(qs) if (aid, i) not in used]
+            labelled.append(
+                {
+                    "quote_id": g["quote_id"],
+                    "article_id": g["article_id"],
+                    "text": text[g["char_start"] : g["char_end"]],
+                    "speaker": g.get("speaker"),
+                    "speaker_role": g.get("speaker_role"),
+                    "speaker_org": g.get("speaker_org"),
+                    "kind": g.get("kind", "direct"),
+                    "context": line_around(text, g["char_start"], g["char_end"]),
+                    "char_start": g["char_start"],
+                    "char_end": g["char_end"],
+                    "label": g["stance"],
+                    "label_source": "gold",
+                    "label_confidence": 1.0,
+                    "extracted": False,
+                }
+            )
+    rest = [
+        {**q, "extracted": True}
+        for aid, qs in quotes.items()
+        for i, q in enumerate(qs)
+        if (aid, i) not in used
+    ]
     return labelled, rest, unjoined
 
 
@@ -145,8 +181,14 @@ def assign_splits(rows: list[dict], cfg: DatasetConfig) -> tuple[dict[str, str],
     quota = {"test": cfg.test_fraction * n_events, "validation": cfg.validation_fraction * n_events}
     taken = {"test": 0, "validation": 0}
     for comp in comps:
-        target = next((s for s in ("test", "validation") if taken[s] + len(comp) / 2 <= quota[s] and taken[s] <
-                       quota[s]), "train")
+        target = next(
+            (
+                s
+                for s in ("test", "validation")
+                if taken[s] + len(comp) / 2 <= quota[s] and taken[s] < quota[s]
+            ),
+            "train",
+        )
         if target != "train":
             taken[target] += len(comp)
         for e in comp:
@@ -174,13 +216,18 @@ def dataset(app: DatasetApp, params: dict[str, Any]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = app.dataset.output
-    print(f"dataset: train={rep.rows['train']} validation={rep.rows['validation']} test={rep.rows['test']} "
-          f"unjoined_gold={len(rep.unjoined_gold)} skipped={len(rep.skipped)} seconds={rep.seconds:.1f} -> "
-          f"{out}" + (f" (skipped inputs: {out}/errors.jsonl)" if rep.skipped else ""), file=sys.stderr)
+    print(
+        f"dataset: train={rep.rows['train']} validation={rep.rows['validation']} test={rep.rows['test']} "
+        f"unjoined_gold={len(rep.unjoined_gold)} skipped={len(rep.skipped)} seconds={rep.seconds:.1f} -> "
+        f"{out}" + (f" (skipped inputs: {out}/errors.jsonl)" if rep.skipped else ""),
+        file=sys.stderr,
+    )
     return EXIT_SKIPPED if rep.skipped else 0
 
 
-def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, tracking: Any = None) -> DatasetReport:
+def build_dataset(
+    cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, tracking: Any = None
+) -> DatasetReport:
     """Build the dataset under cfg.output (DatasetDict + card + reports) and return what was built."""
     from datasets import Dataset, DatasetDict
 
@@ -196,22 +243,43 @@ def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, trackin
         found = [a for a in items if isinstance(a, Article)]
         if not found:
             raise DatasetError(f"source {src!r} holds no readable article")
-        skipped += [{"source": s.source, "article_id": s.article_id, "reason": s.reason}
-                    for s in items if isinstance(s, Skip)]
+        skipped += [
+            {"source": s.source, "article_id": s.article_id, "reason": s.reason}
+            for s in items
+            if isinstance(s, Skip)
+        ]
         for a in found:
             if a.id in articles:  # two sources with one id: the first is kept, the other reported
-                skipped.append({"source": a.source, "article_id": a.id,
-                                "reason": f"duplicate article id: already read from {articles[a.id].source}"})
+                skipped.append(
+                    {
+                        "source": a.source,
+                        "article_id": a.id,
+                        "reason": f"duplicate article id: already read from {articles[a.id].source}",
+                    }
+                )
                 continue
             articles[a.id] = a
     nlp = load_nlp(extract_cfg.spacy_model)
     quotes: dict[str, list[dict]] = {}
-    for art, qs in bar(extract_many(list(articles.values()), nlp, n_process=extract_cfg.n_process,
-                                    max_seconds=extract_cfg.max_seconds_per_article),
-                       total=len(articles), desc="extracting quotes", unit="article"):
+    for art, qs in bar(
+        extract_many(
+            list(articles.values()),
+            nlp,
+            n_process=extract_cfg.n_process,
+            max_seconds=extract_cfg.max_seconds_per_article,
+        ),
+        total=len(articles),
+        desc="extracting quotes",
+        unit="article",
+    ):
         if isinstance(qs, Exception):
-            skipped.append({"source": art.source, "article_id": art.id,
-                            "reason": f"extraction failed: {type(qs).__name__}: {qs}"})
+            skipped.append(
+                {
+                    "source": art.source,
+                    "article_id": art.id,
+                    "reason": f"extraction failed: {type(qs).__name__}: {qs}",
+                }
+            )
         quotes[art.id] = [] if isinstance(qs, Exception) else [q.to_dict() for q in qs]
     labelled, unlabelled, unjoined = join_gold(articles, quotes, gold, cfg.min_join_overlap)
     for r in labelled + unlabelled:
@@ -233,25 +301,38 @@ def build_dataset(cfg: DatasetConfig, labels: LabelsConfig, extract_cfg, trackin
         r["group_id"] = group_id[normalise(r["text"])]
         r["label_confidence"] = round(float(r["label_confidence"]), 4)
     validate(rows, names)
-    splits = {s: sorted((r for r in rows if split_of[r["event"]] == s), key=lambda r: r["quote_id"]) for s in SPLITS}
+    splits = {
+        s: sorted((r for r in rows if split_of[r["event"]] == s), key=lambda r: r["quote_id"]) for s in SPLITS
+    }
     if not splits["train"]:
         raise DatasetError("the train split is empty: add sources or lower test/validation fractions")
-    dd = DatasetDict({s: Dataset.from_list([{c: r.get(c) for c in COLUMNS} for r in splits[s]]) for s in SPLITS})
+    dd = DatasetDict(
+        {s: Dataset.from_list([{c: r.get(c) for c in COLUMNS} for r in splits[s]]) for s in SPLITS}
+    )
     out = Path(cfg.output)
     _save_atomically(dd, out / "dataset")
     events = sorted({r["event"] for r in rows})
     with atomic_writer(out / "folds.json") as fh:
-        json.dump({"leave_one_event_out": loeo_folds(events), "splits": {e: split_of[e] for e in events}}, fh,
-                  indent=1)
+        json.dump(
+            {"leave_one_event_out": loeo_folds(events), "splits": {e: split_of[e] for e in events}},
+            fh,
+            indent=1,
+        )
     write_jsonl(({"quote_id": q} for q in unjoined), out / "unjoined_gold.jsonl")
     write_jsonl(skipped, out / "errors.jsonl")
     report = DatasetReport(
         rows={s: len(v) for s, v in splits.items()},
         label_counts={s: dict(Counter(r["label"] for r in v)) for s, v in splits.items()},
         source_counts={s: dict(Counter(r["label_source"] for r in v)) for s, v in splits.items()},
-        event_splits={e: split_of[e] for e in events}, unjoined_gold=unjoined, unlabelled_dropped=dropped,
-        weak_accuracy=weak_acc, kappa=_kappa(gold), seconds=time.perf_counter() - t0,
-        digests={s: _digest(v) for s, v in splits.items()}, skipped=skipped)
+        event_splits={e: split_of[e] for e in events},
+        unjoined_gold=unjoined,
+        unlabelled_dropped=dropped,
+        weak_accuracy=weak_acc,
+        kappa=_kappa(gold),
+        seconds=time.perf_counter() - t0,
+        digests={s: _digest(v) for s, v in splits.items()},
+        skipped=skipped,
+    )
     card = dataset_card(report, cfg, labels, splits)
     with atomic_writer(out / "README.md") as fh:
         fh.write(card)
@@ -268,8 +349,10 @@ def validate(rows: list[dict], labels: list[str]) -> None:
         try:
             LabelledQuote(**{k: r.get(k) for k in LabelledQuote.model_fields})
         except ValidationError as e:
-            problems.append(f"{r.get('quote_id')}: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
-                                                                 for x in e.errors()))
+            problems.append(
+                f"{r.get('quote_id')}: "
+                + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            )
         if r.get("label") not in labels:
             problems.append(f"{r.get('quote_id')}: label {r.get('label')!r} not in the taxonomy")
         if seen[r.get("quote_id")] > 1:
@@ -278,8 +361,9 @@ def validate(rows: list[dict], labels: list[str]) -> None:
         raise DatasetError(f"{len(problems)} invalid dataset rows:\n" + "\n".join(sorted(set(problems))))
 
 
-def _weak_labels(cfg: DatasetConfig, labels: LabelsConfig, labelled: list[dict], pool: list[dict],
-                 split_of: dict[str, str]) -> tuple[list[dict], dict[str, float]]:
+def _weak_labels(
+    cfg: DatasetConfig, labels: LabelsConfig, labelled: list[dict], pool: list[dict], split_of: dict[str, str]
+) -> tuple[list[dict], dict[str, float]]:
     """Weak labels for the train pool; the labeller's accuracy on gold it never saw (and realdev)."""
     from quotestance.weak_labels import Row, WeakLabeller
 
@@ -290,8 +374,13 @@ def _weak_labels(cfg: DatasetConfig, labels: LabelsConfig, labelled: list[dict],
     desc = {lab.name: lab.description for lab in labels.labels}
     train_gold = [r for r in labelled if split_of[r["event"]] == "train"]
     held_gold = [r for r in labelled if split_of[r["event"]] != "train"]
-    wl = WeakLabeller(names, desc, cfg.weak.model, rule_weight=cfg.weak.rule_weight,
-                      prototype_weight=cfg.weak.prototype_weight)
+    wl = WeakLabeller(
+        names,
+        desc,
+        cfg.weak.model,
+        rule_weight=cfg.weak.rule_weight,
+        prototype_weight=cfg.weak.prototype_weight,
+    )
     wl.fit([row(r) for r in train_gold], [r["label"] for r in train_gold])
     acc: dict[str, float] = {}
     for name, rows in (("heldout_gold", held_gold), ("realdev", _realdev_rows(cfg))):
@@ -300,8 +389,9 @@ def _weak_labels(cfg: DatasetConfig, labels: LabelsConfig, labelled: list[dict],
             acc[f"{name}_accuracy"] = sum(p == r["label"] for (p, _), r in zip(pred, rows)) / len(rows)
             kept = [(p, r) for (p, c), r in zip(pred, rows) if c >= cfg.weak.min_confidence]
             acc[f"{name}_coverage_at_min_confidence"] = len(kept) / len(rows)
-            acc[f"{name}_accuracy_at_min_confidence"] = (sum(p == r["label"] for p, r in kept) / len(kept)
-                                                         if kept else 0.0)
+            acc[f"{name}_accuracy_at_min_confidence"] = (
+                sum(p == r["label"] for p, r in kept) / len(kept) if kept else 0.0
+            )
     out = []
     if pool:
         for r, (label, conf) in zip(pool, wl.predict([row(r) for r in pool], cfg.weak.min_confidence)):
@@ -315,16 +405,26 @@ def _realdev_rows(cfg: DatasetConfig) -> list[dict]:
     path = Path(cfg.realdev) / "quotes.jsonl" if cfg.realdev else None
     if path is None or not path.exists():
         return []
-    return [{"text": r["quote"], "speaker": r.get("speaker"), "speaker_role": r.get("speaker_role"),
-             "label": r["stance"]} for r in read_jsonl(path)]
+    return [
+        {
+            "text": r["quote"],
+            "speaker": r.get("speaker"),
+            "speaker_role": r.get("speaker_role"),
+            "label": r["stance"],
+        }
+        for r in read_jsonl(path)
+    ]
 
 
 def _kappa(gold: list[dict]) -> float | None:
     from quotestance.corpus import cohen_kappa
 
     paired = [g for g in gold if g.get("first_stance") and g.get("second_stance")]
-    return round(cohen_kappa([g["first_stance"] for g in paired], [g["second_stance"] for g in paired]), 3) \
-        if paired else None
+    return (
+        round(cohen_kappa([g["first_stance"] for g in paired], [g["second_stance"] for g in paired]), 3)
+        if paired
+        else None
+    )
 
 
 def _digest(rows: list[dict]) -> str:
@@ -349,49 +449,80 @@ def _save_atomically(dd, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def dataset_card(rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, splits: dict[str, list[dict]]) -> str:
+def dataset_card(
+    rep: DatasetReport, cfg: DatasetConfig, labels: LabelsConfig, splits: dict[str, list[dict]]
+) -> str:
     names = [lab.name for lab in labels.labels]
-    lines = ["# quotestance dataset", "",
-             "Built by `quotestance-dataset` (Hydra app; config group `src/quotestance/conf/dataset/`, taxonomy `src/quotestance/conf/labels/`) "
-             f"from sources {list(cfg.sources)} and gold files {list(cfg.gold)}; seed {cfg.seed}. Quotes come "
-             "from the extraction stage; gold labels join them by span overlap "
-             f">= {cfg.min_join_overlap}; quotes without gold get weak labels in train only. Splits hold whole "
-             "events, and events that share a near-identical quote stay together.", "",
-             "## Counts", "", "| split | rows | " + " | ".join(names) + " | gold | weak | events |",
-             "|---|---:|" + "---:|" * (len(names) + 3)]
+    lines = [
+        "# quotestance dataset",
+        "",
+        "Built by `quotestance-dataset` (Hydra app; config group `src/quotestance/conf/dataset/`, taxonomy `src/quotestance/conf/labels/`) "
+        f"from sources {list(cfg.sources)} and gold files {list(cfg.gold)}; seed {cfg.seed}. Quotes come "
+        "from the extraction stage; gold labels join them by span overlap "
+        f">= {cfg.min_join_overlap}; quotes without gold get weak labels in train only. Splits hold whole "
+        "events, and events that share a near-identical quote stay together.",
+        "",
+        "## Counts",
+        "",
+        "| split | rows | " + " | ".join(names) + " | gold | weak | events |",
+        "|---|---:|" + "---:|" * (len(names) + 3),
+    ]
     for s in SPLITS:
         ev = sorted({r["event"] for r in splits[s]})
-        lines.append(f"| {s} | {rep.rows[s]} | " + " | ".join(str(rep.label_counts[s].get(n, 0)) for n in names)
-                     + f" | {rep.source_counts[s].get('gold', 0)} | {rep.source_counts[s].get('weak', 0)} | "
-                       f"{len(ev)} |")
+        lines.append(
+            f"| {s} | {rep.rows[s]} | "
+            + " | ".join(str(rep.label_counts[s].get(n, 0)) for n in names)
+            + f" | {rep.source_counts[s].get('gold', 0)} | {rep.source_counts[s].get('weak', 0)} | "
+            f"{len(ev)} |"
+        )
     lines += ["", "| event | split | rows |", "|---|---|---:|"]
     per_event = Counter(r["event"] for s in SPLITS for r in splits[s])
     lines += [f"| {e} | {rep.event_splits[e]} | {per_event[e]} |" for e in sorted(rep.event_splits)]
-    lines += ["", "## Labels and their sources", "",
-              f"- Gold rows that joined no extracted quote (kept with their gold span): {len(rep.unjoined_gold)}"
-              " (ids in `unjoined_gold.jsonl`).",
-              f"- Inputs left out (unreadable, empty, duplicate id, extraction failed): {len(rep.skipped)} (each "
-              "with its reason in `errors.jsonl`).",
-              f"- Extracted quotes without gold left unlabelled (validation/test, or weak vote below "
-              f"{cfg.weak.min_confidence}): {rep.unlabelled_dropped}."]
+    lines += [
+        "",
+        "## Labels and their sources",
+        "",
+        f"- Gold rows that joined no extracted quote (kept with their gold span): {len(rep.unjoined_gold)}"
+        " (ids in `unjoined_gold.jsonl`).",
+        f"- Inputs left out (unreadable, empty, duplicate id, extraction failed): {len(rep.skipped)} (each "
+        "with its reason in `errors.jsonl`).",
+        f"- Extracted quotes without gold left unlabelled (validation/test, or weak vote below "
+        f"{cfg.weak.min_confidence}): {rep.unlabelled_dropped}.",
+    ]
     if rep.kappa is not None:
-        lines.append(f"- Corpus inter-annotator agreement (first vs second pass): Cohen's kappa {rep.kappa:.2f}.")
+        lines.append(
+            f"- Corpus inter-annotator agreement (first vs second pass): Cohen's kappa {rep.kappa:.2f}."
+        )
     if rep.weak_accuracy:
-        lines += ["", "Weak labeller (labelling functions + prototype labeller, weighted vote), measured on gold "
-                  "it never saw (validation + test events) and on realdev (measurement only):", "",
-                  "| metric | value |", "|---|---:|"]
+        lines += [
+            "",
+            "Weak labeller (labelling functions + prototype labeller, weighted vote), measured on gold "
+            "it never saw (validation + test events) and on realdev (measurement only):",
+            "",
+            "| metric | value |",
+            "|---|---:|",
+        ]
         lines += [f"| {k} | {v:.3f} |" for k, v in sorted(rep.weak_accuracy.items())]
-    lines += ["", "## Files", "", "- `dataset/`: `datasets.DatasetDict` (`load_from_disk`), columns "
-              + ", ".join(f"`{c}`" for c in COLUMNS) + ".",
-              "- `folds.json`: leave-one-event-out folds and the event -> split map.",
-              "- Split digests (sha256 of the rows, first 16 hex): " + ", ".join(f"{s} `{d}`" for s, d in
-                                                                                    rep.digests.items()) + ".",
-              f"- Built in {rep.seconds:.1f} s.", ""]
+    lines += [
+        "",
+        "## Files",
+        "",
+        "- `dataset/`: `datasets.DatasetDict` (`load_from_disk`), columns "
+        + ", ".join(f"`{c}`" for c in COLUMNS)
+        + ".",
+        "- `folds.json`: leave-one-event-out folds and the event -> split map.",
+        "- Split digests (sha256 of the rows, first 16 hex): "
+        + ", ".join(f"{s} `{d}`" for s, d in rep.digests.items())
+        + ".",
+        f"- Built in {rep.seconds:.1f} s.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def log_dataset(cfg: MlflowConfig, params: dict[str, Any]):
     """A callback for build_dataset: one MLflow run with the params, each split as a dataset input, the card."""
+
     def log(report, splits: dict[str, list[dict]], out: Path) -> None:
         import warnings
 
@@ -403,9 +534,13 @@ def log_dataset(cfg: MlflowConfig, params: dict[str, Any]):
             warnings.simplefilter("ignore", UserWarning)
             for split, rows in splits.items():
                 df = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=list(COLUMNS))
-                ds = mlflow.data.from_pandas(df, source=str((out / "dataset" / split).resolve()),
-                                             targets="label", name=f"quotestance-{split}",
-                                             digest=report.digests[split])
+                ds = mlflow.data.from_pandas(
+                    df,
+                    source=str((out / "dataset" / split).resolve()),
+                    targets="label",
+                    name=f"quotestance-{split}",
+                    digest=report.digests[split],
+                )
                 mlflow.log_input(ds, context=split)
                 mlflow.log_metric(f"rows_{split}", len(rows))
             for k, v in report.weak_accuracy.items():
@@ -413,6 +548,7 @@ def log_dataset(cfg: MlflowConfig, params: dict[str, Any]):
             mlflow.log_metric("unjoined_gold", len(report.unjoined_gold))
             mlflow.log_artifact(str(out / "README.md"))
             mlflow.log_artifact(str(out / "folds.json"))
+
     return log
 
 
@@ -420,18 +556,27 @@ def line_around(text: str, start: int, end: int | None = None) -> str:
     """The line (paragraph) of `text` that holds [start, end): a quote's context when no parse is at hand."""
     a = max(text.rfind("\n", 0, start), 0)
     b = text.find("\n", start if end is None else end)
-    return text[a:b if b != -1 else len(text)].strip()
+    return text[a : b if b != -1 else len(text)].strip()
 
 
 def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
     """A measurement set in the gold-quote format (realdev), with the sentence around each quote as context."""
-    texts = {p.stem: p.read_text(encoding="utf-8") for p in Path(texts_dir).glob("*.txt")} if texts_dir else {}
+    texts = (
+        {p.stem: p.read_text(encoding="utf-8") for p in Path(texts_dir).glob("*.txt")} if texts_dir else {}
+    )
     rows = []
     for q in read_gold(quotes_path):
         t = texts.get(q["article_id"], "")
-        rows.append({"quote_id": q.get("quote_id"), "event": q.get("event"), "text": q["quote"],
-                     "speaker": q.get("speaker"), "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
-                     "label": q["stance"]})
+        rows.append(
+            {
+                "quote_id": q.get("quote_id"),
+                "event": q.get("event"),
+                "text": q["quote"],
+                "speaker": q.get("speaker"),
+                "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
+                "label": q["stance"],
+            }
+        )
     return rows
 
 

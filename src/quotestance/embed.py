@@ -28,7 +28,9 @@ def resolve_model_path(spec: str) -> str:
         try:
             mod = importlib.import_module(spec[4:])
         except ImportError:
-            raise FileNotFoundError(f"model package {spec[4:]!r} is not installed (run `make setup`)") from None
+            raise FileNotFoundError(
+                f"model package {spec[4:]!r} is not installed (run `make setup`)"
+            ) from None
         getter = getattr(mod, "get_model_path", None)
         return str(getter() if getter else mod.MODEL_DIR)
     if spec.startswith((".", "/")) or Path(spec).exists():
@@ -56,9 +58,14 @@ def embed(texts: list[str], model_spec: str, batch_size: int = 64, max_length: i
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         for k in bar(range(0, len(order), batch_size), desc="embedding", unit="batch"):
-            idx = order[k:k + batch_size]
-            enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
-                      return_tensors="pt")
+            idx = order[k : k + batch_size]
+            enc = tok(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
             hidden = model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

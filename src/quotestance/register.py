@@ -43,8 +43,10 @@ def register(app: RegisterApp) -> int:
         elif r.action == "register":
             d = register_run(r, app.mlflow, app.labels.names)
             verdict = "promoted to @champion" if d.promoted else "kept as @challenger (promotion refused)"
-            print(f"{r.model_name} v{d.version}: {verdict}; compared to {d.compared_to or 'none'}: "
-                  + "; ".join(d.reasons))
+            print(
+                f"{r.model_name} v{d.version}: {verdict}; compared to {d.compared_to or 'none'}: "
+                + "; ".join(d.reasons)
+            )
         else:
             raise RegisterError(f"unknown action {r.action!r}: register, rollback or export")
     except RegisterError as e:
@@ -73,14 +75,19 @@ def champion_version(client, name: str):
         return client.get_model_version_by_alias(name, "champion")
     except MlflowException as e:
         code = e.error_code
-        missing_alias = code == ErrorCode.Name(INVALID_PARAMETER_VALUE) and "alias" in str(e) and "not found" in str(e)
+        missing_alias = (
+            code == ErrorCode.Name(INVALID_PARAMETER_VALUE) and "alias" in str(e) and "not found" in str(e)
+        )
         if code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST) or missing_alias:
             return None
-        raise RegisterError(f"could not read {name}@champion from the registry ({code}: {e}); nothing was "
-                            "promoted") from e
+        raise RegisterError(
+            f"could not read {name}@champion from the registry ({code}: {e}); nothing was promoted"
+        ) from e
     except Exception as e:  # noqa: BLE001 - a connection or database error: never "no champion"
-        raise RegisterError(f"could not read {name}@champion from the registry ({type(e).__name__}: {e}); "
-                            "nothing was promoted") from e
+        raise RegisterError(
+            f"could not read {name}@champion from the registry ({type(e).__name__}: {e}); "
+            "nothing was promoted"
+        ) from e
 
 
 def _setup(cfg: MlflowConfig) -> None:
@@ -100,17 +107,26 @@ def _metric(m: dict[str, float], key: str) -> float | None:
 def latest_training_run(cfg: MlflowConfig):
     import mlflow
 
-    runs = mlflow.search_runs(experiment_names=[cfg.experiment], output_format="list",
-                              filter_string="tags.model_kind = 'transformer' and tags.stage = 'train' "
-                                            "and attributes.status = 'FINISHED'",
-                              order_by=["attributes.start_time DESC"], max_results=1)
+    runs = mlflow.search_runs(
+        experiment_names=[cfg.experiment],
+        output_format="list",
+        filter_string="tags.model_kind = 'transformer' and tags.stage = 'train' "
+        "and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     if not runs:
         raise RegisterError("no finished transformer training run: run `quotestance-train` first")
     return runs[0]
 
 
-def gate(challenger: dict[str, float], champion: dict[str, float], labels: list[str], metric: str,
-         max_recall_drop: float) -> list[str]:
+def gate(
+    challenger: dict[str, float],
+    champion: dict[str, float],
+    labels: list[str],
+    metric: str,
+    max_recall_drop: float,
+) -> list[str]:
     """Reasons to refuse promotion (empty: promote).
 
     >>> gate({"test_stance_macro_f1": .6, "test_recall_a": .5}, {"test_stance_macro_f1": .5, "test_recall_a": .6},
@@ -131,13 +147,17 @@ def gate(challenger: dict[str, float], champion: dict[str, float], labels: list[
     if new is None or old is None:
         reasons.append(f"{metric} is missing or NaN for the {'challenger' if new is None else 'champion'}")
     elif (new > old) if lower_better else (new < old):
-        reasons.append(f"{metric} {new:.4f} {'>' if lower_better else '<'} champion's {old:.4f}"
-                       + (" (lower is better)" if lower_better else ""))
+        reasons.append(
+            f"{metric} {new:.4f} {'>' if lower_better else '<'} champion's {old:.4f}"
+            + (" (lower is better)" if lower_better else "")
+        )
     for lab in labels:
         key = f"test_recall_{lab}"
         new_r, old_r = _metric(challenger, key), _metric(champion, key)
         if new_r is None or old_r is None:
-            reasons.append(f"recall of {lab} is missing or NaN for the {'challenger' if new_r is None else 'champion'}")
+            reasons.append(
+                f"recall of {lab} is missing or NaN for the {'challenger' if new_r is None else 'champion'}"
+            )
         elif old_r - new_r > max_recall_drop + 1e-12:
             reasons.append(f"recall of {lab} drops {old_r - new_r:.3f} (> {max_recall_drop})")
     return reasons
@@ -162,31 +182,48 @@ def _register(cfg: RegisterConfig, mlflow_cfg: MlflowConfig, labels: list[str]) 
     client = MlflowClient()
     run = client.get_run(cfg.run_id) if cfg.run_id else latest_training_run(mlflow_cfg)
     champ_v = champion_version(client, cfg.model_name)
-    mv = mlflow.register_model(run.data.tags.get("model_uri") or f"runs:/{run.info.run_id}/model", cfg.model_name)
+    mv = mlflow.register_model(
+        run.data.tags.get("model_uri") or f"runs:/{run.info.run_id}/model", cfg.model_name
+    )
     version = str(mv.version)
     client.set_registered_model_alias(cfg.model_name, "challenger", version)
     chal = dict(run.data.metrics)
-    decision = Decision(version, False, str(champ_v.version) if champ_v else None,
-                        metrics={k: v for k, v in chal.items() if k.startswith(("test_", "external_"))})
+    decision = Decision(
+        version,
+        False,
+        str(champ_v.version) if champ_v else None,
+        metrics={k: v for k, v in chal.items() if k.startswith(("test_", "external_"))},
+    )
     if champ_v is None:
         decision.promoted, decision.reasons = True, ["no champion yet"]
     else:
         champ_run = client.get_run(champ_v.run_id)
         if _test_digest(run) is None or _test_digest(champ_run) is None:
-            decision.reasons = ["not comparable: the test set digest is unknown for the "
-                                + ("challenger" if _test_digest(run) is None else "champion")]
+            decision.reasons = [
+                "not comparable: the test set digest is unknown for the "
+                + ("challenger" if _test_digest(run) is None else "champion")
+            ]
         elif _test_digest(champ_run) != _test_digest(run):
-            decision.reasons = [f"not comparable: test set digest {_test_digest(run)} differs from the "
-                                f"champion's {_test_digest(champ_run)}"]
+            decision.reasons = [
+                f"not comparable: test set digest {_test_digest(run)} differs from the "
+                f"champion's {_test_digest(champ_run)}"
+            ]
         else:
-            decision.reasons = gate(chal, dict(champ_run.data.metrics), labels, cfg.metric, cfg.max_recall_drop)
+            decision.reasons = gate(
+                chal, dict(champ_run.data.metrics), labels, cfg.metric, cfg.max_recall_drop
+            )
         decision.promoted = not decision.reasons
         if decision.promoted:
-            decision.reasons = [f"{cfg.metric} {chal.get(cfg.metric, float('nan')):.4f} >= champion v"
-                                f"{champ_v.version}'s {champ_run.data.metrics.get(cfg.metric, float('nan')):.4f}"]
-    tags: dict[str, Any] = {"validation_status": "promoted" if decision.promoted else "rejected",
-                            "compared_to": decision.compared_to or "none", "decision": "; ".join(decision.reasons),
-                            "run_id": run.info.run_id}
+            decision.reasons = [
+                f"{cfg.metric} {chal.get(cfg.metric, float('nan')):.4f} >= champion v"
+                f"{champ_v.version}'s {champ_run.data.metrics.get(cfg.metric, float('nan')):.4f}"
+            ]
+    tags: dict[str, Any] = {
+        "validation_status": "promoted" if decision.promoted else "rejected",
+        "compared_to": decision.compared_to or "none",
+        "decision": "; ".join(decision.reasons),
+        "run_id": run.info.run_id,
+    }
     tags.update({k: f"{v:.4f}" for k, v in decision.metrics.items() if "event_" not in k})
     if decision.promoted and champ_v is not None:
         tags["previous_champion"] = str(champ_v.version)
@@ -212,7 +249,7 @@ def _registry_lock(mlflow_cfg: MlflowConfig):
 
     uri = tracking_uri(mlflow_cfg)
     if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///"):] + ".register.lock")
+        path = Path(uri[len("sqlite:///") :] + ".register.lock")
     else:
         path = cache_dir() / f"register-{hashlib.sha256(uri.encode()).hexdigest()[:16]}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +298,9 @@ def export_champion(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> str:
     target = Path(cfg.export_dir)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(f"models:/{cfg.model_name}@champion", dst_path=tmp))
-        hf = next(p.parent for p in local.rglob("config.json") if (p.parent / "tokenizer_config.json").exists())
+        hf = next(
+            p.parent for p in local.rglob("config.json") if (p.parent / "tokenizer_config.json").exists()
+        )
         inference = json.loads(next(local.rglob("inference.json")).read_text())
         staging = target.with_name(f".{target.name}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
@@ -276,24 +315,33 @@ def export_champion(cfg: RegisterConfig, mlflow_cfg: MlflowConfig) -> str:
 
 def model_card(cfg: RegisterConfig, version, run, inference: dict) -> str:
     m = run.data.metrics
-    rows = [("test (our corpus, held-out events)", "test_"), ("realdev (real news, never trained on)",
-                                                              "external_realdev_")]
+    rows = [
+        ("test (our corpus, held-out events)", "test_"),
+        ("realdev (real news, never trained on)", "external_realdev_"),
+    ]
     table = ["| set | stance macro-F1 | 4-class macro-F1 | accuracy | ECE |", "|---|---:|---:|---:|---:|"]
     for name, p in rows:
         if f"{p}stance_macro_f1" in m:
-            table.append(f"| {name} | {m[f'{p}stance_macro_f1']:.3f} | {m.get(f'{p}macro_f1', float('nan')):.3f} | "
-                         f"{m.get(f'{p}accuracy', float('nan')):.3f} | {m.get(f'{p}ece', float('nan')):.3f} |")
+            table.append(
+                f"| {name} | {m[f'{p}stance_macro_f1']:.3f} | {m.get(f'{p}macro_f1', float('nan')):.3f} | "
+                f"{m.get(f'{p}accuracy', float('nan')):.3f} | {m.get(f'{p}ece', float('nan')):.3f} |"
+            )
     labels = ", ".join(f"`{x}`" for x in inference.get("labels", []))
-    parity = "\n".join(
-        f"- `{p}`: label agreement with fp32 {m[f'parity_{p}_agreement']:.4f}, stance macro-F1 change "
-        f"{m.get(f'parity_{p}_stance_macro_f1_delta', float('nan')):+.2f} points ({run.data.tags.get(f'parity_{p}', '?')})"
-        for p in ("bf16", "int8") if f"parity_{p}_agreement" in m) or "- not checked (a model from before parity)"
+    parity = (
+        "\n".join(
+            f"- `{p}`: label agreement with fp32 {m[f'parity_{p}_agreement']:.4f}, stance macro-F1 change "
+            f"{m.get(f'parity_{p}_stance_macro_f1_delta', float('nan')):+.2f} points ({run.data.tags.get(f'parity_{p}', '?')})"
+            for p in ("bf16", "int8")
+            if f"parity_{p}_agreement" in m
+        )
+        or "- not checked (a model from before parity)"
+    )
     where = run.data.tags.get("parity_cpu", "the training machine")
     return f"""# {cfg.model_name} v{version.version} (@champion)
 
 Labels each quote's stance on what internet infrastructure providers should do about extremist or criminal
-sites they serve: {labels}. Fine-tuned `{run.data.params.get('model.path', run.data.tags.get('model'))}`
-(MLflow run `{run.info.run_id}`, git `{run.data.tags.get('mlflow.source.git.commit', '?')}`).
+sites they serve: {labels}. Fine-tuned `{run.data.params.get("model.path", run.data.tags.get("model"))}`
+(MLflow run `{run.info.run_id}`, git `{run.data.tags.get("mlflow.source.git.commit", "?")}`).
 
 ## Use
 
@@ -301,11 +349,11 @@ sites they serve: {labels}. Fine-tuned `{run.data.params.get('model.path', run.d
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 tok = AutoTokenizer.from_pretrained("{cfg.export_dir}")
 model = AutoModelForSequenceClassification.from_pretrained("{cfg.export_dir}")
-text = "Dana Whitfield: We act when a court tells us to."   # template: {inference.get('template')!r}
+text = "Dana Whitfield: We act when a court tells us to."   # template: {inference.get("template")!r}
 ```
 
 Inputs follow the template above (speaker, then quote); probabilities in the project divide the logits by
-the temperature in `inference.json` ({inference.get('temperature', 1.0):.3f}, fitted on validation).
+the temperature in `inference.json` ({inference.get("temperature", 1.0):.3f}, fitted on validation).
 
 **Intended use**: analysing who takes which stance in news about infrastructure providers and extremist
 or criminal sites, in aggregate, with the low-confidence quotes reviewed by a person. **Not for**: deciding

@@ -16,8 +16,12 @@ from quotestance.config import ReportApp
 from quotestance.io import atomic_writer
 
 LABELS = ("demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other")
-COLOURS = {"demand_takedown": "#c0392b", "neutral_infrastructure": "#2980b9",
-           "law_enforcement_deference": "#8e44ad", "other": "#95a5a6"}
+COLOURS = {
+    "demand_takedown": "#c0392b",
+    "neutral_infrastructure": "#2980b9",
+    "law_enforcement_deference": "#8e44ad",
+    "other": "#95a5a6",
+}
 
 
 def _png(fig) -> str:
@@ -42,8 +46,13 @@ def stance_bars(df: pd.DataFrame, by: str, title: str, top: int = 15) -> str | N
     left = pd.Series(0, index=counts.index)
     for lab in LABELS:
         if lab in counts:
-            ax.barh([str(i)[:40] for i in counts.index], counts[lab], left=left, color=COLOURS[lab],
-                    label=lab.replace("_", " "))
+            ax.barh(
+                [str(i)[:40] for i in counts.index],
+                counts[lab],
+                left=left,
+                color=COLOURS[lab],
+                label=lab.replace("_", " "),
+            )
             left += counts[lab]
     ax.set_xlabel("quotes")
     ax.set_title(title)
@@ -59,9 +68,13 @@ def _quote_table(rows: pd.DataFrame) -> str:
     body = "".join(
         f"<tr><td>{escape(str(r.speaker or '(unattributed)'))}</td><td>{escape(str(r.text))}</td>"
         f"<td><span class='tag' style='background:{COLOURS.get(r.label, '#777')}'>{escape(r.label)}</span></td>"
-        f"<td>{r.confidence:.2f}</td><td>{escape(str(r.article_id))}</td></tr>" for r in rows.itertuples())
-    return ("<table><tr><th>speaker</th><th>quote</th><th>stance</th><th>confidence</th><th>article</th></tr>"
-            f"{body}</table>")
+        f"<td>{r.confidence:.2f}</td><td>{escape(str(r.article_id))}</td></tr>"
+        for r in rows.itertuples()
+    )
+    return (
+        "<table><tr><th>speaker</th><th>quote</th><th>stance</th><th>confidence</th><th>article</th></tr>"
+        f"{body}</table>"
+    )
 
 
 def build_report(scores_dir: str, output: str, top: int = 5, review: int = 25) -> str:
@@ -72,26 +85,42 @@ def build_report(scores_dir: str, output: str, top: int = 5, review: int = 25) -
     q = pd.read_parquet(d / "quotes.parquet")
     arts = pd.read_parquet(d / "articles.parquet") if (d / "articles.parquet").exists() else pd.DataFrame()
     if len(arts) and len(q):
-        q = q.merge(arts[[c for c in ("article_id", "event", "outlet", "date") if c in arts]], on="article_id",
-                    how="left")
-    q = q.assign(organisation=q["speaker_org"].fillna(q["speaker"]) if "speaker_org" in q else q.get("speaker"))
+        q = q.merge(
+            arts[[c for c in ("article_id", "event", "outlet", "date") if c in arts]],
+            on="article_id",
+            how="left",
+        )
+    q = q.assign(
+        organisation=q["speaker_org"].fillna(q["speaker"]) if "speaker_org" in q else q.get("speaker")
+    )
     if "date" in q:
         q["month"] = pd.to_datetime(q["date"], errors="coerce").dt.strftime("%Y-%m")
-    charts = [(t, stance_bars(q, col, t)) for col, t in (
-        ("organisation", "Stance by speaker organisation (top 15)"), ("event", "Stance by event"),
-        ("outlet", "Stance by outlet"), ("month", "Stance by month"))if col in q]
+    charts = [
+        (t, stance_bars(q, col, t))
+        for col, t in (
+            ("organisation", "Stance by speaker organisation (top 15)"),
+            ("event", "Stance by event"),
+            ("outlet", "Stance by outlet"),
+            ("month", "Stance by month"),
+        )
+        if col in q
+    ]
     counts = q["label"].value_counts() if len(q) else pd.Series(dtype=int)
     summary = " · ".join(f"<b>{counts.get(k, 0)}</b> {k.replace('_', ' ')}" for k in LABELS)
     sections = "".join(f"<h2>{escape(t)}</h2><img alt='{escape(t)}' src='{u}'>" for t, u in charts if u)
     confident = "".join(
         f"<h3>{escape(lab.replace('_', ' '))}</h3>"
-        + _quote_table(q[q["label"] == lab].sort_values("confidence", ascending=False).head(top)) for lab in LABELS)
+        + _quote_table(q[q["label"] == lab].sort_values("confidence", ascending=False).head(top))
+        for lab in LABELS
+    )
     low = _quote_table(q.sort_values("confidence").head(review))
     model = ""
     if len(q) and "model_name" in q:
         r = q.iloc[0]
-        model = f"Model: {escape(str(r.get('model_name')))} v{escape(str(r.get('model_version')))} " \
-                f"(@{escape(str(r.get('model_alias')))}) · extractor {escape(str(r.get('extractor_version')))}"
+        model = (
+            f"Model: {escape(str(r.get('model_name')))} v{escape(str(r.get('model_version')))} "
+            f"(@{escape(str(r.get('model_alias')))}) · extractor {escape(str(r.get('extractor_version')))}"
+        )
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>quotestance report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}}
 table{{border-collapse:collapse;width:100%;font-size:90%}}td,th{{border-bottom:1px solid #ddd;padding:4px 6px;

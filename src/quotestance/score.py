@@ -41,9 +41,11 @@ class ScoreSummary:
 
     def line(self) -> str:
         rate = self.quotes / self.seconds if self.seconds else 0.0
-        return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
-                f"seconds={self.seconds:.1f} quotes/s={rate:.1f} precision={self.precision or 'none'} "
-                + " ".join(f"{k}_seconds={v:.1f}" for k, v in self.timings.items()))
+        return (
+            f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
+            f"seconds={self.seconds:.1f} quotes/s={rate:.1f} precision={self.precision or 'none'} "
+            + " ".join(f"{k}_seconds={v:.1f}" for k, v in self.timings.items())
+        )
 
 
 def model_identity(model_uri: str) -> dict[str, str | None]:
@@ -52,7 +54,7 @@ def model_identity(model_uri: str) -> dict[str, str | None]:
 
     name = version = alias = None
     if model_uri.startswith("models:/"):
-        ref = model_uri[len("models:/"):]
+        ref = model_uri[len("models:/") :]
         client = MlflowClient()
         if "@" in ref:
             name, alias = ref.split("@", 1)
@@ -77,8 +79,10 @@ def _output_lock(out: Path):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ScoreError(f"another quotestance-score is writing to {out}: wait for it to finish, or use "
-                             "another output folder") from None
+            raise ScoreError(
+                f"another quotestance-score is writing to {out}: wait for it to finish, or use "
+                "another output folder"
+            ) from None
         try:
             yield
         finally:
@@ -104,8 +108,9 @@ def score(app: ScoreApp) -> int:
     return EXIT_SKIPPED if summary.skipped else 0
 
 
-def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
-                   mlflow_cfg: MlflowConfig) -> ScoreSummary:
+def score_articles(
+    input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig, mlflow_cfg: MlflowConfig
+) -> ScoreSummary:
     """Score every article named by input_spec into output/ (quotes, articles, speakers tables).
 
     One run at a time per output folder (a second is refused with ScoreError).
@@ -114,8 +119,9 @@ def score_articles(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: 
         return _score(input_spec, output, cfg, extract_cfg, mlflow_cfg)
 
 
-def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig,
-           mlflow_cfg: MlflowConfig) -> ScoreSummary:
+def _score(
+    input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig, mlflow_cfg: MlflowConfig
+) -> ScoreSummary:
     from quotestance.extract.assemble import extract_many
     from quotestance.extract.batch import load_nlp
     from quotestance.progress import bar as progress_bar
@@ -130,11 +136,15 @@ def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractC
     articles, seen = [], {}
     for a in (x for x in items if isinstance(x, Article)):
         if len(a.text) > extract_cfg.max_chars:
-            skips.append(Skip(a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars",
-                              a.id))
+            skips.append(
+                Skip(
+                    a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars", a.id
+                )
+            )
         elif a.id in seen:  # scored once: a second article under the same id would double rows and counts
-            skips.append(Skip(a.source or a.id, f"duplicate article id {a.id!r}: already read from {seen[a.id]}",
-                              None))
+            skips.append(
+                Skip(a.source or a.id, f"duplicate article id {a.id!r}: already read from {seen[a.id]}", None)
+            )
         else:
             seen[a.id] = a.source or a.id
             articles.append(a)
@@ -146,16 +156,22 @@ def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractC
             raise ScoreError(str(e)) from None
     ident = model_identity(cfg.model_uri)
     # articles by id *and content*: an article edited under the same id must not reuse an old part
-    manifest = {"input": str(input_spec), "part_size": cfg.part_size, "model": ident,
-                "articles": [[a.id, hashlib.sha256(a.text.encode()).hexdigest()[:16]] for a in articles],
-                "extractor": asdict(extract_cfg)}
+    manifest = {
+        "input": str(input_spec),
+        "part_size": cfg.part_size,
+        "model": ident,
+        "articles": [[a.id, hashlib.sha256(a.text.encode()).hexdigest()[:16]] for a in articles],
+        "extractor": asdict(extract_cfg),
+    }
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
     mpath = out / "manifest.json"
     old = json.loads(mpath.read_text(encoding="utf-8")) if mpath.exists() else None
     if old is not None and old.get("key") != key:
-        raise ScoreError(f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
-                         "use a new output folder or delete it")
-    parts = [articles[i:i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
+        raise ScoreError(
+            f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
+            "use a new output folder or delete it"
+        )
+    parts = [articles[i : i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
     for stale in (out / "parts").glob(".*.tmp"):  # a killed run's half-written temporary files
         stale.unlink(missing_ok=True)
     todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
@@ -170,19 +186,33 @@ def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractC
             json.dump({**manifest, "key": key, "inference": inference}, fh, indent=1)
     nlp = load_nlp(extract_cfg.spacy_model) if todo else None
     clock["load"] = time.perf_counter() - clock["load"]
-    bar = progress_bar(total=len(articles), desc="scoring", unit="article", show=len(articles) >= 20,
-               initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo))
+    bar = progress_bar(
+        total=len(articles),
+        desc="scoring",
+        unit="article",
+        show=len(articles) >= 20,
+        initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo),
+    )
     # one stream over every part still to do: nlp.pipe's workers (extract.n_process) start once, not per part
-    stream = extract_many((a for k in todo for a in parts[k]), nlp, n_process=extract_cfg.n_process,
-                          max_seconds=extract_cfg.max_seconds_per_article) \
-        if todo else iter(())
+    stream = (
+        extract_many(
+            (a for k in todo for a in parts[k]),
+            nlp,
+            n_process=extract_cfg.n_process,
+            max_seconds=extract_cfg.max_seconds_per_article,
+        )
+        if todo
+        else iter(())
+    )
     for k in todo:
         rows, failed = [], []
         t = time.perf_counter()
         for _ in parts[k]:  # extract_many yields each article once, in input order
             art, result = next(stream)
             if isinstance(result, Exception):
-                failed.append({"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"})
+                failed.append(
+                    {"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"}
+                )
                 continue
             rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
         df = pd.DataFrame(rows)
@@ -206,8 +236,11 @@ def _score(input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractC
         _write_parquet(df, out / "parts" / f"part-{k:05d}.parquet")
         bar.update(len(parts[k]))
     bar.close()
-    return replace(_finish(out, parts, articles, skips, cfg, t0), timings=clock,
-                   precision=(inference or {}).get("precision", ""))
+    return replace(
+        _finish(out, parts, articles, skips, cfg, t0),
+        timings=clock,
+        precision=(inference or {}).get("precision", ""),
+    )
 
 
 @contextmanager
@@ -248,17 +281,24 @@ def _scored(df: pd.DataFrame, predict) -> pd.DataFrame:
     reason instead of failing its whole part."""
     text = df["text"].fillna("").astype(str)
     ok = text.str.strip().str.len().gt(0) & text.str.len().le(MAX_QUOTE_CHARS)
+
     def capped(col: str, cap: int) -> pd.Series:
         return df[col].where(df[col].isna(), df[col].astype(str).str[:cap])
 
-    req = pd.DataFrame({"quote": text, "speaker": capped("speaker", MAX_SPEAKER_CHARS),
-                        "context": capped("context", MAX_CONTEXT_CHARS)})[ok]
+    req = pd.DataFrame(
+        {
+            "quote": text,
+            "speaker": capped("speaker", MAX_SPEAKER_CHARS),
+            "context": capped("context", MAX_CONTEXT_CHARS),
+        }
+    )[ok]
     pred = predict(req.reset_index(drop=True)) if len(req) else pd.DataFrame()
     pred.index = req.index
     out = pred.reindex(df.index)
     out["not_scored"] = None
-    out.loc[~ok, "not_scored"] = ["empty quote" if not t.strip() else f"quote over {MAX_QUOTE_CHARS:,} characters"
-                                  for t in text[~ok]]
+    out.loc[~ok, "not_scored"] = [
+        "empty quote" if not t.strip() else f"quote over {MAX_QUOTE_CHARS:,} characters" for t in text[~ok]
+    ]
     return out
 
 
@@ -277,7 +317,9 @@ def make_predictor(cfg: ScoreConfig):
 
         def local(df: pd.DataFrame) -> pd.DataFrame:
             n = cfg.request_rows
-            return pd.concat([model.predict(df.iloc[i:i + n]) for i in range(0, len(df), n)], ignore_index=True)
+            return pd.concat(
+                [model.predict(df.iloc[i : i + n]) for i in range(0, len(df), n)], ignore_index=True
+            )
 
         return local, choice
     model = None  # the executors load their own; the driver's copy only told us the path
@@ -296,22 +338,32 @@ def make_predictor(cfg: ScoreConfig):
     # executors score in the path chosen here: the JVM started now inherits the variables (local[N]), and
     # executorEnv carries them to a cluster's executors
     with forced_inference(choice):
-        spark = (SparkSession.builder.master(cfg.spark_master).appName("quotestance-score")
-                 .config("spark.task.cpus", str(cfg.spark_task_cpus))
-                 .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
-                 .config(f"spark.executorEnv.{PRECISION_ENV}", os.environ.get(PRECISION_ENV, ""))
-                 .config(f"spark.executorEnv.{MARGIN_ENV}", os.environ.get(MARGIN_ENV, ""))
-                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                 .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.request_rows)).getOrCreate())
+        spark = (
+            SparkSession.builder.master(cfg.spark_master)
+            .appName("quotestance-score")
+            .config("spark.task.cpus", str(cfg.spark_task_cpus))
+            .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
+            .config(f"spark.executorEnv.{PRECISION_ENV}", os.environ.get(PRECISION_ENV, ""))
+            .config(f"spark.executorEnv.{MARGIN_ENV}", os.environ.get(MARGIN_ENV, ""))
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.request_rows))
+            .getOrCreate()
+        )
     schema = mlflow.models.get_model_info(cfg.model_uri).signature.outputs
     from mlflow.types import DataType
 
-    ddl = ", ".join(f"`{c.name}` {'string' if c.type == DataType.string else 'double'}" for c in schema.inputs)
+    ddl = ", ".join(
+        f"`{c.name}` {'string' if c.type == DataType.string else 'double'}" for c in schema.inputs
+    )
     udf = mlflow.pyfunc.spark_udf(spark, cfg.model_uri, result_type=ddl, env_manager="local")
 
     def predict(df: pd.DataFrame) -> pd.DataFrame:
-        sdf = spark.createDataFrame(df.assign(_row=range(len(df))).astype({"speaker": "object", "context": "object"}))
-        out = sdf.select("_row", udf(F.struct("quote", "speaker", "context")).alias("p")).select("_row", "p.*")
+        sdf = spark.createDataFrame(
+            df.assign(_row=range(len(df))).astype({"speaker": "object", "context": "object"})
+        )
+        out = sdf.select("_row", udf(F.struct("quote", "speaker", "context")).alias("p")).select(
+            "_row", "p.*"
+        )
         return out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
     return predict, choice
@@ -320,8 +372,11 @@ def make_predictor(cfg: ScoreConfig):
 def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> ScoreSummary:
     """Merge the parts into the final tables (atomically) and the errors file."""
     frames = [pd.read_parquet(out / "parts" / f"part-{k:05d}.parquet") for k in range(len(parts))]
-    quotes = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) \
+    quotes = (
+        pd.concat([f for f in frames if len(f)], ignore_index=True)
+        if any(len(f) for f in frames)
         else pd.DataFrame(columns=["article_id", "quote_id", "label", "confidence"])
+    )
     errors = [{"source": s.source, "article_id": s.article_id, "reason": s.reason} for s in skips]
     failed = []
     for k in range(len(parts)):
@@ -330,19 +385,61 @@ def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> S
             failed += json.loads(e.read_text())
     errors += failed
     failed_ids = {e["article_id"] for e in failed}
-    keep = ["article_id", "quote_id", "text", "char_start", "char_end", "kind", "speaker", "speaker_role",
-            "speaker_org", "cue", "label", "confidence", "not_scored"] + \
-        [c for c in quotes.columns if c.startswith("prob_")] + \
-        ["model_uri", "model_name", "model_version", "model_alias", "inference_precision", "extractor_version",
-         "group_id", "context"]
+    keep = (
+        [
+            "article_id",
+            "quote_id",
+            "text",
+            "char_start",
+            "char_end",
+            "kind",
+            "speaker",
+            "speaker_role",
+            "speaker_org",
+            "cue",
+            "label",
+            "confidence",
+            "not_scored",
+        ]
+        + [c for c in quotes.columns if c.startswith("prob_")]
+        + [
+            "model_uri",
+            "model_name",
+            "model_version",
+            "model_alias",
+            "inference_precision",
+            "extractor_version",
+            "group_id",
+            "context",
+        ]
+    )
     quotes = quotes[[c for c in keep if c in quotes.columns]]
-    arts = pd.DataFrame([{"article_id": a.id, "title": a.title, "date": a.date, "outlet": a.outlet, "url": a.url,
-                          "event": a.event, "source": a.source, "status": "failed" if a.id in failed_ids else "scored"}
-                         for a in articles])
+    arts = pd.DataFrame(
+        [
+            {
+                "article_id": a.id,
+                "title": a.title,
+                "date": a.date,
+                "outlet": a.outlet,
+                "url": a.url,
+                "event": a.event,
+                "source": a.source,
+                "status": "failed" if a.id in failed_ids else "scored",
+            }
+            for a in articles
+        ]
+    )
     if len(quotes) and len(arts):
-        counts = quotes.pivot_table(index="article_id", columns="label", values="quote_id", aggfunc="count",
-                                    fill_value=0).add_prefix("n_").reset_index()
-        arts = arts.merge(counts, on="article_id", how="left").fillna({c: 0 for c in counts.columns if c != "article_id"})
+        counts = (
+            quotes.pivot_table(
+                index="article_id", columns="label", values="quote_id", aggfunc="count", fill_value=0
+            )
+            .add_prefix("n_")
+            .reset_index()
+        )
+        arts = arts.merge(counts, on="article_id", how="left").fillna(
+            {c: 0 for c in counts.columns if c != "article_id"}
+        )
         arts["n_quotes"] = arts[[c for c in counts.columns if c != "article_id"]].sum(axis=1).astype(int)
     speakers = speaker_table(quotes)
     for name, df in (("quotes", quotes), ("articles", arts), ("speakers", speakers)):
@@ -364,9 +461,12 @@ def speaker_table(quotes: pd.DataFrame) -> pd.DataFrame:
     """Which speakers and organisations took which stance: counts and mean confidence per label."""
     if not len(quotes):
         return pd.DataFrame(columns=["speaker", "speaker_org", "label", "quotes", "mean_confidence"])
-    q = quotes.assign(speaker=quotes["speaker"].fillna("(unattributed)"),
-                      speaker_org=quotes["speaker_org"].fillna(""))
-    g = q.groupby(["speaker", "speaker_org", "label"], dropna=False).agg(
-        quotes=("quote_id", "count"), mean_confidence=("confidence", "mean")).reset_index()
+    q = quotes.assign(
+        speaker=quotes["speaker"].fillna("(unattributed)"), speaker_org=quotes["speaker_org"].fillna("")
+    )
+    g = (
+        q.groupby(["speaker", "speaker_org", "label"], dropna=False)
+        .agg(quotes=("quote_id", "count"), mean_confidence=("confidence", "mean"))
+        .reset_index()
+    )
     return g.sort_values(["quotes", "speaker"], ascending=[False, True], ignore_index=True)
-

@@ -44,11 +44,27 @@ def serve(app: ServeApp) -> int:
     except (FileNotFoundError, MlflowException) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "quotestance.serve:create_app",
-           "--host", app.serve.host, "--port", str(app.serve.port), "--workers", str(app.serve.workers),
-           "--log-level", "warning"]
-    print(f"serving {app.serve.model_uri} on http://{app.serve.host}:{app.serve.port}/invocations "
-          f"(body cap {app.serve.max_body_bytes:,} bytes)", file=sys.stderr, flush=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "quotestance.serve:create_app",
+        "--host",
+        app.serve.host,
+        "--port",
+        str(app.serve.port),
+        "--workers",
+        str(app.serve.workers),
+        "--log-level",
+        "warning",
+    ]
+    print(
+        f"serving {app.serve.model_uri} on http://{app.serve.host}:{app.serve.port}/invocations "
+        f"(body cap {app.serve.max_body_bytes:,} bytes)",
+        file=sys.stderr,
+        flush=True,
+    )
     env.update({MODEL_ENV: local, MAX_BODY_ENV: str(app.serve.max_body_bytes)})
     return run_forwarding_signals(cmd, env)
 
@@ -107,11 +123,20 @@ class BodyCap:
         return await self.app(scope, replay, send)
 
     async def _refuse(self, send) -> None:
-        text = (f'{{"error_code": "BAD_REQUEST", "message": "request body over {self.limit} bytes; '
-                f'send fewer rows per request"}}').encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(text)).encode())]})
+        text = (
+            f'{{"error_code": "BAD_REQUEST", "message": "request body over {self.limit} bytes; '
+            f'send fewer rows per request"}}'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(text)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": text})
 
 

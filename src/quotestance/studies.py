@@ -40,8 +40,14 @@ def study(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     return runs[app.mode](app, params)
 
 
-def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict[str, list[dict]],
-                  kind: str = "transformer", train_cfg=None) -> dict[str, float]:
+def fit_and_score(
+    app: TrainApp,
+    train: list[dict],
+    val: list[dict],
+    tests: dict[str, list[dict]],
+    kind: str = "transformer",
+    train_cfg=None,
+) -> dict[str, float]:
     """Train one model (transformer or baseline) and score every test set: {'<set>_stance_macro_f1': ...}."""
     labels = app.labels.names
     stance = list(app.labels.stance)
@@ -54,8 +60,9 @@ def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict
         with tempfile.TemporaryDirectory() as tmp:
             cfg = replace(cfg, checkpoint_dir=str(Path(tmp) / "ck"), resume=False)
             res = train_model(train, val, labels, stance, app.model, cfg, str(Path(tmp) / "m"))
-            pred = load_predictor(str(Path(tmp) / "m"), cfg.template, app.model.max_length,
-                                  precision=res.precision)  # the reference path: the one it trained in
+            pred = load_predictor(
+                str(Path(tmp) / "m"), cfg.template, app.model.max_length, precision=res.precision
+            )  # the reference path: the one it trained in
             out["best_epoch"] = float(res.best_epoch)
             out["val_stance_macro_f1"] = max(h["val_stance_macro_f1"] for h in res.history)
             logits = {name: pred.logits(rows) for name, rows in tests.items() if rows}
@@ -70,8 +77,10 @@ def fit_and_score(app: TrainApp, train: list[dict], val: list[dict], tests: dict
 
 
 def _summary(name: str, values: list[float]) -> dict[str, float]:
-    return {f"{name}_mean": float(np.mean(values)),
-            f"{name}_std": float(statistics.stdev(values)) if len(values) > 1 else 0.0}
+    return {
+        f"{name}_mean": float(np.mean(values)),
+        f"{name}_std": float(statistics.stdev(values)) if len(values) > 1 else 0.0,
+    }
 
 
 def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
@@ -90,13 +99,19 @@ def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
             val = [r for r in rows if r["event"] == val_ev and r["label_source"] == "gold"]
             train = [r for r in rows if r["event"] not in (ev, val_ev)]
             for kind in ("transformer", "baseline"):
-                with stage(f"cv fold {k + 1}/{len(folds)}: {kind}, held-out event {ev} ({len(test)} quotes)"), \
-                        mlflow.start_run(run_name=f"fold-{ev}-{kind}", nested=True):
+                with (
+                    stage(f"cv fold {k + 1}/{len(folds)}: {kind}, held-out event {ev} ({len(test)} quotes)"),
+                    mlflow.start_run(run_name=f"fold-{ev}-{kind}", nested=True),
+                ):
                     m = fit_and_score(app, train, val, {"test": test}, kind)
-                    mlflow.log_params({"fold": k, "held_out_event": ev, "validation_event": val_ev, "model_kind": kind})
+                    mlflow.log_params(
+                        {"fold": k, "held_out_event": ev, "validation_event": val_ev, "model_kind": kind}
+                    )
                     mlflow.log_metrics(m)
                     scores[kind].append(m["test_stance_macro_f1"])
-                    say(f"cv fold {k + 1}/{len(folds)} {kind}: test stance macro-F1 {m['test_stance_macro_f1']:.3f}")
+                    say(
+                        f"cv fold {k + 1}/{len(folds)} {kind}: test stance macro-F1 {m['test_stance_macro_f1']:.3f}"
+                    )
         result = {}
         for kind, vals in scores.items():
             result.update(_summary(f"cv_{kind}_stance_macro_f1", vals))
@@ -141,14 +156,17 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     with tracked_run(app.mlflow, f"adapt-{app.model.name}", "adapt", params):
         held = {f: [r for r in user if r["fold"] == f] for f in range(a.folds)}
         with stage("adapt: the corpus-only model"), mlflow.start_run(run_name="corpus-only", nested=True):
-            base = fit_and_score(app, splits["train"], splits["validation"],
-                                 {f"fold{f}": rows for f, rows in held.items()})
+            base = fit_and_score(
+                app, splits["train"], splits["validation"], {f"fold{f}": rows for f, rows in held.items()}
+            )
             mlflow.log_metrics(base)
         for f in range(a.folds):
             res["corpus_only"].append(base[f"fold{f}_stance_macro_f1"])
             extra = [r for r in user if r["fold"] != f]
-            with stage(f"adapt fold {f + 1}/{a.folds}: corpus + {len(extra)} user labels"), \
-                    mlflow.start_run(run_name=f"corpus+user-fold{f}", nested=True):
+            with (
+                stage(f"adapt fold {f + 1}/{a.folds}: corpus + {len(extra)} user labels"),
+                mlflow.start_run(run_name=f"corpus+user-fold{f}", nested=True),
+            ):
                 m = fit_and_score(app, splits["train"] + extra, splits["validation"], {"heldout": held[f]})
                 mlflow.log_params({"held_out_fold": f, "user_rows_added": len(extra)})
                 mlflow.log_metrics(m)
@@ -156,8 +174,10 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
         result = {}
         for kind, vals in res.items():
             result.update(_summary(f"adapt_{kind}_stance_macro_f1", vals))
-        result["adapt_gain_stance_macro_f1"] = (result["adapt_corpus_plus_user_stance_macro_f1_mean"]
-                                                - result["adapt_corpus_only_stance_macro_f1_mean"])
+        result["adapt_gain_stance_macro_f1"] = (
+            result["adapt_corpus_plus_user_stance_macro_f1_mean"]
+            - result["adapt_corpus_only_stance_macro_f1_mean"]
+        )
         mlflow.log_metrics(result)
         return result
 
@@ -173,23 +193,40 @@ def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     with tracked_run(app.mlflow, f"hpo-{app.model.name}", "hpo", params) as parent:
 
         def objective(trial: optuna.Trial) -> float:
-            cfg = replace(app.train,
-                          learning_rate=trial.suggest_float("learning_rate", h.lr_min, h.lr_max, log=True),
-                          batch_size=trial.suggest_categorical("batch_size", list(h.batch_sizes)),
-                          epochs=trial.suggest_int("epochs", h.epochs_min, h.epochs_max),
-                          template=trial.suggest_categorical("template", list(h.templates)))
-            with stage(f"hpo trial {trial.number + 1}/{h.n_trials}: {trial.params}"), \
-                    mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent.info.run_id):
+            cfg = replace(
+                app.train,
+                learning_rate=trial.suggest_float("learning_rate", h.lr_min, h.lr_max, log=True),
+                batch_size=trial.suggest_categorical("batch_size", list(h.batch_sizes)),
+                epochs=trial.suggest_int("epochs", h.epochs_min, h.epochs_max),
+                template=trial.suggest_categorical("template", list(h.templates)),
+            )
+            with (
+                stage(f"hpo trial {trial.number + 1}/{h.n_trials}: {trial.params}"),
+                mlflow.start_run(
+                    run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent.info.run_id
+                ),
+            ):
                 mlflow.log_params(trial.params)
-                m = fit_and_score(app, splits["train"], splits["validation"], {"validation": splits["validation"]},
-                                  train_cfg=cfg)
+                m = fit_and_score(
+                    app,
+                    splits["train"],
+                    splits["validation"],
+                    {"validation": splits["validation"]},
+                    train_cfg=cfg,
+                )
                 mlflow.log_metrics(m)
-                say(f"hpo trial {trial.number + 1}: validation stance macro-F1 {m['validation_stance_macro_f1']:.3f}")
+                say(
+                    f"hpo trial {trial.number + 1}: validation stance macro-F1 {m['validation_stance_macro_f1']:.3f}"
+                )
             return m["validation_stance_macro_f1"]
 
-        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=app.train.seed))
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=app.train.seed)
+        )
         study.optimize(objective, n_trials=h.n_trials, n_jobs=h.n_jobs)
         mlflow.log_params({f"best_{k}": v for k, v in study.best_params.items()})
         mlflow.log_metric("best_validation_stance_macro_f1", study.best_value)
-        return {"best_validation_stance_macro_f1": study.best_value,
-                **{f"best_{k}": v for k, v in study.best_params.items() if isinstance(v, (int, float))}}
+        return {
+            "best_validation_stance_macro_f1": study.best_value,
+            **{f"best_{k}": v for k, v in study.best_params.items() if isinstance(v, (int, float))},
+        }

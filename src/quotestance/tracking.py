@@ -32,10 +32,12 @@ def setup(cfg: MlflowConfig, create: bool = True) -> str:
 
     uri = tracking_uri(cfg)
     if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
+        db = Path(uri[len("sqlite:///") :])
         if not create and not db.exists():
-            raise StoreMissing(f"no MLflow store at {db}: create it by training first (`make pipeline` or "
-                               "`quotestance-train`), or point mlflow.tracking_uri / MLFLOW_TRACKING_URI at yours")
+            raise StoreMissing(
+                f"no MLflow store at {db}: create it by training first (`make pipeline` or "
+                "`quotestance-train`), or point mlflow.tracking_uri / MLFLOW_TRACKING_URI at yours"
+            )
         db.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(cfg.experiment) is None:
@@ -60,15 +62,26 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 @contextmanager
-def tracked_run(cfg: MlflowConfig, name: str, stage: str, params: dict[str, Any] | None = None,
-                tags: dict[str, str] | None = None, system_metrics: bool = False) -> Iterator[Any]:
+def tracked_run(
+    cfg: MlflowConfig,
+    name: str,
+    stage: str,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    system_metrics: bool = False,
+) -> Iterator[Any]:
     """Store and experiment set up, then one MLflow run tagged with its stage and the git commit, the
     resolved config logged as flattened params. Every stage's run starts here.
     """

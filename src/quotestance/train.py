@@ -70,12 +70,19 @@ def build_model(cfg: ModelConfig, labels: Sequence[str]):
     if cfg.path is None:
         if not cfg.tiny:
             raise TrainError("model.path is null and model.tiny gives no architecture")
-        conf = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(cfg.max_length, 64),
-                          num_labels=len(labels), id2label=id2label, label2id=label2id, **cfg.tiny)
+        conf = BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            max_position_embeddings=max(cfg.max_length, 64),
+            num_labels=len(labels),
+            id2label=id2label,
+            label2id=label2id,
+            **cfg.tiny,
+        )
         return tokenizer, BertForSequenceClassification(conf)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            resolve_model_path(cfg.path), num_labels=len(labels), id2label=id2label, label2id=label2id)
+            resolve_model_path(cfg.path), num_labels=len(labels), id2label=id2label, label2id=label2id
+        )
     except (OSError, FileNotFoundError) as e:
         raise TrainError(f"cannot load the model {cfg.path!r}: {e}") from None
     return tokenizer, model
@@ -101,7 +108,9 @@ class TrainResult:
     precision_reason: str = ""
 
 
-def train_precision(requested: str | bool, features: frozenset[str] | set[str] | None = None) -> tuple[str, str]:
+def train_precision(
+    requested: str | bool, features: frozenset[str] | set[str] | None = None
+) -> tuple[str, str]:
     """(bf16 | fp32, why) for `train.bf16`: auto | bf16 | fp32 (true and false, the old boolean, still work).
 
     auto takes bf16 only where the CPU runs it natively: emulated bf16 autocast is several times slower than
@@ -116,15 +125,19 @@ def train_precision(requested: str | bool, features: frozenset[str] | set[str] |
     features = cpu_features() if features is None else features
     has = native("bf16", features)
     if value in ("true", "bf16", "1"):
-        return "bf16", f"asked for (train.bf16={requested})" + ("" if has else
-                                                              f", although this CPU ({family(features)}) only emulates bf16")
+        return "bf16", f"asked for (train.bf16={requested})" + (
+            "" if has else f", although this CPU ({family(features)}) only emulates bf16"
+        )
     if value in ("false", "fp32", "0"):
         return "fp32", f"asked for (train.bf16={requested})"
     if value != "auto":
         raise TrainError(f"train.bf16={requested!r}: auto, bf16 or fp32 (true/false also work)")
     if has:
         return "bf16", f"auto: this CPU ({family(features)}) runs bf16 natively"
-    return "fp32", f"auto: this CPU ({family(features)}) has no native bf16 (AVX-512 BF16 or AMX); emulated it is slower"
+    return (
+        "fp32",
+        f"auto: this CPU ({family(features)}) has no native bf16 (AVX-512 BF16 or AMX); emulated it is slower",
+    )
 
 
 def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
@@ -138,16 +151,21 @@ def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[l
     window = batch_size * LENGTH_WINDOW
     batches = []
     for k in range(0, len(order), window):
-        part = sorted(order[k:k + window], key=lambda i: lengths[i])
-        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
+        part = sorted(order[k : k + window], key=lambda i: lengths[i])
+        batches += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-
-
-def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str], stance: list[str],
-                model_cfg: ModelConfig, cfg: TrainConfig, out_dir: str,
-                on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+def train_model(
+    train_rows: list[dict],
+    val_rows: list[dict],
+    labels: list[str],
+    stance: list[str],
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    out_dir: str,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
     """Fine-tune on train_rows, keep the epoch with the best validation stance macro-F1 in out_dir."""
     import torch
 
@@ -164,34 +182,51 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
     state_file = ckpt / "trainer_state.json"
     y = np.array([labels.index(r["label"]) for r in train_rows])
     counts = np.bincount(y, minlength=len(labels)).astype(np.float64)
-    weights = torch.tensor(len(y) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32) \
-        if cfg.class_weights else None
+    weights = (
+        torch.tensor(len(y) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
+        if cfg.class_weights
+        else None
+    )
     texts = [render(cfg.template, r) for r in train_rows]
-    ids = tokenizer(texts, truncation=True, max_length=model_cfg.max_length)["input_ids"]  # once, not per step
+    ids = tokenizer(texts, truncation=True, max_length=model_cfg.max_length)[
+        "input_ids"
+    ]  # once, not per step
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     # the fused CPU kernel: the same AdamW update in one pass over the weights, about 8x faster a step than
     # the default loop (the optimizer was a sixth of an fp32 epoch; docs/benchmarks.md)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=True)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=True
+    )
     warm = max(1, int(cfg.warmup_ratio * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+    )
     start_epoch, best, best_epoch, stale, history = 0, -1.0, -1, 0, []
     if cfg.resume and state_file.exists():
         st = json.loads(state_file.read_text())
-        blob = torch.load(ckpt / "last.pt", weights_only=True)  # tensors and plain values only: nothing unpickled
+        blob = torch.load(
+            ckpt / "last.pt", weights_only=True
+        )  # tensors and plain values only: nothing unpickled
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["optimizer"])
         sched.load_state_dict(blob["scheduler"])
         torch.set_rng_state(blob["rng"])
-        start_epoch, best, best_epoch, stale, history = (st["epoch"] + 1, st["best"], st["best_epoch"],
-                                                         st["stale"], st["history"])
+        start_epoch, best, best_epoch, stale, history = (
+            st["epoch"] + 1,
+            st["best"],
+            st["best_epoch"],
+            st["stale"],
+            st["history"],
+        )
         if st.get("stopped_early"):  # early stopping ended it: more epochs would not be kept either
             start_epoch = cfg.epochs
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, precision=precision)
-    say(f"training {model_cfg.name} in {precision} ({why}): {len(texts)} rows, {steps_per_epoch} steps per epoch, "
-        f"up to {cfg.epochs} epochs")
+    say(
+        f"training {model_cfg.name} in {precision} ({why}): {len(texts)} rows, {steps_per_epoch} steps per epoch, "
+        f"up to {cfg.epochs} epochs"
+    )
     t0 = time.perf_counter()
     steps = bar(total=steps_per_epoch * (cfg.epochs - start_epoch), desc="training", unit="step")
     for epoch in range(start_epoch, cfg.epochs):
@@ -203,7 +238,7 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
         else:  # the same order on every run and on resume
             g = torch.Generator().manual_seed(cfg.seed + epoch)
             perm = torch.randperm(len(texts), generator=g).tolist()
-            batches = [perm[k:k + cfg.batch_size] for k in range(0, len(perm), cfg.batch_size)]
+            batches = [perm[k : k + cfg.batch_size] for k in range(0, len(perm), cfg.batch_size)]
         running, real, padded = 0.0, 0, 0
         clock = dict.fromkeys(("forward", "backward", "optimizer"), 0.0)  # where an epoch's time goes
         for idx in batches:
@@ -228,13 +263,24 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
             steps.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         t = time.perf_counter()
         pred = predictor.logits(val_rows).argmax(1) if val_rows else np.array([], dtype=int)
-        f1 = stance_macro_f1([r["label"] for r in val_rows], [labels[i] for i in pred], stance) if val_rows else 0.0
-        metrics = {"train_loss": running / len(texts), "val_stance_macro_f1": f1,
-                   "epoch_seconds": time.perf_counter() - t_epoch, "padding_share": 1 - real / max(1, padded),
-                   **{f"seconds_{k}": v for k, v in clock.items()}, "seconds_validation": time.perf_counter() - t}
+        f1 = (
+            stance_macro_f1([r["label"] for r in val_rows], [labels[i] for i in pred], stance)
+            if val_rows
+            else 0.0
+        )
+        metrics = {
+            "train_loss": running / len(texts),
+            "val_stance_macro_f1": f1,
+            "epoch_seconds": time.perf_counter() - t_epoch,
+            "padding_share": 1 - real / max(1, padded),
+            **{f"seconds_{k}": v for k, v in clock.items()},
+            "seconds_validation": time.perf_counter() - t,
+        }
         history.append({"epoch": epoch, **metrics})
-        say(f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, validation stance macro-F1 "
-            f"{f1:.4f}{' (best so far)' if f1 > best else ''}, {metrics['epoch_seconds']:.1f} s")
+        say(
+            f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, validation stance macro-F1 "
+            f"{f1:.4f}{' (best so far)' if f1 > best else ''}, {metrics['epoch_seconds']:.1f} s"
+        )
         if on_epoch:
             on_epoch(epoch, metrics)
         if f1 > best:
@@ -245,18 +291,36 @@ def train_model(train_rows: list[dict], val_rows: list[dict], labels: list[str],
             stale += 1
         # each file replaced whole: a run killed while writing leaves the previous epoch's checkpoint intact
         with atomic_writer(ckpt / "last.pt", "wb") as fh:
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}, fh)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "rng": torch.get_rng_state(),
+                },
+                fh,
+            )
         with atomic_writer(state_file) as fh:
-            json.dump({"epoch": epoch, "best": best, "best_epoch": best_epoch, "stale": stale, "history": history,
-                       "stopped_early": stale >= cfg.patience}, fh)
+            json.dump(
+                {
+                    "epoch": epoch,
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "stale": stale,
+                    "history": history,
+                    "stopped_early": stale >= cfg.patience,
+                },
+                fh,
+            )
         if stale >= cfg.patience:
             say(f"early stop: no better validation score for {stale} epochs")
             break
     steps.close()
     if not (ckpt / "best" / "config.json").exists():
-        raise TrainError(f"no best model in {ckpt / 'best'}: the checkpoint folder is incomplete; train afresh "
-                         "(train.resume=false)")
+        raise TrainError(
+            f"no best model in {ckpt / 'best'}: the checkpoint folder is incomplete; train afresh "
+            "(train.resume=false)"
+        )
     _copy_tree(ckpt / "best", Path(out_dir))
     return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
 
@@ -306,7 +370,9 @@ def train(app: TrainApp, params: dict[str, Any] | None = None) -> int:
             from quotestance.studies import study
 
             result = study(app, params)
-            print("\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items()))
+            print(
+                "\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items())
+            )
             return 0
         results = {"transformer": run_transformer(app, params)}
         if app.baseline:
@@ -324,30 +390,66 @@ def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float
 
     splits = load_splits(app.dataset.output, app.labels)
     labels = app.labels.names
-    with tracked_run(app.mlflow, f"transformer-{app.model.name}", "train", params,
-                     {"model_kind": "transformer", "model": app.model.name}, system_metrics=True) as run, \
-            tempfile.TemporaryDirectory() as tmpd:
+    with (
+        tracked_run(
+            app.mlflow,
+            f"transformer-{app.model.name}",
+            "train",
+            params,
+            {"model_kind": "transformer", "model": app.model.name},
+            system_metrics=True,
+        ) as run,
+        tempfile.TemporaryDirectory() as tmpd,
+    ):
         tmp = Path(tmpd)
         _log_inputs(splits, app.dataset.output)
         model_dir = tmp / "model"
-        res = train_model(splits["train"], splits["validation"], labels, list(app.labels.stance), app.model,
-                          app.train, str(model_dir),
-                          on_epoch=lambda e, m: mlflow.log_metrics(m, step=e))
+        res = train_model(
+            splits["train"],
+            splits["validation"],
+            labels,
+            list(app.labels.stance),
+            app.model,
+            app.train,
+            str(model_dir),
+            on_epoch=lambda e, m: mlflow.log_metrics(m, step=e),
+        )
         mlflow.log_metrics({"best_epoch": res.best_epoch, "train_seconds": res.seconds})
-        mlflow.set_tags({"train_precision": res.precision, "train_precision_reason": res.precision_reason[:500]})
+        mlflow.set_tags(
+            {"train_precision": res.precision, "train_precision_reason": res.precision_reason[:500]}
+        )
         _fast_paths(app, model_dir, splits)
         # evaluated on the path that serving takes on this CPU (parity keeps it to fp32's labels)
-        pred = load_predictor(model_dir, app.train.template, app.model.max_length, app.train.precision,
-                              app.train.int8_margin, app.train.bf16_margin)
-        mlflow.set_tags({"inference_precision": pred.precision,
-                         "inference_precision_reason": pred.choice.get("reason", "")[:500]})
+        pred = load_predictor(
+            model_dir,
+            app.train.template,
+            app.model.max_length,
+            app.train.precision,
+            app.train.int8_margin,
+            app.train.bf16_margin,
+        )
+        mlflow.set_tags(
+            {
+                "inference_precision": pred.precision,
+                "inference_precision_reason": pred.choice.get("reason", "")[:500],
+            }
+        )
         with stage(f"evaluation in {pred.precision}", tick=True):
             metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits, pred.logits, tmp)
         cfg_path = tmp / "inference.json"
-        cfg_path.write_text(json.dumps({"template": app.train.template, "max_length": app.model.max_length,
-                                        "temperature": metrics["temperature"], "precision": app.train.precision,
-                                        "int8_margin": app.train.int8_margin,
-                                        "bf16_margin": app.train.bf16_margin, "labels": labels}))
+        cfg_path.write_text(
+            json.dumps(
+                {
+                    "template": app.train.template,
+                    "max_length": app.model.max_length,
+                    "temperature": metrics["temperature"],
+                    "precision": app.train.precision,
+                    "int8_margin": app.train.int8_margin,
+                    "bf16_margin": app.train.bf16_margin,
+                    "labels": labels,
+                }
+            )
+        )
         with stage("logging the model to MLflow", tick=True):
             log_pyfunc(model_dir, cfg_path, labels)
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
@@ -361,21 +463,43 @@ def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
 
     splits = load_splits(app.dataset.output, app.labels)
     labels = app.labels.names
-    with tracked_run(app.mlflow, "baseline-tfidf-logreg", "train", params,
-                     {"model_kind": "baseline", "model": "tfidf_logreg"}) as run, tempfile.TemporaryDirectory() as tmpd:
+    with (
+        tracked_run(
+            app.mlflow,
+            "baseline-tfidf-logreg",
+            "train",
+            params,
+            {"model_kind": "baseline", "model": "tfidf_logreg"},
+        ) as run,
+        tempfile.TemporaryDirectory() as tmpd,
+    ):
         _log_inputs(splits, app.dataset.output)
         model = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(splits["train"])
         # log-probabilities play the logits' part, so temperature scaling and ECE work the same way
-        metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits,
-                                  lambda rows: np.log(np.clip(model.predict_proba(rows), 1e-9, 1)), Path(tmpd))
+        metrics = evaluate_splits(
+            app.evaluate,
+            labels,
+            list(app.labels.stance),
+            splits,
+            lambda rows: np.log(np.clip(model.predict_proba(rows), 1e-9, 1)),
+            Path(tmpd),
+        )
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 
 
 RESULTS_BEGIN = "<!-- results:begin (written by `quotestance-evaluate evaluate.write=README.md`) -->"
 RESULTS_END = "<!-- results:end -->"
-HEADLINE = ("test_stance_macro_f1", "external_realdev_stance_macro_f1", "test_macro_f1", "test_accuracy",
-            "external_realdev_macro_f1", "external_realdev_accuracy", "test_ece", "external_realdev_ece")
+HEADLINE = (
+    "test_stance_macro_f1",
+    "external_realdev_stance_macro_f1",
+    "test_macro_f1",
+    "test_accuracy",
+    "external_realdev_macro_f1",
+    "external_realdev_accuracy",
+    "test_ece",
+    "external_realdev_ece",
+)
 
 
 def _log_inputs(splits: dict[str, list[dict]], output: str) -> None:
@@ -386,8 +510,15 @@ def _log_inputs(splits: dict[str, list[dict]], output: str) -> None:
         warnings.simplefilter("ignore", UserWarning)
         for s, rows in splits.items():
             df = pd.DataFrame(rows)
-            mlflow.log_input(mlflow.data.from_pandas(df, source=str((Path(output) / "dataset" / s).resolve()),
-                                                     targets="label", name=f"quotestance-{s}"), context=s)
+            mlflow.log_input(
+                mlflow.data.from_pandas(
+                    df,
+                    source=str((Path(output) / "dataset" / s).resolve()),
+                    targets="label",
+                    name=f"quotestance-{s}",
+                ),
+                context=s,
+            )
 
 
 def _fast_paths(app: TrainingApp, model_dir: Path, splits: dict[str, list[dict]]) -> None:
@@ -402,8 +533,14 @@ def _fast_paths(app: TrainingApp, model_dir: Path, splits: dict[str, list[dict]]
     rows = parity_rows(splits)
     save_parity_rows(model_dir, rows, list(app.labels.stance))
     with stage(f"timing and parity of each inference path on {len(rows)} rows", tick=True):
-        ref = load_predictor(model_dir, app.train.template, app.model.max_length, "fp32", app.train.int8_margin,
-                             app.train.bf16_margin)  # the best epoch's weights, as saved
+        ref = load_predictor(
+            model_dir,
+            app.train.template,
+            app.model.max_length,
+            "fp32",
+            app.train.int8_margin,
+            app.train.bf16_margin,
+        )  # the best epoch's weights, as saved
         parity = check_parity(ref, model_dir)
     mlflow.set_tags({"parity_cpu": parity["cpu"][:500], "parity_rows": str(len(rows))})
     for p, r in parity["paths"].items():
@@ -412,8 +549,12 @@ def _fast_paths(app: TrainingApp, model_dir: Path, splits: dict[str, list[dict]]
             continue
         mlflow.log_metric(f"seconds_{p}_parity_rows", r["seconds"])
         if p != "fp32":
-            mlflow.log_metrics({f"parity_{p}_agreement": r["agreement"],
-                                f"parity_{p}_stance_macro_f1_delta": r["stance_macro_f1_delta_points"]})
+            mlflow.log_metrics(
+                {
+                    f"parity_{p}_agreement": r["agreement"],
+                    f"parity_{p}_stance_macro_f1_delta": r["stance_macro_f1_delta_points"],
+                }
+            )
             mlflow.set_tag(f"parity_{p}", "passed" if r["passed"] else "failed")
 
 
@@ -425,16 +566,33 @@ def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
     from mlflow.types.schema import ColSpec, Schema
 
     signature = ModelSignature(
-        inputs=Schema([ColSpec("string", "quote"), ColSpec("string", "speaker", required=False),
-                       ColSpec("string", "context", required=False)]),
-        outputs=Schema([ColSpec("string", "label"), ColSpec("double", "confidence")]
-                       + [ColSpec("double", c) for c in stance_columns(labels)[2:]]))
-    example = pd.DataFrame({"quote": ["We act when a court tells us to, not before."],
-                            "speaker": ["Dana Whitfield"], "context": [""]})
+        inputs=Schema(
+            [
+                ColSpec("string", "quote"),
+                ColSpec("string", "speaker", required=False),
+                ColSpec("string", "context", required=False),
+            ]
+        ),
+        outputs=Schema(
+            [ColSpec("string", "label"), ColSpec("double", "confidence")]
+            + [ColSpec("double", c) for c in stance_columns(labels)[2:]]
+        ),
+    )
+    example = pd.DataFrame(
+        {
+            "quote": ["We act when a court tells us to, not before."],
+            "speaker": ["Dana Whitfield"],
+            "context": [""],
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(Path(__file__).with_name("pyfunc.py")),
-            artifacts={"model": str(model_dir), "config": str(cfg_path)}, signature=signature,
-            input_example=example, pip_requirements=["torch", "transformers", "onnxruntime", "pandas", "mlflow"])
+            name="model",
+            python_model=str(Path(__file__).with_name("pyfunc.py")),
+            artifacts={"model": str(model_dir), "config": str(cfg_path)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=["torch", "transformers", "onnxruntime", "pandas", "mlflow"],
+        )
     mlflow.set_tag("model_uri", info.model_uri)  # MLflow 3 keeps models apart from runs: where this one lives

@@ -46,32 +46,45 @@ def _pattern(label: str, regex: str, field: str = "text") -> Callable[[Row], str
 # Patterns per class: what a demand, a neutrality argument or a deference sounds like. They fire on the
 # quote itself; the speaker's kind (hackers, rights groups, police) is a second, weaker signal.
 LABELLING_FUNCTIONS: list[Callable[[Row], str | None]] = [
-    _pattern("demand_takedown",
-             r"\b(take (it|them|the \w+|\w+) (down|offline)|taken down|take down|drop (them|it|the (site|forum|"
-             r"customer|domain|account)s?)|cut (them|it) off|shut (it|them|the \w+) down|pull the plug|"
-             r"(should|must|has to|have to|needs? to) (drop|remove|stop|cut|terminate|ban|block|suspend|"
-             r"kick|pull)|stop (serving|protecting|hosting|helping)|kick (them|it) off|no place on|"
-             r"we will do it for you|or we will|(we|they) (have )?(terminated|suspended|removed|dropped|"
-             r"banned|pulled)|the right (call|decision|thing to do) to (drop|remove|cut|pull))\b"),
-    _pattern("neutral_infrastructure",
-             r"\b(censor\w*|free (speech|expression)|slippery slope|content[- ]neutral|neutral (pipe|"
-             r"infrastructure|utility)|(not|never) (be )?(the|our|a) (job|role|place|business) (of|to) "
-             r"(police|judge|decide|read)|police (the )?content|judge (the )?content|arbiter|gatekeeper|"
-             r"(just|a|the) (pipe|plumbing|utility|phone company)|who (gets|is allowed) to speak|"
-             r"should(n't| not) (decide|be the (judge|one))|power to decide)\b"),
-    _pattern("law_enforcement_deference",
-             r"\b(court order|(valid|lawful|legal) (order|request|process)|law enforcement|subpoena|warrant|"
-             r"due process|when (a|the) (court|judge|police)|unless (a|the) (court|judge|police)|"
-             r"(follow|obey|comply with|complied with|respect) (the )?(law|order|judgement|judgment|ruling|"
-             r"courts?)|(a|the) (matter|job|decision|question) for (the )?(police|courts|prosecutors|"
-             r"investigators|judges?)|check with|ask(ed)? (the )?(police|authorities)|(police|courts|"
-             r"judges?|prosecutors) (should|must|to) (decide|tell|act))\b"),
+    _pattern(
+        "demand_takedown",
+        r"\b(take (it|them|the \w+|\w+) (down|offline)|taken down|take down|drop (them|it|the (site|forum|"
+        r"customer|domain|account)s?)|cut (them|it) off|shut (it|them|the \w+) down|pull the plug|"
+        r"(should|must|has to|have to|needs? to) (drop|remove|stop|cut|terminate|ban|block|suspend|"
+        r"kick|pull)|stop (serving|protecting|hosting|helping)|kick (them|it) off|no place on|"
+        r"we will do it for you|or we will|(we|they) (have )?(terminated|suspended|removed|dropped|"
+        r"banned|pulled)|the right (call|decision|thing to do) to (drop|remove|cut|pull))\b",
+    ),
+    _pattern(
+        "neutral_infrastructure",
+        r"\b(censor\w*|free (speech|expression)|slippery slope|content[- ]neutral|neutral (pipe|"
+        r"infrastructure|utility)|(not|never) (be )?(the|our|a) (job|role|place|business) (of|to) "
+        r"(police|judge|decide|read)|police (the )?content|judge (the )?content|arbiter|gatekeeper|"
+        r"(just|a|the) (pipe|plumbing|utility|phone company)|who (gets|is allowed) to speak|"
+        r"should(n't| not) (decide|be the (judge|one))|power to decide)\b",
+    ),
+    _pattern(
+        "law_enforcement_deference",
+        r"\b(court order|(valid|lawful|legal) (order|request|process)|law enforcement|subpoena|warrant|"
+        r"due process|when (a|the) (court|judge|police)|unless (a|the) (court|judge|police)|"
+        r"(follow|obey|comply with|complied with|respect) (the )?(law|order|judgement|judgment|ruling|"
+        r"courts?)|(a|the) (matter|job|decision|question) for (the )?(police|courts|prosecutors|"
+        r"investigators|judges?)|check with|ask(ed)? (the )?(police|authorities)|(police|courts|"
+        r"judges?|prosecutors) (should|must|to) (decide|tell|act))\b",
+    ),
     _pattern("other", r"^\W*(\w+\W+){0,3}\w*\W*$"),  # a fragment of four words or fewer
-    _pattern("other", r"\b(\d[\d,.]*\s*(million|billion|percent|%|sites|users|customers|accounts|requests)|"
-             r"revenue|quarter|shares|stock|fined?|lawsuit|filed|hearing is (set|scheduled))\b"),
+    _pattern(
+        "other",
+        r"\b(\d[\d,.]*\s*(million|billion|percent|%|sites|users|customers|accounts|requests)|"
+        r"revenue|quarter|shares|stock|fined?|lawsuit|filed|hearing is (set|scheduled))\b",
+    ),
     _pattern("demand_takedown", r"\b(hack\w*|anonymous|collective)\b", "speaker_role"),
-    _pattern("neutral_infrastructure", r"\b(civil[- ]libert\w*|digital[- ]rights|free[- ]speech|"
-             r"electronic frontier)\b", "speaker_org"),
+    _pattern(
+        "neutral_infrastructure",
+        r"\b(civil[- ]libert\w*|digital[- ]rights|free[- ]speech|"
+        r"electronic frontier)\b",
+        "speaker_org",
+    ),
 ]
 
 
@@ -82,9 +95,17 @@ def label_prototypes(descriptions: dict[str, str]) -> dict[str, str]:
 class WeakLabeller:
     """Labelling functions and a prototype labeller, combined by weighted vote."""
 
-    def __init__(self, labels: Sequence[str], descriptions: dict[str, str], model: str,
-                 rule_weight: float = 0.5, prototype_weight: float = 1.0, temperature: float = 20.0, k: int = 25,
-                 functions: Sequence[Callable[[Row], str | None]] = tuple(LABELLING_FUNCTIONS)):
+    def __init__(
+        self,
+        labels: Sequence[str],
+        descriptions: dict[str, str],
+        model: str,
+        rule_weight: float = 0.5,
+        prototype_weight: float = 1.0,
+        temperature: float = 20.0,
+        k: int = 25,
+        functions: Sequence[Callable[[Row], str | None]] = tuple(LABELLING_FUNCTIONS),
+    ):
         self.labels = list(labels)
         self.descriptions = descriptions
         self.model = model
@@ -140,4 +161,7 @@ class WeakLabeller:
         """(label or None when the vote is below min_confidence, confidence) per row."""
         p = self.predict_proba(rows)
         best = p.argmax(1)
-        return [(self.labels[b] if p[i, b] >= min_confidence else None, float(p[i, b])) for i, b in enumerate(best)]
+        return [
+            (self.labels[b] if p[i, b] >= min_confidence else None, float(p[i, b]))
+            for i, b in enumerate(best)
+        ]

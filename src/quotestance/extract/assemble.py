@@ -44,9 +44,38 @@ def _paragraph_finder(paras: list[tuple[int, int]]) -> Callable[[int], int]:
 
     return para_of
 
-_NAMING_CUES = {"called", "calls", "call", "calling", "described", "describes", "describing", "dubbed", "branded",
-                "labelled", "labeled", "termed"}
-_FUNCTION_WORDS = {"the", "a", "an", "of", "and", "or", "to", "in", "on", "for", "at", "by", "with", "from", "is"}
+
+_NAMING_CUES = {
+    "called",
+    "calls",
+    "call",
+    "calling",
+    "described",
+    "describes",
+    "describing",
+    "dubbed",
+    "branded",
+    "labelled",
+    "labeled",
+    "termed",
+}
+_FUNCTION_WORDS = {
+    "the",
+    "a",
+    "an",
+    "of",
+    "and",
+    "or",
+    "to",
+    "in",
+    "on",
+    "for",
+    "at",
+    "by",
+    "with",
+    "from",
+    "is",
+}
 
 
 def _looks_like_title(s: str) -> bool:
@@ -58,7 +87,7 @@ def _looks_like_title(s: str) -> bool:
 def _context(parsed: Parsed, text: str, start: int, end: int, para: tuple[int, int]) -> str:
     sp = parsed.span(start, end)
     if sp is None:
-        return text[para[0]:para[1]]
+        return text[para[0] : para[1]]
     s = max(para[0], sp[0].sent.start_char + _off(parsed, sp))
     e = min(para[1], sp[-1].sent.end_char + _off(parsed, sp))
     return text[s:e].strip()
@@ -73,10 +102,10 @@ def _scare_quote(text: str, s: Span, parsed: Parsed) -> bool:
     or a phrase modifying the noun right after it ("the “free speech” host")."""
     if s.open_pos is None:
         return False
-    before = text[max(0, s.open_pos - 12):s.open_pos].lower()
+    before = text[max(0, s.open_pos - 12) : s.open_pos].lower()
     if re.search(r"so[- ]called\s*$", before):
         return True
-    inner = text[s.start:s.end]
+    inner = text[s.start : s.end]
     if word_count(inner) <= 3 and not re.search(r"[.,!?]$", inner.strip()):
         if word_count(inner) == 1 and re.search(r"\b(?:a|an|the|his|her|its|their)\s*$", before):
             return True
@@ -129,51 +158,89 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
     for i, s in enumerate(spans):
         if s.prev_segment is not None:
             group[i] = group[s.prev_segment]
-        elif i > 0 and spans[i - 1].paragraph == s.paragraph and spans[i - 1].close_pos is not None \
-                and frames[i][2] == "between":
+        elif (
+            i > 0
+            and spans[i - 1].paragraph == s.paragraph
+            and spans[i - 1].close_pos is not None
+            and frames[i][2] == "between"
+        ):
             group[i] = group[i - 1]
     inherited = _inherit(text, paras, spans, group, d_spk, outer, i_spk, para_of)
 
     quotes: list[Quote] = []
     for i, s in enumerate(spans):
-        inner = text[s.start:s.end]
+        inner = text[s.start : s.end]
         sp, cue = d_spk.get(i, (Speaker(None), None))
         n = word_count(inner)
         if sp.name:
             # an attributed partial quote ("called the site “lawless”") is a quote; a lone word needs a
             # verb of calling or saying, not "posted a “manifesto”"
-            keep = (n >= 2 or (cue or "").split()[0].lower() in _NAMING_CUES
-                    or bool(re.search(r"[,!?]$", inner.strip())))  # "“Yes,” she said." is an utterance
+            keep = (
+                n >= 2
+                or (cue or "").split()[0].lower() in _NAMING_CUES
+                or bool(re.search(r"[,!?]$", inner.strip()))
+            )  # "“Yes,” she said." is an utterance
         else:
-            keep = n >= 5 and (ends_sentence(inner) or inner.rstrip().endswith(",") or "block" in s.flags
-                               or "continues" in s.flags)
+            keep = n >= 5 and (
+                ends_sentence(inner)
+                or inner.rstrip().endswith(",")
+                or "block" in s.flags
+                or "continues" in s.flags
+            )
         if not keep or (_looks_like_title(inner) and n < 8) or _scare_quote(text, s, parsed):
             continue
         if "unclosed" in s.flags and n < 8 and not ends_sentence(inner):
             continue  # a mark that never closes on a cut-off scrap ("Within min"): too little to be a quote
         g, frame, para = spans[group[i]], frames[i][1], paras[s.paragraph]
         flags = tuple(s.flags) + (("inherited",) if i in inherited else ())
-        quotes.append(Quote(
-            article_id=article.id, quote_id=f"{article.id}:{s.start}-{s.end}", text=inner,
-            char_start=s.start, char_end=s.end, kind="direct", group_id=f"{article.id}:{g.start}-{g.end}",
-            speaker=sp.name, speaker_role=sp.role, speaker_org=sp.org, cue=cue or None,
-            context=_context(parsed, text, min(s.start, frame[0]), max(s.end, frame[1]), para),
-            extractor_version=version, flags=flags))
+        quotes.append(
+            Quote(
+                article_id=article.id,
+                quote_id=f"{article.id}:{s.start}-{s.end}",
+                text=inner,
+                char_start=s.start,
+                char_end=s.end,
+                kind="direct",
+                group_id=f"{article.id}:{g.start}-{g.end}",
+                speaker=sp.name,
+                speaker_role=sp.role,
+                speaker_org=sp.org,
+                cue=cue or None,
+                context=_context(parsed, text, min(s.start, frame[0]), max(s.end, frame[1]), para),
+                extractor_version=version,
+                flags=flags,
+            )
+        )
     for j, (start, end, _, cue) in enumerate(outer):
         sp = i_spk.get(j, Speaker(None))
         if not sp.name:
             continue  # a reported clause with no resolvable speaker is no quote
-        quotes.append(Quote(
-            article_id=article.id, quote_id=f"{article.id}:{start}-{end}", text=text[start:end],
-            char_start=start, char_end=end, kind="indirect", group_id=f"{article.id}:{start}-{end}",
-            speaker=sp.name, speaker_role=sp.role, speaker_org=sp.org, cue=cue,
-            context=_context(parsed, text, start, end, paras[para_of(start)] if paras else (0, len(text))),
-            extractor_version=version))
+        quotes.append(
+            Quote(
+                article_id=article.id,
+                quote_id=f"{article.id}:{start}-{end}",
+                text=text[start:end],
+                char_start=start,
+                char_end=end,
+                kind="indirect",
+                group_id=f"{article.id}:{start}-{end}",
+                speaker=sp.name,
+                speaker_role=sp.role,
+                speaker_org=sp.org,
+                cue=cue,
+                context=_context(
+                    parsed, text, start, end, paras[para_of(start)] if paras else (0, len(text))
+                ),
+                extractor_version=version,
+            )
+        )
     quotes.sort(key=lambda q: (q.char_start, q.char_end))
     return quotes
 
-def _inherit(text: str, paras, spans: list[Span], group: list[int], d_spk: dict, outer, i_spk: dict,
-             para_of) -> set[int]:
+
+def _inherit(
+    text: str, paras, spans: list[Span], group: list[int], d_spk: dict, outer, i_spk: dict, para_of
+) -> set[int]:
     """News conventions that attribute a quote with no frame of its own; returns the indices filled.
 
     - segments of one group (split or multi-paragraph quote) share the speaker;
@@ -206,7 +273,7 @@ def _inherit(text: str, paras, spans: list[Span], group: list[int], d_spk: dict,
             continue
         prev = spans[i - 1] if i > 0 else None
         if prev is not None and prev.paragraph == s.paragraph and (i - 1) in d_spk:
-            gap = text[prev.end:s.start]
+            gap = text[prev.end : s.start]
             if _same_sentence(text, prev.end + 1, s.start) or word_count(gap) <= 25:
                 d_spk[i] = d_spk[i - 1]
                 filled.add(i)
@@ -223,7 +290,7 @@ def _inherit(text: str, paras, spans: list[Span], group: list[int], d_spk: dict,
                 if qs <= r[0] < qe and i_spk.get(j) is not None and i_spk[j].name:
                     if last is None or r[1] > last[0]:
                         last = (r[1], (i_spk[j], None))
-            if last is not None and word_count(text[last[0]:qe]) <= 25:
+            if last is not None and word_count(text[last[0] : qe]) <= 25:
                 d_spk[i] = last[1]
                 filled.add(i)
     return filled
@@ -267,8 +334,13 @@ def _time_budget(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
-def extract_many(articles: Iterable[Article], nlp: Language, n_process: int = 1,
-                 batch_size: int = 16, max_seconds: float = 0.0) -> Iterator[tuple[Article, list[Quote] | Exception]]:
+def extract_many(
+    articles: Iterable[Article],
+    nlp: Language,
+    n_process: int = 1,
+    batch_size: int = 16,
+    max_seconds: float = 0.0,
+) -> Iterator[tuple[Article, list[Quote] | Exception]]:
     """(article, quotes) for a stream of articles, parsing with nlp.pipe (n_process workers).
 
     An article whose extraction fails, or runs past `max_seconds` (0: no limit), yields the exception

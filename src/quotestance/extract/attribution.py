@@ -41,8 +41,29 @@ class Attribution:
     name_span: SpacySpan | None = None  # a name standing without a verb ("-Commissioner X", "desk of X:")
 
 
-_NEW_CLAUSE = {"while", "whereas", "and", "but", "as", "because", "which", "who", "where", "when", "although",
-               "though", "since", "whose", "or", "so", "if", "unless", "after", "before", "until"}
+_NEW_CLAUSE = {
+    "while",
+    "whereas",
+    "and",
+    "but",
+    "as",
+    "because",
+    "which",
+    "who",
+    "where",
+    "when",
+    "although",
+    "though",
+    "since",
+    "whose",
+    "or",
+    "so",
+    "if",
+    "unless",
+    "after",
+    "before",
+    "until",
+}
 _CLIMB = {"conj", "xcomp", "advcl", "acl", "ccomp", "relcl", "pcomp", "prep", "pobj"}
 
 
@@ -52,7 +73,12 @@ def subject_of(verb: Token) -> Token | None:
     if verb.dep_ == "acl" and verb.head.pos_ in ("NOUN", "PROPN"):
         return verb.head  # "one of the Null Sector accounts posted": a reduced relative on its speaker
     prev = verb.doc[verb.i - 1] if verb.i > 0 else None
-    if prev is not None and prev.head.i == verb.i and prev.pos_ == "PROPN" and prev.dep_ in ("advmod", "npadvmod", "dep"):
+    if (
+        prev is not None
+        and prev.head.i == verb.i
+        and prev.pos_ == "PROPN"
+        and prev.dep_ in ("advmod", "npadvmod", "dep")
+    ):
         return prev  # "In an email, Haverlake said ...": a name the parser did not take for the subject
     for _ in range(4):
         subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
@@ -120,14 +146,20 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             continue
         if subj is not None and not (sp.start <= subj.i < sp.end) and side == "after":
             # the parser hung the verb on a subject across the quote: take the name in the frame instead
-            inside = [x for x in toks if x.i < t.i and (x.ent_type_ in ("PERSON", "ORG") or x.pos_ == "PROPN")]
+            inside = [
+                x for x in toks if x.i < t.i and (x.ent_type_ in ("PERSON", "ORG") or x.pos_ == "PROPN")
+            ]
             if inside:
                 subj = inside[-1]
         passive = any(c.dep_ == "auxpass" for c in t.children)
         if subj is None and side == "after" and not passive:  # "said Prince" parsed without nsubj
             nxt = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None
-            if nxt is not None and nxt.i < sp.end and nxt.pos_ in ("PROPN", "NOUN", "DET") \
-                    and nxt.dep_ not in ("dobj", "dative", "pobj"):
+            if (
+                nxt is not None
+                and nxt.i < sp.end
+                and nxt.pos_ in ("PROPN", "NOUN", "DET")
+                and nxt.dep_ not in ("dobj", "dative", "pobj")
+            ):
                 subj = nxt if nxt.pos_ != "DET" else nxt.head
         if subj is not None:
             return Attribution(subj, cue_text(t))
@@ -145,7 +177,7 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
                 else:
                     runs.append([t])
         if runs:
-            return Attribution(None, cue, sp.doc[runs[-1][0].i: runs[-1][-1].i + 1])
+            return Attribution(None, cue, sp.doc[runs[-1][0].i : runs[-1][-1].i + 1])
         orgs = [e for e in sp.ents if e.label_ in ("ORG", "NORP")]
         if orgs:
             return Attribution(None, cue, orgs[-1])
@@ -159,8 +191,11 @@ def speaker_from(att: Attribution, idx: NameIndex, pos: int) -> Speaker:
     assert att.name_span is not None
     ent = att.name_span
     if ent.label_ == "PERSON" or all(t.pos_ == "PROPN" for t in ent):
-        toks = [t for t in ent if not (t.pos_ == "NOUN" or (t.ent_type_ != "PERSON" and t.i == ent.start
-                                                            and len(ent) > 2))]
+        toks = [
+            t
+            for t in ent
+            if not (t.pos_ == "NOUN" or (t.ent_type_ != "PERSON" and t.i == ent.start and len(ent) > 2))
+        ]
         name = idx.canonical(clean_name(" ".join(t.text for t in toks) or ent.text))
         title = " ".join(t.text for t in ent if t not in toks) or None
         return with_role(Speaker(name, title, None, True), idx)
@@ -168,18 +203,19 @@ def speaker_from(att: Attribution, idx: NameIndex, pos: int) -> Speaker:
     return Speaker(name, None, name, False)
 
 
-def direct_attribution(text: str, parsed: Parsed, paras: list[tuple[int, int]], spans: list[Span],
-                        i: int) -> tuple[Attribution | None, tuple[int, int], str]:
+def direct_attribution(
+    text: str, parsed: Parsed, paras: list[tuple[int, int]], spans: list[Span], i: int
+) -> tuple[Attribution | None, tuple[int, int], str]:
     """The attribution frame of direct segment i: after it, between it and a split partner, before it,
     or a colon-ended previous paragraph ("Hugh Hill, a doctor, said:")."""
     s = spans[i]
     ps, pe = paras[s.paragraph]
     prev = spans[i - 1] if i > 0 and spans[i - 1].paragraph == s.paragraph else None
     nxt = spans[i + 1] if i + 1 < len(spans) and spans[i + 1].paragraph == s.paragraph else None
-    inner = text[s.start:s.end].rstrip()
+    inner = text[s.start : s.end].rstrip()
     if s.close_pos is not None:
         f = _frame_after(text, s.close_pos + 1, pe, nxt.open_pos if nxt else None)
-        head = text[f[0]:f[1]].lstrip(" ,")
+        head = text[f[0] : f[1]].lstrip(" ,")
         # after a quote that ends its own sentence, a capitalised frame is a new sentence, not attribution
         if not (inner.endswith(".") and head[:1].isupper()):
             att = _attribution(parsed.span(*f), "after")
@@ -187,7 +223,7 @@ def direct_attribution(text: str, parsed: Parsed, paras: list[tuple[int, int]], 
                 return att, f, "after"
     if s.open_pos is not None:
         pc = prev.close_pos if prev else None
-        if pc is not None and word_count(text[pc + 1:s.open_pos]) <= 20:
+        if pc is not None and word_count(text[pc + 1 : s.open_pos]) <= 20:
             f = (pc + 1, s.open_pos)
             att = _attribution(parsed.span(*f), "after")  # split quote: "A," X said. "B."
             if att:

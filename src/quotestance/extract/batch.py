@@ -26,8 +26,9 @@ class ExtractSummary:
 
     def line(self) -> str:
         """The summary as one key=value line."""
-        return (f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} "
-                f"seconds={self.seconds:.1f}")
+        return (
+            f"articles={self.articles} quotes={self.quotes} skipped={self.skipped} seconds={self.seconds:.1f}"
+        )
 
 
 def load_nlp(name: str) -> spacy.language.Language:
@@ -35,8 +36,10 @@ def load_nlp(name: str) -> spacy.language.Language:
     try:
         return spacy.load(name)
     except OSError as e:
-        raise SystemExit(f"error: spaCy pipeline {name!r} is not installed ({e.__class__.__name__}); "
-                         "run `make setup` or set extract.spacy_model") from None
+        raise SystemExit(
+            f"error: spaCy pipeline {name!r} is not installed ({e.__class__.__name__}); "
+            "run `make setup` or set extract.spacy_model"
+        ) from None
 
 
 def errors_path(output: str) -> Path:
@@ -57,27 +60,52 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
         if isinstance(item, Skip):
             skips.append(item)
         elif len(item.text) > cfg.max_chars:
-            skips.append(Skip(source=item.source or item.id, article_id=item.id,
-                              reason=f"article has {len(item.text):,} characters, over extract.max_chars="
-                                     f"{cfg.max_chars:,} (raise it to process the article)"))
+            skips.append(
+                Skip(
+                    source=item.source or item.id,
+                    article_id=item.id,
+                    reason=f"article has {len(item.text):,} characters, over extract.max_chars="
+                    f"{cfg.max_chars:,} (raise it to process the article)",
+                )
+            )
         else:
             articles.append(item)
             if item.meta.get("encoding_note"):
-                warnings.append({"source": item.source, "article_id": item.id, "level": "warning",
-                                 "reason": item.meta["encoding_note"]})
+                warnings.append(
+                    {
+                        "source": item.source,
+                        "article_id": item.id,
+                        "level": "warning",
+                        "reason": item.meta["encoding_note"],
+                    }
+                )
     nlp = load_nlp(cfg.spacy_model)
     n_quotes = 0
-    bar = progress_bar(total=len(articles), desc="extracting", unit="article",
-                       show=len(articles) >= cfg.progress_min_articles)
+    bar = progress_bar(
+        total=len(articles),
+        desc="extracting",
+        unit="article",
+        show=len(articles) >= cfg.progress_min_articles,
+    )
 
     def rows():
         nonlocal n_quotes
-        for art, result in extract_many(articles, nlp, n_process=cfg.n_process, batch_size=cfg.batch_size,
-                                         max_seconds=cfg.max_seconds_per_article):
+        for art, result in extract_many(
+            articles,
+            nlp,
+            n_process=cfg.n_process,
+            batch_size=cfg.batch_size,
+            max_seconds=cfg.max_seconds_per_article,
+        ):
             bar.update(1)
             if isinstance(result, Exception):
-                skips.append(Skip(source=art.source or art.id, article_id=art.id,
-                                  reason=f"extraction failed: {result.__class__.__name__}: {result}"))
+                skips.append(
+                    Skip(
+                        source=art.source or art.id,
+                        article_id=art.id,
+                        reason=f"extraction failed: {result.__class__.__name__}: {result}",
+                    )
+                )
                 continue
             for q in result:
                 n_quotes += 1
@@ -89,8 +117,18 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
     if skips or warnings or err.exists():
         with atomic_writer(err) as fh:  # rewritten every run so it never describes an older one
             for s in skips:
-                fh.write(json.dumps({"source": s.source, "article_id": s.article_id, "level": "skipped",
-                                     "reason": s.reason}, ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "source": s.source,
+                            "article_id": s.article_id,
+                            "level": "skipped",
+                            "reason": s.reason,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             for w in warnings:
                 fh.write(json.dumps(w, ensure_ascii=False) + "\n")
     return ExtractSummary(len(articles), n_quotes, len(skips), time.perf_counter() - t0)

@@ -80,9 +80,15 @@ def _gold_article(g: dict[str, Any]) -> str:
     return str(g.get("article_id") or g.get("passage_id"))  # rows from io.read_gold carry article_id
 
 
-def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: dict[str, str],
-                min_overlap: float = 0.8, kind: str | None = None, exact: bool = False,
-                strict: bool = False) -> SpanScore:
+def score_spans(
+    pred: list[dict[str, Any]],
+    gold: list[dict[str, Any]],
+    texts: dict[str, str],
+    min_overlap: float = 0.8,
+    kind: str | None = None,
+    exact: bool = False,
+    strict: bool = False,
+) -> SpanScore:
     """Rows need article_id (gold: passage_id or article_id), char_start, char_end, speaker, kind.
 
     exact=True counts a match only when the mark-stripped spans are identical.
@@ -109,8 +115,16 @@ def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: d
         aid = _gold_article(g)
         text = texts.get(aid, "")
         gs = strip_marks((g["char_start"], g["char_end"]), text)
-        bi = match_span(gs, ((i, strip_marks((int(pred[i]["char_start"]), int(pred[i]["char_end"])), text))
-                             for i in by_article.get(aid, []) if i not in used), min_overlap, exact=exact)
+        bi = match_span(
+            gs,
+            (
+                (i, strip_marks((int(pred[i]["char_start"]), int(pred[i]["char_end"])), text))
+                for i in by_article.get(aid, [])
+                if i not in used
+            ),
+            min_overlap,
+            exact=exact,
+        )
         if bi is not None:
             used.add(bi)
             matched += 1
@@ -121,12 +135,26 @@ def score_spans(pred: list[dict[str, Any]], gold: list[dict[str, Any]], texts: d
             unmatched_gold.append(g)
     neutral_pred = neutral_gold = 0
     if not strict and kind != "indirect":
-        neutral_pred = sum(1 for i, p in enumerate(pred) if i not in used and p.get("kind", "direct") == "direct"
-                           and mixed(str(p["article_id"]), int(p["char_start"]), int(p["char_end"])))
-        neutral_gold = sum(1 for g in unmatched_gold if g.get("kind") == "direct"
-                           and mixed(_gold_article(g), g["char_start"], g["char_end"]))
-    return SpanScore(len(gold) - neutral_gold, len(pred) - neutral_pred, matched, correct, same,
-                     neutral_pred + neutral_gold)
+        neutral_pred = sum(
+            1
+            for i, p in enumerate(pred)
+            if i not in used
+            and p.get("kind", "direct") == "direct"
+            and mixed(str(p["article_id"]), int(p["char_start"]), int(p["char_end"]))
+        )
+        neutral_gold = sum(
+            1
+            for g in unmatched_gold
+            if g.get("kind") == "direct" and mixed(_gold_article(g), g["char_start"], g["char_end"])
+        )
+    return SpanScore(
+        len(gold) - neutral_gold,
+        len(pred) - neutral_pred,
+        matched,
+        correct,
+        same,
+        neutral_pred + neutral_gold,
+    )
 
 
 @dataclass(frozen=True)
@@ -138,8 +166,9 @@ class GoldSetResult:
     note: str = ""
 
 
-def evaluate_goldset(name: str, gold_path: str, texts_spec: str, nlp: Any,
-                     default_article: str | None = None) -> GoldSetResult:
+def evaluate_goldset(
+    name: str, gold_path: str, texts_spec: str, nlp: Any, default_article: str | None = None
+) -> GoldSetResult:
     """Extract quotes from a gold set's texts and score them, direct and indirect, at several match rules."""
     import time
     from pathlib import Path
@@ -172,14 +201,18 @@ def evaluate_goldset(name: str, gold_path: str, texts_spec: str, nlp: Any,
 
 def format_table(results: list[GoldSetResult]) -> str:
     """A Markdown table of every gold set's scores."""
-    lines = ["| gold set | kind | match | gold | pred | matched | P | R | F1 | speaker acc |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| gold set | kind | match | gold | pred | matched | P | R | F1 | speaker acc |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         if r.note:
             lines.append(f"| {r.name} | | {r.note} | | | | | | | |")
         for kind, rule, s in r.rows:
-            lines.append(f"| {r.name} | {kind} | {rule} | {s.gold} | {s.pred} | {s.matched} | {s.precision:.3f} | "
-                         f"{s.recall:.3f} | {s.f1:.3f} | {s.speaker_accuracy:.3f} |")
+            lines.append(
+                f"| {r.name} | {kind} | {rule} | {s.gold} | {s.pred} | {s.matched} | {s.precision:.3f} | "
+                f"{s.recall:.3f} | {s.f1:.3f} | {s.speaker_accuracy:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -191,15 +224,20 @@ def eval_extract(app: EvalExtractApp) -> int:
 
     nlp = load_nlp(app.extract.spacy_model)
     names = app.only or list(app.goldsets)
-    results = [evaluate_goldset(n, g.gold, g.texts, nlp, g.default_article)
-               for n, g in app.goldsets.items() if n in names]
+    results = [
+        evaluate_goldset(n, g.gold, g.texts, nlp, g.default_article)
+        for n, g in app.goldsets.items()
+        if n in names
+    ]
     table = format_table(results)
     print(table)
     if app.output:
         with atomic_writer(app.output) as fh:
-            fh.write("# Extraction scores on the gold sets\n\nProduced by `make eval-extract` "
-                     f"(`quotestance-eval-extract output={app.output}`); extractor "
-                     f"`{extractor_version(nlp)}`. Span P/R/F1 by character overlap (quotation marks "
-                     "stripped), speaker accuracy on matched quotes; definitions as in "
-                     "`../shared/tools/eval_extract.py`.\n\n" + table + "\n")
+            fh.write(
+                "# Extraction scores on the gold sets\n\nProduced by `make eval-extract` "
+                f"(`quotestance-eval-extract output={app.output}`); extractor "
+                f"`{extractor_version(nlp)}`. Span P/R/F1 by character overlap (quotation marks "
+                "stripped), speaker accuracy on matched quotes; definitions as in "
+                "`../shared/tools/eval_extract.py`.\n\n" + table + "\n"
+            )
     return 0

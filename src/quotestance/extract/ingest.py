@@ -29,7 +29,9 @@ JSONL_SUFFIXES = {".jsonl"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 _META_KEYS = ("title", "date", "outlet", "url", "event")
-MAX_BYTES = 16 * 2**20  # a text or HTML file over this is skipped unread (4x extract.max_chars' default in UTF-8)
+MAX_BYTES = (
+    16 * 2**20
+)  # a text or HTML file over this is skipped unread (4x extract.max_chars' default in UTF-8)
 MAX_LINE_BYTES = 16 * 2**20  # one JSONL row
 MAX_FRONT_CHARS = 64 * 2**10  # front matter holds a few fields, never a document
 
@@ -73,13 +75,22 @@ def decode(raw: bytes) -> tuple[str | None, str | None]:
         bad = loose.count("\ufffd") - raw.decode("utf-8-sig", errors="ignore").count("\ufffd")
         valid_multibyte = sum(1 for c in loose if ord(c) > 0x7F and c != "\ufffd")
         if valid_multibyte and bad <= max(3, valid_multibyte // 10):
-            text, note = loose, f"not valid UTF-8 ({bad} bad byte sequence(s), first at byte {e.start}); " \
-                                "kept as UTF-8 with U+FFFD in their place"
+            text, note = (
+                loose,
+                f"not valid UTF-8 ({bad} bad byte sequence(s), first at byte {e.start}); "
+                "kept as UTF-8 with U+FFFD in their place",
+            )
         else:
             try:
-                text, note = raw.decode("cp1252"), f"not UTF-8 ({e.reason} at byte {e.start}); decoded as cp1252"
+                text, note = (
+                    raw.decode("cp1252"),
+                    f"not UTF-8 ({e.reason} at byte {e.start}); decoded as cp1252",
+                )
             except UnicodeDecodeError:
-                text, note = raw.decode("latin-1"), f"not UTF-8 ({e.reason} at byte {e.start}); decoded as latin-1"
+                text, note = (
+                    raw.decode("latin-1"),
+                    f"not UTF-8 ({e.reason} at byte {e.start}); decoded as latin-1",
+                )
     controls = sum(1 for c in text[:8192] if ord(c) < 32 and c not in "\n\r\t\f")
     if controls > 0.05 * max(1, min(len(text), 8192)):
         return None, "binary file (control characters)"
@@ -115,7 +126,7 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         raise FrontMatterError("front matter nested too deep") from None
     except yaml.YAMLError:
         return {}, text  # not front matter after all: keep the text whole
-    return (meta if isinstance(meta, dict) else {}), text[m.end():]
+    return (meta if isinstance(meta, dict) else {}), text[m.end() :]
 
 
 def make_article(aid: str, text: str, meta: dict, source: str) -> Article | Skip:
@@ -131,15 +142,27 @@ def _html_article(path: Path, html: str) -> Article | Skip:
     import trafilatura  # imported here: only HTML inputs pay for it
 
     try:
-        doc = trafilatura.bare_extraction(html, include_comments=False, include_tables=False, with_metadata=True)
+        doc = trafilatura.bare_extraction(
+            html, include_comments=False, include_tables=False, with_metadata=True
+        )
     except Exception as e:  # noqa: BLE001 - a page trafilatura cannot parse is one skipped input, not a dead batch
-        return Skip(source=str(path), reason=f"HTML extraction failed: {type(e).__name__}: {e}"[:300],
-                    article_id=path.stem)
+        return Skip(
+            source=str(path),
+            reason=f"HTML extraction failed: {type(e).__name__}: {e}"[:300],
+            article_id=path.stem,
+        )
     text = (getattr(doc, "text", None) if doc is not None else None) or ""
     if not text.strip():
-        return Skip(source=str(path), reason="HTML holds no main text (only scripts, navigation or boilerplate)",
-                    article_id=path.stem)
-    meta = {"title": getattr(doc, "title", None), "date": getattr(doc, "date", None), "url": getattr(doc, "url", None)}
+        return Skip(
+            source=str(path),
+            reason="HTML holds no main text (only scripts, navigation or boilerplate)",
+            article_id=path.stem,
+        )
+    meta = {
+        "title": getattr(doc, "title", None),
+        "date": getattr(doc, "date", None),
+        "url": getattr(doc, "url", None),
+    }
     return make_article(path.stem, text, meta, str(path))
 
 
@@ -158,8 +181,11 @@ def read_file(path: Path) -> Iterator[Article | Skip]:
         yield from _jsonl_articles(path)
         return
     if st.st_size > MAX_BYTES:
-        yield Skip(source=str(path), reason=f"file is {st.st_size:,} bytes, over {MAX_BYTES:,}: not read",
-                   article_id=path.stem)
+        yield Skip(
+            source=str(path),
+            reason=f"file is {st.st_size:,} bytes, over {MAX_BYTES:,}: not read",
+            article_id=path.stem,
+        )
         return
     try:
         with open(path, "rb") as fh:
@@ -168,7 +194,9 @@ def read_file(path: Path) -> Iterator[Article | Skip]:
         yield Skip(source=str(path), reason=f"cannot read file: {e.strerror}")
         return
     if len(raw) > MAX_BYTES:
-        yield Skip(source=str(path), reason=f"file is over {MAX_BYTES:,} bytes: not read", article_id=path.stem)
+        yield Skip(
+            source=str(path), reason=f"file is over {MAX_BYTES:,} bytes: not read", article_id=path.stem
+        )
         return
     text, note = decode(raw)
     if text is None:
@@ -224,7 +252,9 @@ def _jsonl_row(line: str, where: str, stem: str, n: int) -> Article | Skip:
         return Skip(source=where, reason="JSONL row has no string field 'text'")
     metadata = row.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
-        return Skip(source=where, reason=f"JSONL row's 'metadata' is {type(metadata).__name__}, not an object")
+        return Skip(
+            source=where, reason=f"JSONL row's 'metadata' is {type(metadata).__name__}, not an object"
+        )
     aid = row.get("id") if row.get("id") not in (None, "") else row.get("article_id")
     if aid is not None and not isinstance(aid, (str, int)):
         return Skip(source=where, reason=f"JSONL row's id is {type(aid).__name__}, not a string")
@@ -260,11 +290,14 @@ def _unique(art: Article, path: Path, base: Path, seen: dict[str, str]) -> Artic
         return art
     from dataclasses import replace
 
-    line = art.source[len(str(path)):] if art.source and art.source.startswith(f"{path}:") else ""
+    line = art.source[len(str(path)) :] if art.source and art.source.startswith(f"{path}:") else ""
     implicit = art.id == path.stem or (line and art.id == f"{path.stem}-{line[1:]}")
     if not implicit:
-        return Skip(source=art.source or str(path), article_id=None,
-                    reason=f"duplicate article id {art.id!r}: already read from {seen[art.id]}")
+        return Skip(
+            source=art.source or str(path),
+            article_id=None,
+            reason=f"duplicate article id {art.id!r}: already read from {seen[art.id]}",
+        )
     rel = path.relative_to(base).with_suffix("").as_posix() if path.is_relative_to(base) else path.stem
     new = rel + line
     k, candidate = 1, new

@@ -12,14 +12,48 @@ from spacy.tokens import Doc, Span
 from quotestance.extract.parse import doc_text
 
 # titles that name the same office ("its creator" is the founder the article introduced)
-ROLE_SYNONYMS = {"creator": "founder", "cofounder": "founder", "co-founder": "founder", "boss": "ceo",
-                 "spokesman": "spokesperson", "spokeswoman": "spokesperson", "attorney": "lawyer",
-                 "counsel": "lawyer", "chairwoman": "chairman", "chair": "chairman", "head": "director"}
-TITLES = {"mr", "mrs", "ms", "dr", "prof", "sir", "dame", "sgt", "lt", "col", "gen", "capt", "det", "insp", "supt",
-          "cmdr", "gov", "sen", "rep", "rev", "fr", "hon"}
+ROLE_SYNONYMS = {
+    "creator": "founder",
+    "cofounder": "founder",
+    "co-founder": "founder",
+    "boss": "ceo",
+    "spokesman": "spokesperson",
+    "spokeswoman": "spokesperson",
+    "attorney": "lawyer",
+    "counsel": "lawyer",
+    "chairwoman": "chairman",
+    "chair": "chairman",
+    "head": "director",
+}
+TITLES = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sir",
+    "dame",
+    "sgt",
+    "lt",
+    "col",
+    "gen",
+    "capt",
+    "det",
+    "insp",
+    "supt",
+    "cmdr",
+    "gov",
+    "sen",
+    "rep",
+    "rev",
+    "fr",
+    "hon",
+}
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
-    r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$", re.I)
+    r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$",
+    re.I,
+)
 _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 
 
@@ -93,14 +127,20 @@ class NameIndex:
     def person_before(self, pos: int, window: int = 1500) -> Mention | None:
         """'he'/'she': the closest earlier named person who spoke or acted; full names (two words or more)
         first, since a one-word "person" is often a site or group the tagger took for one."""
-        pool = [m for m in self.speakers + self.subjects + self.people
-                if m.pos < pos and m.is_person and m.name[:1].isupper()]
+        pool = [
+            m
+            for m in self.speakers + self.subjects + self.people
+            if m.pos < pos and m.is_person and m.name[:1].isupper()
+        ]
         full = [m for m in pool if len(m.name.split()) >= 2 and pos - m.pos <= window]
         cands = full or pool
         # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
         spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
-        return max(cands, key=lambda m: ((m.pos, m.name, m.is_person) in spoke, m.pos)) if cands and full \
+        return (
+            max(cands, key=lambda m: ((m.pos, m.name, m.is_person) in spoke, m.pos))
+            if cands and full
             else (max(cands, key=lambda m: m.pos) if cands else None)
+        )
 
     def org_before(self, pos: int, window: int = 1500) -> Mention | None:
         """'the company': the last organisation that spoke nearby, else the last one named twice or more."""
@@ -110,8 +150,9 @@ class NameIndex:
         counts: dict[str, int] = {}
         for m in self.orgs:
             counts[m.name] = counts.get(m.name, 0) + 1
-        cands = [m for m in self.orgs if m.pos < pos and counts[m.name] >= 2] or \
-            [m for m in self.orgs if m.pos < pos]
+        cands = [m for m in self.orgs if m.pos < pos and counts[m.name] >= 2] or [
+            m for m in self.orgs if m.pos < pos
+        ]
         return max(cands, key=lambda m: m.pos) if cands else None
 
 
@@ -139,7 +180,9 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 idx.full_names.setdefault(toks[0].lower(), full)
             idx.people.append(Mention(ent.start_char + offset, full, True))
             root = ent.root
-            if root.dep_ in ("nsubj", "nsubjpass") or (root.dep_ == "appos" and root.head.dep_.startswith("nsubj")):
+            if root.dep_ in ("nsubj", "nsubjpass") or (
+                root.dep_ == "appos" and root.head.dep_.startswith("nsubj")
+            ):
                 idx.subjects.append(Mention(ent.start_char + offset, full, True))
             _register_role(idx, ent, full)
         elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
@@ -152,8 +195,8 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
     text = doc_text(doc)
     words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
     run: list[str] = []
-    for k, (w, s, e) in enumerate(words + [("", 0, 0)]):
-        adjacent = run and k > 0 and text[words[k - 1][2]:s] == " "
+    for k, (w, s, _e) in enumerate(words + [("", 0, 0)]):
+        adjacent = run and k > 0 and text[words[k - 1][2] : s] == " "
         if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST and (adjacent or not run):
             run.append(w)
             continue
@@ -171,11 +214,57 @@ def _register_run(idx: NameIndex, run: list[str]) -> None:
 
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
-_NOT_FIRST = {"the", "a", "an", "in", "on", "at", "for", "but", "and", "when", "after", "before", "if", "as",
-              "since", "while", "with", "by", "from", "to", "of", "this", "that", "last", "next", "every",
-              "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
-              "february", "march", "april", "may", "june", "july", "august", "september", "october",
-              "november", "december", "mr", "mrs", "ms", "dr"}
+_NOT_FIRST = {
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "for",
+    "but",
+    "and",
+    "when",
+    "after",
+    "before",
+    "if",
+    "as",
+    "since",
+    "while",
+    "with",
+    "by",
+    "from",
+    "to",
+    "of",
+    "this",
+    "that",
+    "last",
+    "next",
+    "every",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+}
 
 
 def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
@@ -183,12 +272,12 @@ def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
     role_span = None
     for child in ent.root.children:
         if child.dep_ == "appos" and child.i > ent.end - 1:
-            role_span = ent.doc[child.left_edge.i: child.right_edge.i + 1]
+            role_span = ent.doc[child.left_edge.i : child.right_edge.i + 1]
             break
     if role_span is None:
         left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
         if left:
-            role_span = ent.doc[left[0].i: ent.start]
+            role_span = ent.doc[left[0].i : ent.start]
     if role_span is None or len(role_span) > 12:
         return
     role = role_span.text.strip(" ,")

@@ -65,7 +65,7 @@ def chunk_text(text: str, limit: int = MAX_CHUNK_CHARS) -> list[tuple[str, int]]
             pieces.append((text[start:end], start))
             start = ps
         while pe - start > limit:
-            pieces.append((text[start:start + limit], start))
+            pieces.append((text[start : start + limit], start))
             start += limit
         end = pe
     if end > start:

@@ -45,7 +45,7 @@ def paragraphs(text: str) -> list[tuple[int, int]]:
     sep = re.compile(r"\n[ \t]*\n\s*") if re.search(r"\n[ \t]*\n", text) else re.compile(r"\n+")
     out, pos = [], 0
     for m in sep.finditer(text):
-        if text[pos:m.start()].strip():
+        if text[pos : m.start()].strip():
             out.append((pos, m.start()))
         pos = m.end()
     if text[pos:].strip():
@@ -99,7 +99,9 @@ def _double_spans(text: str, paras: list[tuple[int, int]]) -> list[Span]:
                 carry = None
                 state = None
             else:  # a second opening mark inside a quote: the first one was never closed
-                spans.append(Span(state + 1, _trim_end(text, state + 1, i), state, None, p, flags=["unclosed"]))
+                spans.append(
+                    Span(state + 1, _trim_end(text, state + 1, i), state, None, p, flags=["unclosed"])
+                )
                 state = i
         if carry is not None and (not spans or spans[-1].paragraph != p):
             carry = None
@@ -111,7 +113,7 @@ def _double_spans(text: str, paras: list[tuple[int, int]]) -> list[Span]:
             if carry is not None and state == ps:
                 spans[-1].prev_segment = carry
             carry = len(spans) - 1 if flag == "continues" else None
-    return [s for s in spans if text[s.start:s.end].strip()]
+    return [s for s in spans if text[s.start : s.end].strip()]
 
 
 def _trim_end(text: str, s: int, e: int) -> int:
@@ -151,11 +153,11 @@ def _single_spans(text: str, paras: list[tuple[int, int]], taken: list[tuple[int
             if (i >= 0 and o < reach[i]) or (spans and spans[-1].start <= o <= spans[-1].end):
                 continue
             k = bisect_left(closers, o + 2)
-            for c in closers[k:k + MAX_SINGLE_CANDIDATES]:
+            for c in closers[k : k + MAX_SINGLE_CANDIDATES]:
                 if c - o > MAX_SINGLE_CHARS:
                     break
                 nxt = text[c + 1] if c + 1 < pe else " "
-                inner = text[o + 1:c]
+                inner = text[o + 1 : c]
                 if "‘" in inner:
                     break  # another opener inside: these are apostrophes ("rock ‘n’ roll"), not a quote
                 if inner.endswith(("s", "S")) and not re.search(r"[.,!?]$", inner):
@@ -175,18 +177,23 @@ INTRO_END = re.compile(r":[\s\u00a0Â]*$")
 _DOC_REF = re.compile(
     r"^(?:(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her|their))\s+|[^.]{0,40}\b(?:the|her|his|their) )"
     r"(?:[\w-]+\s+){0,2}"
-    r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece|submission)\b")
+    r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece|submission)\b"
+)
 # a paragraph that reports rather than continues a block quote: quote marks, a reporting verb, or a
 # reference to the document itself ("The essay drew replies", "In an interview, Vollmer said")
 _NARRATION = re.compile(
     r"[\"“”]|\b(?:said|says|wrote|writes|told|tells|added|according to|replied|responded|argued)\b|"
     r"^(?:The|That|His|Her|Their|Its|In (?:a|an|the|his|her))\s+(?:\w+\s+){0,2}"
-    r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece)\b")
+    r"(?:post|essay|letter|statement|reply|blog|column|op-ed|article|interview|note|message|piece)\b"
+)
 MAX_BLOCK_PARAGRAPHS = 8
 _SOFT_BREAK = re.compile(r"(?<=[.!?])[ \t\u00a0]{2,}(?=\S)")
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I’m|we|We|our|Our|us|my|My|you|You|your|Your)\b")
-_INTRO_CUE = re.compile(r"\b(?:wrote|writes|said|says|stated|states|reads|read|added|posted|tweeted|statement|post|"
-                        r"letter|note|message|email|blog)\b[^.]*:\s*$", re.I)
+_INTRO_CUE = re.compile(
+    r"\b(?:wrote|writes|said|says|stated|states|reads|read|added|posted|tweeted|statement|post|"
+    r"letter|note|message|email|blog)\b[^.]*:\s*$",
+    re.I,
+)
 
 
 def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> list[Span]:
@@ -198,7 +205,7 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
         prev_s, prev_e = paras[p - 1]
         if p in covered or not INTRO_END.search(text[prev_s:prev_e]):
             continue
-        if any(ch in DOUBLE for ch in text[ps:min(pe, ps + 2)]) or len(text[ps:pe].split()) < 4:
+        if any(ch in DOUBLE for ch in text[ps : min(pe, ps + 2)]) or len(text[ps:pe].split()) < 4:
             continue
         intro = text[prev_s:prev_e]
         if not (_INTRO_CUE.search(intro) or _FIRST_PERSON.search(text[ps:pe])):
@@ -217,8 +224,13 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
             qs, qe = paras[q]
             para = text[qs:qe]
             voice = _FIRST_PERSON.search(para)
-            if q in covered or INTRO_END.search(para) or _DOC_REF.search(para) or any(c in DOUBLE for c in para) \
-                    or (_NARRATION.search(para) and not voice):
+            if (
+                q in covered
+                or INTRO_END.search(para)
+                or _DOC_REF.search(para)
+                or any(c in DOUBLE for c in para)
+                or (_NARRATION.search(para) and not voice)
+            ):
                 if _DOC_REF.search(para):
                     personal = len(run)
                 break

@@ -13,17 +13,25 @@ from quotestance.extract.parse import Parsed, doc_text, word_count
 from quotestance.extract.quotes import DOUBLE, Span
 
 # reporting verbs that take a clausal complement ("X argued that ...")
-INDIRECT_VERBS = frozenset("""
+INDIRECT_VERBS = frozenset(
+    """
 say tell add argue claim warn insist explain note state declare stress emphasise emphasize contend
 maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
 threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
 believe accuse charge
-""".split())
+""".split()
+)
 # (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
 ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition"}
 # speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
-ACT_PHRASES = {"accuse": ("dobj", None), "welcome": ("dobj", None), "blame": ("dobj", None),
-               "claim": ("xcomp", None), "join": ("dobj", "calls"), "testify": ("prep", "in")}
+ACT_PHRASES = {
+    "accuse": ("dobj", None),
+    "welcome": ("dobj", None),
+    "blame": ("dobj", None),
+    "claim": ("xcomp", None),
+    "join": ("dobj", "calls"),
+    "testify": ("prep", "in"),
+}
 
 
 def _complement(verb: Token) -> Token | None:
@@ -40,7 +48,7 @@ def _complement(verb: Token) -> Token | None:
     if marks & _ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
         return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
     if comp.i < verb.i:
-        gap = verb.doc[comp.right_edge.i + 1: verb.i]
+        gap = verb.doc[comp.right_edge.i + 1 : verb.i]
         if any(t.text in DOUBLE for t in gap) or len(gap) > 8:
             return None
     return comp
@@ -51,14 +59,21 @@ def _core(toks: list[Token]) -> list[Token]:
     relative clause (", the message board where ...", ", which ..."), a "such as" list; never past a
     paragraph break (a headline the parser glued on)."""
     for k, t in enumerate(toks):
-        if "\n" in t.text or (k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text): t.idx]):
+        if "\n" in t.text or (
+            k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
+        ):
             return toks[:k]
-        if k > 2 and toks[k - 1].text == "," and (
+        if (
+            k > 2
+            and toks[k - 1].text == ","
+            and (
                 (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
                 or t.lower_ in ("which", "who", "whose", "where")
                 or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
-                or t.dep_ == "appos"):
-            return toks[:k - 1]
+                or t.dep_ == "appos"
+            )
+        ):
+            return toks[: k - 1]
     return toks
 
 
@@ -72,14 +87,22 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     toks = [t for t in comp.subtree]
     if comp.i > verb.i:
         for c in verb.rights:
-            if (c.dep_ == "conj" and c.pos_ == "VERB" and c.i > comp.right_edge.i
-                    and not any(x.dep_.startswith("nsubj") for x in c.children)
-                    and c.lemma_.lower() not in INDIRECT_VERBS):
-                toks = [t for t in verb.doc[comp.left_edge.i: c.right_edge.i + 1]]
+            if (
+                c.dep_ == "conj"
+                and c.pos_ == "VERB"
+                and c.i > comp.right_edge.i
+                and not any(x.dep_.startswith("nsubj") for x in c.children)
+                and c.lemma_.lower() not in INDIRECT_VERBS
+            ):
+                toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
                 break
     toks = _core(toks)
-    while toks and (toks[0].dep_ == "mark" and toks[0].lower_ in ("that", "whether", "if")
-                    or toks[0].is_punct or toks[0].lower_ in ("“", '"')):
+    while toks and (
+        toks[0].dep_ == "mark"
+        and toks[0].lower_ in ("that", "whether", "if")
+        or toks[0].is_punct
+        or toks[0].lower_ in ("“", '"')
+    ):
         toks = toks[1:]
     while toks and (toks[-1].is_punct or toks[-1].is_space):
         toks = toks[:-1]
@@ -88,11 +111,42 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
 
 
-_ADVERBIAL_MARKS = {"after", "before", "because", "since", "while", "when", "as", "although", "though", "until",
-                    "once", "unless", "whereas"}
-REPORT_FALLBACK = {"say", "tell", "argue", "claim", "insist", "warn", "contend", "maintain", "acknowledge",
-                   "admit", "suggest", "stress", "explain", "note", "predict", "conclude", "allege", "assert",
-                   "concede"}
+_ADVERBIAL_MARKS = {
+    "after",
+    "before",
+    "because",
+    "since",
+    "while",
+    "when",
+    "as",
+    "although",
+    "though",
+    "until",
+    "once",
+    "unless",
+    "whereas",
+}
+REPORT_FALLBACK = {
+    "say",
+    "tell",
+    "argue",
+    "claim",
+    "insist",
+    "warn",
+    "contend",
+    "maintain",
+    "acknowledge",
+    "admit",
+    "suggest",
+    "stress",
+    "explain",
+    "note",
+    "predict",
+    "conclude",
+    "allege",
+    "assert",
+    "concede",
+}
 
 
 def _unasserted(verb: Token) -> bool:
@@ -105,6 +159,7 @@ def _unasserted(verb: Token) -> bool:
     if verb.tag_ == "VBN" and verb.dep_ in ("advcl", "ROOT") and verb.i == verb.sent.start:
         return True
     return _inside_quote(verb)
+
 
 def _quote_marks(doc: Doc) -> tuple[list[int], list[int], list[tuple[int, int, int]]]:
     """Per doc, once: newline positions, double-mark positions, and running (open, close, straight) counts."""
@@ -152,15 +207,16 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
     sent_end = verb.sent.end
     k = verb.i + 1
     doc = verb.doc
-    if any(t.text in DOUBLE for t in doc[max(verb.sent.start, verb.i - 6): verb.i]):
+    if any(t.text in DOUBLE for t in doc[max(verb.sent.start, verb.i - 6) : verb.i]):
         return None  # '“…,” Prince told The Hill in September': the verb attributes a direct quote
     while k < sent_end:  # skip "on Monday", "at the time", "in a statement", "reporters", "that"
         t = doc[k]
         top = t  # the phrase this token belongs to, as a child of the verb
         while top.head.i != verb.i and top.head.i != top.i and top.head.i > verb.i:
             top = top.head
-        if top.head.i == verb.i and (top.dep_ in ("prep", "dative", "npadvmod")
-                                 or (top.dep_ == "dobj" and verb.lemma_ == "tell")):
+        if top.head.i == verb.i and (
+            top.dep_ in ("prep", "dative", "npadvmod") or (top.dep_ == "dobj" and verb.lemma_ == "tell")
+        ):
             k = top.right_edge.i + 1
         elif t.is_punct and t.text == ",":
             return None  # "said, adding ...": not a report clause
@@ -183,7 +239,11 @@ def _according_clause(t: Token) -> tuple[int, int] | None:
     phrase_end = max(c.right_edge.i for c in [t, *t.subtree])
     before = [x for x in sent if x.i < t.i]
     after = [x for x in sent if x.i > phrase_end]
-    side = after if word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before)) else before
+    side = (
+        after
+        if word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before))
+        else before
+    )
     side = [x for x in side if not x.is_space]
     while side and (side[0].is_punct or side[0].lower_ in ("and", "but")):
         side = side[1:]
@@ -244,23 +304,35 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 continue  # "called out", "called off": not a demand
             if not any(c.dep_ == "nsubj" for c in t.children) and t.dep_ not in ("conj", "xcomp"):
                 continue  # "the man accused of ...": a passive participle, nobody is speaking
-            if _unasserted(t) or (lemma in ("ask", "urge", "press", "implore", "beg")
-                                  and not any(c.dep_ in ("dobj", "dative") for c in t.children)):
+            if _unasserted(t) or (
+                lemma in ("ask", "urge", "press", "implore", "beg")
+                and not any(c.dep_ in ("dobj", "dative") for c in t.children)
+            ):
                 continue  # "asked not to be named", "Asked whether ...": no demand of anyone
             if lemma == "describe" and not any(c.lower_ == "as" for c in t.subtree):
                 continue  # "described a tense call" tells a story; "described X as Y" says something
-            comp = next((c for c in t.children if (lemma == "call" and c.dep_ == "prep" and c.lower_ in ("for", "on"))
-                         or (lemma not in ("call",) and c.dep_ in ("xcomp", "ccomp"))
-                         or (lemma in ACT_PHRASES and c.dep_ == ACT_PHRASES[lemma][0]
-                             and (ACT_PHRASES[lemma][1] is None or c.lower_ == ACT_PHRASES[lemma][1]))
-                         or (lemma == "demand" and c.dep_ == "dobj")), None)
+            comp = next(
+                (
+                    c
+                    for c in t.children
+                    if (lemma == "call" and c.dep_ == "prep" and c.lower_ in ("for", "on"))
+                    or (lemma not in ("call",) and c.dep_ in ("xcomp", "ccomp"))
+                    or (
+                        lemma in ACT_PHRASES
+                        and c.dep_ == ACT_PHRASES[lemma][0]
+                        and (ACT_PHRASES[lemma][1] is None or c.lower_ == ACT_PHRASES[lemma][1])
+                    )
+                    or (lemma == "demand" and c.dep_ == "dobj")
+                ),
+                None,
+            )
             if comp is None:
                 continue
             last = max(x.i for x in comp.subtree)
             if comp.dep_ in ("prep", "dobj"):
                 # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase
                 last = max([last] + [x.right_edge.i for x in t.rights if x.dep_ in ("xcomp", "prep", "oprd")])
-            toks = _core([x for x in t.doc[t.i: last + 1]])
+            toks = _core([x for x in t.doc[t.i : last + 1]])
             while toks and toks[-1].is_punct:
                 toks.pop()
             if len(toks) >= 4:
@@ -275,7 +347,7 @@ def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
     off = next(o for d, o in parsed.chunks if d is subj.doc)
     pos = subj.idx + off
     a, b = (min(start, pos), max(end, pos))
-    return doc_text(subj.doc)[a - off: b - off]
+    return doc_text(subj.doc)[a - off : b - off]
 
 
 def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tuple[int, int, Token, str]]:

@@ -31,8 +31,13 @@ def strip_marks(span: tuple[int, int], text: str) -> tuple[int, int]:
     return s, e
 
 
-def match_span(span: tuple[int, int], candidates: Iterable[tuple[K, tuple[int, int]]], min_overlap: float,
-               exact: bool = False, first: bool = False) -> K | None:
+def match_span(
+    span: tuple[int, int],
+    candidates: Iterable[tuple[K, tuple[int, int]]],
+    min_overlap: float,
+    exact: bool = False,
+    first: bool = False,
+) -> K | None:
     """The key of the candidate span overlapping `span` most, if that overlap is at least `min_overlap`, else None.
 
     Candidates are (key, span) pairs, tried in order (a lazy iterable is read only as far as needed); among

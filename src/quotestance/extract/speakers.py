@@ -15,28 +15,71 @@ from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex,
 
 # Verbs that attribute speech in news text (lemmas). Kept broad: they only fire next to a quote or
 # with a clausal complement.
-SPEECH_VERBS = frozenset("""
+SPEECH_VERBS = frozenset(
+    """
 say tell add tweet write post argue claim warn insist explain note state declare announce stress
 emphasise emphasize contend maintain acknowledge admit concede allege assert report confirm deny reply
 respond answer ask urge demand continue recall predict suggest complain vow threaten promise pledge
 observe remark conclude testify caution counter retort quip joke lament boast accuse charge agree
 argue blog text email message posit reiterate repeat underline mention describe call told says
 reference dub brand label term quote read rule
-""".split())
+""".split()
+)
 PRONOUNS = {"he", "she", "they", "it", "we", "i", "him", "her", "them"}
 PERSON_PRONOUNS = {"he", "she", "him", "her", "i"}
 # head nouns that name an organisation by its kind ("the company said")
 ORG_NOUNS = {
-    "company", "firm", "group", "collective", "organisation", "organization", "registrar", "host", "provider",
-    "service", "platform", "app", "network", "startup", "business", "agency", "ministry", "department",
-    "court", "police", "government", "campaign", "charity", "foundation", "coalition", "association",
-    "hackers", "hacktivists", "activists", "site", "forum", "board", "operator", "developer", "company's",
+    "company",
+    "firm",
+    "group",
+    "collective",
+    "organisation",
+    "organization",
+    "registrar",
+    "host",
+    "provider",
+    "service",
+    "platform",
+    "app",
+    "network",
+    "startup",
+    "business",
+    "agency",
+    "ministry",
+    "department",
+    "court",
+    "police",
+    "government",
+    "campaign",
+    "charity",
+    "foundation",
+    "coalition",
+    "association",
+    "hackers",
+    "hacktivists",
+    "activists",
+    "site",
+    "forum",
+    "board",
+    "operator",
+    "developer",
+    "company's",
 }
 # collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
-GROUP_NOUNS = {"group", "collective", "hackers", "hacktivists", "activists", "campaign", "coalition", "movement"}
+GROUP_NOUNS = {
+    "group",
+    "collective",
+    "hackers",
+    "hacktivists",
+    "activists",
+    "campaign",
+    "coalition",
+    "movement",
+}
 # nouns that can speak for themselves; any other common noun as a subject ("the move", "the reason")
 # is the parser picking the wrong word, and resolves to nobody
-PERSON_NOUNS = set("""
+PERSON_NOUNS = set(
+    """
 person people source sources official officials spokesperson spokesman spokeswoman spokespeople representative
 lawyer lawyers attorney attorneys counsel founder cofounder co-founder executive executives chief ceo president
 chairman chairwoman chair minister secretary officer officers police detective investigator investigators
@@ -53,32 +96,66 @@ attacker man woman men women friend fan fans founder trustee regulator regulator
 plaintiff plaintiffs complainant complainants defendant defendants petitioner petitioners claimant appellant
 ally allies follower followers group groups campaign organizer organiser organizers organisers volunteer
 court government ministry agency police company firm
-""".split())
-INANIMATE_NOUNS = set("""
+""".split()
+)
+INANIMATE_NOUNS = set(
+    """
 move reason decision step action case issue problem question fact result change news idea point plan policy
 law rule bill act measure situation thing way time day week year list number figure video footage content
 material site's evidence process system approach effect attack shooting violence riot ban block removal
-""".split())
+""".split()
+)
 # documents that speak for whoever issued them ("a statement from the company said")
-DOCUMENT_NOUNS = {"statement", "email", "letter", "post", "blog", "tweet", "message", "release", "note",
-                  "notice", "memo", "filing", "complaint", "ruling", "order", "judgment", "judgement", "report",
-                  "announcement", "update", "thread", "video", "website", "page", "lawsuit", "suit"}
+DOCUMENT_NOUNS = {
+    "statement",
+    "email",
+    "letter",
+    "post",
+    "blog",
+    "tweet",
+    "message",
+    "release",
+    "note",
+    "notice",
+    "memo",
+    "filing",
+    "complaint",
+    "ruling",
+    "order",
+    "judgment",
+    "judgement",
+    "report",
+    "announcement",
+    "update",
+    "thread",
+    "video",
+    "website",
+    "page",
+    "lawsuit",
+    "suit",
+}
+
 
 def _is_name_token(t: Token) -> bool:
     return t.pos_ == "PROPN" and t.text[:1].isupper()
-
 
 
 def noun_phrase(tok: Token) -> Span:
     """The phrase a subject token heads, without relative clauses, appositions or trailing prepositions,
     except 'one of X' / 'spokesperson for X' where the organisation is the point."""
     doc = tok.doc
-    left = min([tok.i] + [t.i for t in tok.lefts if t.dep_ in ("compound", "amod", "det", "poss", "nmod", "case")
-                          or t.dep_ == "poss"])
+    left = min(
+        [tok.i]
+        + [
+            t.i
+            for t in tok.lefts
+            if t.dep_ in ("compound", "amod", "det", "poss", "nmod", "case") or t.dep_ == "poss"
+        ]
+    )
     for t in tok.lefts:
         if t.dep_ == "poss":
             left = min(left, t.left_edge.i)
-    return doc[left: tok.i + 1]
+    return doc[left : tok.i + 1]
 
 
 def entity_in(span: Span, labels: tuple[str, ...] = ("PERSON", "ORG", "NORP", "GPE")) -> Span | None:
@@ -113,22 +190,39 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if subject.head.pos_ == "PROPN" and subject.head.i != subject.i:
             subject = subject.head
         else:
-            nxt = [t for t in subject.doc[subject.i + 1: subject.i + 5] if t.pos_ == "PROPN"]
+            nxt = [t for t in subject.doc[subject.i + 1 : subject.i + 5] if t.pos_ == "PROPN"]
             if nxt:
                 subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
     np = noun_phrase(subject)
     role, org = _appos_role(subject)
     # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker
     for child in subject.children:
-        if child.dep_ == "appos" and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN") \
-                and subject.pos_ == "NOUN":
+        if (
+            child.dep_ == "appos"
+            and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN")
+            and subject.pos_ == "NOUN"
+        ):
             ent = entity_in(noun_phrase(child), ("PERSON",))
             name = idx.canonical(clean_name(ent.text if ent is not None else noun_phrase(child).text))
             org = next((e.text for e in np.ents if e.label_ == "ORG"), None)
             return Speaker(name, clean_name(np.text) if np.text else None, org, True)
     # "one of the major Anonymous Twitter accounts", "a spokesperson for Kestrel": the named part speaks
-    if subject.lower_ in ("one", "some", "many", "spokesperson", "spokesman", "spokeswoman", "representative",
-                          "member", "members", "spokespeople", "official", "officials", "lawyer", "lawyers"):
+    if subject.lower_ in (
+        "one",
+        "some",
+        "many",
+        "spokesperson",
+        "spokesman",
+        "spokeswoman",
+        "representative",
+        "member",
+        "members",
+        "spokespeople",
+        "official",
+        "officials",
+        "lawyer",
+        "lawyers",
+    ):
         for child in subject.children:
             if child.dep_ == "prep" and child.lower_ in ("of", "for", "from", "at"):
                 pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
@@ -137,7 +231,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                     if inner is not None:
                         name = clean_name(inner.text)
                         if subject.lower_ in ("one", "some", "many", "member", "members"):
-                            whole = subject.doc[subject.left_edge.i: subject.right_edge.i + 1]
+                            whole = subject.doc[subject.left_edge.i : subject.right_edge.i + 1]
                             return Speaker(name, role=whole.text, org=name, is_person=False)
                         return Speaker(name, role=subject.text, org=name, is_person=False)
     ent = entity_in(np, ("PERSON", "ORG"))
@@ -164,7 +258,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks
         for child in subject.children:
             if child.dep_ == "poss" or (child.dep_ == "prep" and child.lower_ in ("from", "by", "of")):
-                target = child if child.dep_ == "poss" else next((c for c in child.children if c.dep_ == "pobj"), None)
+                target = (
+                    child
+                    if child.dep_ == "poss"
+                    else next((c for c in child.children if c.dep_ == "pobj"), None)
+                )
                 if target is not None and target.lower_ not in ("its", "their", "his", "her"):
                     return resolve(target, idx, pos)
         m = idx.recent_speaker(pos)  # "the statement said": whoever was last reported speaking nearby
@@ -173,9 +271,17 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
         return Speaker(name, r, o, True)
     poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
-    if poss is not None and subject.pos_ == "NOUN" and (poss.ent_type_ == "ORG" or poss.lemma_.lower() in ORG_NOUNS):
+    if (
+        poss is not None
+        and subject.pos_ == "NOUN"
+        and (poss.ent_type_ == "ORG" or poss.lemma_.lower() in ORG_NOUNS)
+    ):
         # "the firm’s general counsel" -> "Kestrel general counsel": the office, named by its organisation
-        owner = clean_name(poss.text) if poss.ent_type_ == "ORG" else (idx.org_before(pos) or Mention(0, "", False)).name
+        owner = (
+            clean_name(poss.text)
+            if poss.ent_type_ == "ORG"
+            else (idx.org_before(pos) or Mention(0, "", False)).name
+        )
         if owner:
             title = " ".join(t.text for t in np if t.i > poss.i and t.dep_ != "case")
             return Speaker(f"{owner} {title}".strip(), title or None, owner, True)
@@ -194,7 +300,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
 def _appos_role(subject: Token) -> tuple[str | None, str | None]:
     for child in subject.children:
         if child.dep_ == "appos":
-            span = subject.doc[child.left_edge.i: child.right_edge.i + 1]
+            span = subject.doc[child.left_edge.i : child.right_edge.i + 1]
             org = next((e.text for e in span.ents if e.label_ == "ORG"), None)
             return span.text.strip(" ,"), org
     return None, None
