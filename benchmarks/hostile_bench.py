@@ -56,8 +56,7 @@ def main() -> None:
     a = ap.parse_args()
     from quotestance.config import ExtractConfig
     from quotestance.cpu import describe
-    from quotestance.extract.assemble import extract_many
-    from quotestance.extract.batch import load_nlp
+    from quotestance.extract.batch import extract_many, load_nlp
     from quotestance.records import Article
 
     nlp = load_nlp(ExtractConfig().spacy_model)

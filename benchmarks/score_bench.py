@@ -208,8 +208,7 @@ def run_with_peak(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float, f
 def e2e(a) -> None:
     """Extraction alone, then the whole `quotestance-score` over the corpus in a child process."""
     from quotestance.config import ExtractConfig
-    from quotestance.extract.assemble import extract_many
-    from quotestance.extract.batch import load_nlp
+    from quotestance.extract.batch import extract_many, load_nlp
     from quotestance.extract.ingest import read_articles
     from quotestance.records import Article
 

@@ -27,9 +27,10 @@ from quotestance.dataset import load_splits
 from quotestance.evaluate import measure
 from quotestance.infer import load_predictor
 from quotestance.metrics import softmax
+from quotestance.records import LABELS as RECORD_LABELS
 from quotestance.train import train_model
 
-LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+LABELS = list(RECORD_LABELS)
 PARTS = ("forward", "backward", "optimizer", "validation")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from quotestance.config import ModelConfig
+from quotestance.records import LABELS as RECORD_LABELS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # the precision choices measured by the tests' models stay out of the user's cache (and it out of the tests)
@@ -67,7 +68,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 # shared helpers: a real (tiny, untrained) model logged as a training run would log it
 
-LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+LABELS = list(RECORD_LABELS)
 TINY = ModelConfig(
     name="tiny",
     path=None,

@@ -87,8 +87,8 @@ def test_no_extract_module_is_over_350_lines():
 
 def test_the_package_exports_the_stage():
     import quotestance.extract as pkg
-    import quotestance.extract.assemble as assemble
+    import quotestance.extract.batch as batch
 
     for name in ("extract_many", "extract_quotes", "extractor_version", "read_articles"):
         assert callable(getattr(pkg, name))
-    assert pkg.extract_many is assemble.extract_many
+    assert pkg.extract_many is batch.extract_many

@@ -24,7 +24,7 @@ def test_single_quote_floods_finish():
 
 
 def test_an_article_over_its_time_budget_is_recorded_and_the_batch_goes_on(nlp, monkeypatch):
-    import quotestance.extract.assemble as ex
+    import quotestance.extract.batch as ex
 
     real = ex.extract_from_parse
 
@@ -46,7 +46,7 @@ def test_an_article_over_its_time_budget_is_recorded_and_the_batch_goes_on(nlp, 
 def test_no_budget_means_no_timer(nlp, seconds):
     import signal
 
-    from quotestance.extract.assemble import extract_many
+    from quotestance.extract.batch import extract_many
 
     before = signal.getsignal(signal.SIGALRM)
     list(extract_many([Article(id="a", text='"Fine," she said.')], nlp, max_seconds=seconds))

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from quotestance.label import from_export, label_config, main, to_tasks
+from quotestance.records import LABELS as RECORD_LABELS
 
-LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+LABELS = list(RECORD_LABELS)
 QUOTES = [
     {
         "quote_id": f"a:{i}-{i + 5}",
@@ -68,11 +69,7 @@ def test_import_round_trip_reports_conflicts_and_skips():
 
 
 @pytest.mark.parametrize(
-    "export,message",
-    [
-        ({"tasks": []}, "expected a list"),
-        ([{"id": 1, "data": {}}], "no data.quote_id"),
-    ],
+    "export,message", [({"tasks": []}, "expected a list"), ([{"id": 1, "data": {}}], "no data.quote_id")]
 )
 def test_corrupt_exports_raise_clear_errors(export, message):
     with pytest.raises(ValueError, match=message):

@@ -211,7 +211,7 @@ def test_a_kill_between_a_parts_errors_and_rows_loses_no_failure(champion, tmp_p
     part on resume, and its failure is reported once, never lost."""
     import json
 
-    import quotestance.extract.assemble as extractor
+    import quotestance.extract.batch as extractor
     import quotestance.score as score
     from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
 

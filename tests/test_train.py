@@ -14,10 +14,11 @@ import pytest
 from quotestance.config import CONF_DIR as CONF
 from quotestance.config import ModelConfig, TrainConfig
 from quotestance.infer import load_predictor
+from quotestance.records import LABELS as RECORD_LABELS
 from quotestance.train import TrainError, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ["demand_takedown", "neutral_infrastructure", "law_enforcement_deference", "other"]
+LABELS = list(RECORD_LABELS)
 STANCE = LABELS[:3]
 TINY = ModelConfig(
     name="tiny",

@@ -122,8 +122,7 @@ def score_articles(
 def _score(
     input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig, mlflow_cfg: MlflowConfig
 ) -> ScoreSummary:
-    from quotestance.extract.assemble import extract_many
-    from quotestance.extract.batch import load_nlp
+    from quotestance.extract.batch import extract_many, load_nlp
     from quotestance.progress import bar as progress_bar
     from quotestance.tracking import StoreMissing, setup
 

@@ -488,20 +488,6 @@ def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
         return metrics
 
 
-RESULTS_BEGIN = "<!-- results:begin (written by `quotestance-evaluate evaluate.write=README.md`) -->"
-RESULTS_END = "<!-- results:end -->"
-HEADLINE = (
-    "test_stance_macro_f1",
-    "external_realdev_stance_macro_f1",
-    "test_macro_f1",
-    "test_accuracy",
-    "external_realdev_macro_f1",
-    "external_realdev_accuracy",
-    "test_ece",
-    "external_realdev_ece",
-)
-
-
 def _log_inputs(splits: dict[str, list[dict]], output: str) -> None:
     import mlflow
     import pandas as pd

@@ -1,16 +1,15 @@
 """Article -> Quote records: direct segments (quotes.py), their attribution (attribution.py), reported speech
 (reported.py), speakers resolved in text order and inherited by news conventions, then the filters that keep
-a segment as a quote. Also the batch entry points (extract_quotes, extract_many) and the extractor's version.
+a segment as a quote (`extract_from_parse`); `extract_quotes` for one article; the extractor's version.
+Many articles at once: batch.extract_many.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from spacy.language import Language
-from spacy.tokens import Doc
 from spacy.tokens import Span as SpacySpan
 
 from quotestance import __version__
@@ -302,69 +301,3 @@ def extract_quotes(article: Article, nlp: Language) -> list[Quote]:
     chunks = chunk_text(article.text)
     parsed = Parsed([(doc, off) for doc, (_, off) in zip(nlp.pipe(t for t, _ in chunks), chunks)])
     return extract_from_parse(article, parsed, extractor_version(nlp))
-
-
-class ExtractionTimeout(TimeoutError):
-    """An article's extraction ran past `extract.max_seconds_per_article`."""
-
-
-@contextmanager
-def _time_budget(seconds: float):
-    """Raise ExtractionTimeout in this block after `seconds` (a SIGALRM timer: main thread only, else none).
-
-    Extraction is linear in the article by design; this is the last guard should some input still find a
-    slow path, so that one article costs a recorded skip and never the batch's time.
-    """
-    import signal
-    import threading
-
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(_signum, _frame):
-        raise ExtractionTimeout(f"extraction took over {seconds:g} s (extract.max_seconds_per_article)")
-
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def extract_many(
-    articles: Iterable[Article],
-    nlp: Language,
-    n_process: int = 1,
-    batch_size: int = 16,
-    max_seconds: float = 0.0,
-) -> Iterator[tuple[Article, list[Quote] | Exception]]:
-    """(article, quotes) for a stream of articles, parsing with nlp.pipe (n_process workers).
-
-    An article whose extraction fails, or runs past `max_seconds` (0: no limit), yields the exception
-    instead of quotes, so a batch never dies.
-    """
-    version = extractor_version(nlp)
-    pending: dict[int, tuple[Article, list[tuple[Doc, int] | None]]] = {}
-
-    def pieces() -> Iterator[tuple[str, tuple[int, int, int]]]:
-        for k, art in enumerate(articles):
-            chunks = chunk_text(art.text)
-            pending[k] = (art, [None] * len(chunks))
-            for c, (t, off) in enumerate(chunks):
-                yield t, (k, c, off)
-
-    for doc, (k, c, off) in nlp.pipe(pieces(), as_tuples=True, n_process=n_process, batch_size=batch_size):
-        art, parts = pending[k]
-        parts[c] = (doc, off)
-        if all(p is not None for p in parts):
-            del pending[k]
-            try:
-                with _time_budget(max_seconds):
-                    quotes = extract_from_parse(art, Parsed(parts), version)  # type: ignore[arg-type]
-            except Exception as e:  # noqa: BLE001 - recorded as a skip by the caller, never lost
-                yield art, e
-            else:
-                yield art, quotes

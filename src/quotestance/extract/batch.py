@@ -4,17 +4,88 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
 
 from quotestance.config import ExtractApp, ExtractConfig
-from quotestance.extract.assemble import extract_many
+from quotestance.extract.assemble import extract_from_parse, extractor_version
 from quotestance.extract.ingest import iter_sources, read_articles
+from quotestance.extract.parse import Parsed, chunk_text
 from quotestance.io import atomic_writer, write_jsonl
 from quotestance.progress import bar as progress_bar
-from quotestance.records import Article, Skip
+from quotestance.records import Article, Quote, Skip
+
+
+class ExtractionTimeout(TimeoutError):
+    """An article's extraction ran past `extract.max_seconds_per_article`."""
+
+
+@contextmanager
+def _time_budget(seconds: float):
+    """Raise ExtractionTimeout in this block after `seconds` (a SIGALRM timer: main thread only, else none).
+
+    Extraction is linear in the article by design; this is the last guard should some input still find a
+    slow path, so that one article costs a recorded skip and never the batch's time.
+    """
+    import signal
+    import threading
+
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise ExtractionTimeout(f"extraction took over {seconds:g} s (extract.max_seconds_per_article)")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def extract_many(
+    articles: Iterable[Article],
+    nlp: Language,
+    n_process: int = 1,
+    batch_size: int = 16,
+    max_seconds: float = 0.0,
+) -> Iterator[tuple[Article, list[Quote] | Exception]]:
+    """(article, quotes) for a stream of articles, parsing with nlp.pipe (n_process workers).
+
+    An article whose extraction fails, or runs past `max_seconds` (0: no limit), yields the exception
+    instead of quotes, so a batch never dies.
+    """
+    version = extractor_version(nlp)
+    pending: dict[int, tuple[Article, list[tuple[Doc, int] | None]]] = {}
+
+    def pieces() -> Iterator[tuple[str, tuple[int, int, int]]]:
+        for k, art in enumerate(articles):
+            chunks = chunk_text(art.text)
+            pending[k] = (art, [None] * len(chunks))
+            for c, (t, off) in enumerate(chunks):
+                yield t, (k, c, off)
+
+    for doc, (k, c, off) in nlp.pipe(pieces(), as_tuples=True, n_process=n_process, batch_size=batch_size):
+        art, parts = pending[k]
+        parts[c] = (doc, off)
+        if all(p is not None for p in parts):
+            del pending[k]
+            try:
+                with _time_budget(max_seconds):
+                    quotes = extract_from_parse(art, Parsed(parts), version)  # type: ignore[arg-type]
+            except Exception as e:  # noqa: BLE001 - recorded as a skip by the caller, never lost
+                yield art, e
+            else:
+                yield art, quotes
 
 
 @dataclass(frozen=True)

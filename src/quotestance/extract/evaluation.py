@@ -173,7 +173,7 @@ def evaluate_goldset(
     import time
     from pathlib import Path
 
-    from quotestance.extract.assemble import extract_many
+    from quotestance.extract.batch import extract_many
     from quotestance.extract.ingest import read_articles
     from quotestance.io import read_gold
     from quotestance.records import Article

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
-from quotestance.extract.quotes import paragraphs
+from quotestance.extract.quotes import DOUBLE, paragraphs
 
 MAX_CHUNK_CHARS = 50_000  # spaCy's parser is quadratic in nothing, but memory grows with doc length
 _WORD = re.compile(r"\w+")
@@ -71,3 +71,38 @@ def chunk_text(text: str, limit: int = MAX_CHUNK_CHARS) -> list[tuple[str, int]]
     if end > start:
         pieces.append((text[start:end], start))
     return pieces or [(text, 0)]
+
+
+def quote_marks(doc: Doc) -> tuple[list[int], list[int], list[tuple[int, int, int]]]:
+    """Per doc, once: newline positions, double-mark positions, and running (open, close, straight) counts."""
+    cached = doc.user_data.get("quotestance_marks")
+    if cached is None:
+        text = doc_text(doc)
+        newlines = [i for i, c in enumerate(text) if c == "\n"]
+        marks, counts, o, c_, s = [], [], 0, 0, 0
+        for i, ch in enumerate(text):
+            if ch in DOUBLE:
+                o, c_, s = o + (ch in "“„«"), c_ + (ch in "”»"), s + (ch == '"')
+                marks.append(i)
+                counts.append((o, c_, s))
+        cached = doc.user_data["quotestance_marks"] = (newlines, marks, counts)
+    return cached
+
+
+def inside_quote(tok: Token) -> bool:
+    """Whether a token stands inside a pair of double quotation marks of its own paragraph.
+
+    Counted from running totals of the doc's marks (built once per doc), so each call costs a bisection,
+    not a rescan of its paragraph (a long paragraph with many verbs was quadratic).
+    """
+    from bisect import bisect_left
+
+    newlines, marks, counts = quote_marks(tok.doc)
+    k = bisect_left(newlines, tok.idx) - 1
+    start = max(newlines[k] if k >= 0 else 0, 0)  # as text.rfind("\n", 0, idx), clamped at 0
+    a, b = bisect_left(marks, start), bisect_left(marks, tok.idx)
+    if b <= a:
+        return False
+    o0, c0, s0 = counts[a - 1] if a else (0, 0, 0)
+    o1, c1, s1 = counts[b - 1]
+    return o1 - o0 > c1 - c0 or (s1 - s0) % 2 == 1
