@@ -59,6 +59,9 @@ class EvalExtractApp:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     goldsets: dict[str, GoldSet] = field(default_factory=dict)
     only: list[str] = field(default_factory=list)  # evaluate just these gold sets (default: all)
+    pool: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # also score these sets together, under this name
     output: str | None = None  # also write the table as Markdown here
 
 
