@@ -64,6 +64,8 @@ def clean_name(text: str) -> str:
     t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
     t = _POSSESSIVE.sub("", t)
     t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
+    # words before the name that are not part of it: "Both Telstra", "US-based Namecheap", "talkie app Zello"
+    t = re.sub(r"^(?:(?:Both|All|Each|Fellow|Rival)\s+|\S+-based\s+|(?:[a-z][\w-]*\s+)+(?=[A-Z]))", "", t)
     stripped = _PLATFORM_TAIL.sub("", t)
     return stripped if stripped else t
 
@@ -83,7 +85,7 @@ class NameIndex:
     orgs: list[Mention] = field(default_factory=list)
     people: list[Mention] = field(default_factory=list)
     roles: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)  # head -> (name, role, org)
-    org_names: dict[str, str] = field(default_factory=dict)  # first word -> full organisation name
+    acronyms: dict[str, str] = field(default_factory=dict)  # "EFF" -> "Electronic Frontier Foundation"
     speakers: list[Mention] = field(default_factory=list)  # resolved speakers, in text order
     subjects: list[Mention] = field(default_factory=list)  # people named as the subject of a clause
 
@@ -166,7 +168,11 @@ def finish_index(idx: NameIndex) -> None:
 def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
     """Register every PERSON and ORG the parser found (`offset` shifts chunk offsets to the article)."""
     idx = index or NameIndex()
+    text = doc_text(doc)
+    headlines = headline_lines(text)
     for ent in doc.ents:
+        if any(a <= ent.start_char < b for a, b in headlines):
+            continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ...")
         if ent.label_ == "PERSON":
             name = clean_name(ent.text)
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
@@ -188,31 +194,89 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
             name = clean_name(ent.text)
             idx.orgs.append(Mention(ent.start_char + offset, name, False))
-            if ent.label_ == "ORG" and len(name.split()) >= 2:  # "Vantry" -> "Vantry Systems"
-                idx.org_names.setdefault(name.split()[0].lower(), name)
+            if ent.label_ == "ORG" and len(name.split()) >= 2:
+                # an acronym the article defines or that spells the name: "the EFF" -> "Electronic Frontier
+                # Foundation"; a one-word short name ("Amazon") stays as written
+                after = re.match(r"\s*\(([A-Z][A-Za-z&]{1,9})\)", text[ent.end_char : ent.end_char + 14])
+                initials = "".join(w[0] for w in name.split() if w[:1].isupper())
+                for short in {after.group(1) if after else "", initials if len(initials) >= 2 else ""} - {""}:
+                    idx.acronyms.setdefault(short, name)
     # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind";
     # every word after the first counts as a surname ("Rosario Guzmán Leyva" -> "Guzmán")
-    text = doc_text(doc)
     words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
     run: list[str] = []
     for k, (w, s, _e) in enumerate(words + [("", 0, 0)]):
+        if any(a <= s < b for a, b in headlines):
+            w = ""  # nothing in a headline line starts or extends a name
         adjacent = run and k > 0 and text[words[k - 1][2] : s] == " "
         if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST and (adjacent or not run):
             run.append(w)
+            if _ends_sentence(w):  # "WikiLeaks. Amazon": two sentences, not one name
+                _register_run(idx, run)
+                run = []
             continue
         _register_run(idx, run)
         run = [w] if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST else []
     return idx
 
 
+def _ends_sentence(word: str) -> bool:
+    """A word with a full stop that is no initial ("F.") or title ("Dr.")."""
+    core = word.rstrip(".")
+    return word.endswith(".") and len(core) > 1 and core.lower() not in TITLES
+
+
 def _register_run(idx: NameIndex, run: list[str]) -> None:
-    names = [w for w in run if w.lower().strip(".") not in TITLES]
+    names = [w.rstrip(".") if _ends_sentence(w) else w for w in run if w.lower().strip(".") not in TITLES]
     if 2 <= len(names) <= 3:
         full = " ".join(names)
         for w in names[1:]:
             idx.full_names.setdefault(w.lower(), full)
 
 
+def headline_lines(text: str) -> list[tuple[int, int]]:
+    """Lines that read as a headline or a page's furniture, not prose: three words or more, no closing
+    punctuation, and nearly every word capitalised ("WikiLeaks Booted by Amazon, But Site Lives On").
+
+    >>> headline_lines("Host Drops Forum After Outcry\\nThe host said on Monday it had dropped the forum.")
+    [(0, 29)]
+    """
+    out, pos = [], 0
+    for line in text.split("\n"):
+        words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if w.lower() not in _MINOR]
+        if len(words) >= 3 and not line.rstrip().endswith((".", "!", "?", ":", "”", '"', "’", ",")):
+            if sum(w[:1].isupper() for w in words) >= 0.8 * len(words):
+                out.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+_MINOR = {
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "by",
+    "with",
+    "as",
+    "from",
+    "vs",
+    "via",
+    "after",
+    "over",
+    "into",
+    "is",
+    "are",
+    "its",
+}
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
 _NOT_FIRST = {
     "the",

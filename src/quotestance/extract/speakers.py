@@ -64,6 +64,14 @@ ORG_NOUNS = {
     "operator",
     "developer",
     "company's",
+    "newspaper",
+    "paper",
+    "bank",
+    "telco",
+    "carrier",
+    "registry",
+    "watchdog",
+    "broadcaster",
 }
 # collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
 GROUP_NOUNS = {
@@ -98,6 +106,8 @@ ally allies follower followers group groups campaign organizer organiser organiz
 court government ministry agency police company firm
 """.split()
 )
+# bare titles that speak for an organisation ("a spokesperson said" in a story about one company)
+SPOKES_NOUNS = {"spokesperson", "spokesman", "spokeswoman", "spox", "representative", "official", "officials"}
 INANIMATE_NOUNS = set(
     """
 move reason decision step action case issue problem question fact result change news idea point plan policy
@@ -234,7 +244,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                             whole = subject.doc[subject.left_edge.i : subject.right_edge.i + 1]
                             return Speaker(name, role=whole.text, org=name, is_person=False)
                         return Speaker(name, role=subject.text, org=name, is_person=False)
-    ent = entity_in(np, ("PERSON", "ORG"))
+    ent = entity_in(np, ("PERSON",)) or entity_in(
+        np, ("ORG",)
+    )  # "Kremlin spokesman Dmitry Peskov": the person
     if ent is None and subject.ent_type_ == "NORP":
         ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
     if ent is not None and ent.label_ == "PERSON":
@@ -248,7 +260,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         full = idx.canonical(name)
         if full != name and len(name.split()) == 1:  # a surname the tagger took for an organisation
             return with_role(Speaker(full, role, org, True), idx)
-        name = idx.org_names.get(name.lower(), name) if len(name.split()) == 1 else name
+        name = idx.acronyms.get(name, name) if name.isupper() else name
         return Speaker(name, role, org or name, False)
     if all(_is_name_token(t) for t in np if t.dep_ != "det") and subject.pos_ == "PROPN":
         name = idx.canonical(clean_name(np.text))
@@ -265,7 +277,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                 )
                 if target is not None and target.lower_ not in ("its", "their", "his", "her"):
                     return resolve(target, idx, pos)
-        m = idx.recent_speaker(pos)  # "the statement said": whoever was last reported speaking nearby
+        # "the statement said": whoever was last reported speaking nearby (else nobody, and the quote may
+        # inherit its neighbour's speaker)
+        m = idx.recent_speaker(pos)
         return Speaker(m.name, None, None, m.is_person) if m else Speaker(None)
     if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
         name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
@@ -285,7 +299,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if owner:
             title = " ".join(t.text for t in np if t.i > poss.i and t.dep_ != "case")
             return Speaker(f"{owner} {title}".strip(), title or None, owner, True)
-    if head in ORG_NOUNS or subject.lower_ in ORG_NOUNS:
+    if (head in ORG_NOUNS or subject.lower_ in ORG_NOUNS) and (subject.tag_ != "NNS" or head in GROUP_NOUNS):
+        # one organisation for "the company"; "the telcos" are several, and stay as written
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
         if poss is None or poss.lower_ in ("its", "their"):
             m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
@@ -293,6 +308,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                 return Speaker(m.name, None, m.name, False)
     if head in INANIMATE_NOUNS:
         return Speaker(None)  # "the move", "the reason": the parser picked the wrong word
+    if head in SPOKES_NOUNS and all(t.dep_ == "det" for t in subject.children):
+        # "a spokesperson said", "an official said": one speaking for the organisation in view
+        m = idx.org_before(pos)
+        if m is not None:
+            return Speaker(f"{m.name} {subject.text}", subject.text, m.name, True)
     text = clean_name(np.text)
     return Speaker(text or None, role, org, head in PERSON_NOUNS or subject.lower_ in PERSON_NOUNS)
 
