@@ -18,7 +18,7 @@ from quotestance.extract.names import Mention, NameIndex, build_index, finish_in
 from quotestance.extract.parse import Parsed, chunk_text, word_count
 from quotestance.extract.quotes import Span, ends_sentence, find_direct_spans
 from quotestance.extract.reported import reported_statements
-from quotestance.extract.speakers import Speaker, resolve
+from quotestance.extract.speakers import Speaker, register_descriptions, resolve
 from quotestance.records import Article, Quote
 
 
@@ -125,6 +125,7 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
     idx = NameIndex()
     for doc, off in parsed.chunks:
         build_index(doc, off, idx)
+        register_descriptions(doc, off, idx)
     finish_index(idx)
     paras, spans = find_direct_spans(text)
     para_of = _paragraph_finder(paras)

@@ -88,6 +88,14 @@ class NameIndex:
     acronyms: dict[str, str] = field(default_factory=dict)  # "EFF" -> "Electronic Frontier Foundation"
     speakers: list[Mention] = field(default_factory=list)  # resolved speakers, in text order
     subjects: list[Mention] = field(default_factory=list)  # people named as the subject of a clause
+    # descriptions of speakers ("a bipartisan coalition of lawmakers"), by each person noun in them, so that a
+    # later "the lawmakers" is the description the article gave
+    descriptions: dict[str, list[Mention]] = field(default_factory=dict)
+
+    def description_before(self, noun: str, pos: int, window: int = 2000) -> Mention | None:
+        """The latest description before pos that contains `noun` (a lemma)."""
+        near = [m for m in self.descriptions.get(noun, []) if pos - window <= m.pos < pos]
+        return max(near, key=lambda m: m.pos) if near else None
 
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""

@@ -168,6 +168,53 @@ def noun_phrase(tok: Token) -> Span:
     return doc[left : tok.i + 1]
 
 
+def description(tok: Token) -> Span | None:
+    """The phrase a person noun heads when it says more than the noun ("Visa spokesman", "official at
+    Amazon", "one user on Twitter", "26 rights groups"), without relative clauses or appositions; None
+    for a bare noun ("the spokesman")."""
+    doc = tok.doc
+    left = min(
+        [tok.i]
+        + [t.left_edge.i for t in tok.lefts if t.dep_ in ("compound", "amod", "nummod", "nmod", "poss")]
+    )
+    right = tok.i
+    prep = next(
+        (
+            t
+            for t in tok.rights
+            if t.dep_ == "prep" and t.lower_ in ("of", "for", "at", "on", "to", "from", "with")
+        ),
+        None,
+    )
+    if prep is not None and any(c.dep_ == "pobj" for c in prep.children):
+        right = prep.right_edge.i
+    while right > tok.i and doc[right].is_punct:
+        right -= 1
+    if left == tok.i and right == tok.i:
+        return None
+    return doc[left : right + 1]
+
+
+def register_descriptions(doc, offset: int, idx: NameIndex) -> None:
+    """Every description of people in the chunk ("26 rights, media and Internet freedom groups"), under each
+    person noun it holds, for a later "the groups" (`NameIndex.description_before`)."""
+    from spacy.tokens import Doc
+
+    assert isinstance(doc, Doc)
+    for tok in doc:
+        if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PERSON_NOUNS | GROUP_NOUNS:
+            continue
+        desc = description(tok)
+        if desc is None or entity_in(desc, ("PERSON",)) is not None or len(desc) > 12:
+            continue
+        text = clean_name(desc.text)
+        for t in desc:
+            if t.pos_ == "NOUN" and t.lemma_.lower() in PERSON_NOUNS | GROUP_NOUNS:
+                idx.descriptions.setdefault(t.lemma_.lower(), []).append(
+                    Mention(desc.start_char + offset, text, True)
+                )
+
+
 def entity_in(span: Span, labels: tuple[str, ...] = ("PERSON", "ORG", "NORP", "GPE")) -> Span | None:
     """The first entity with one of `labels` that overlaps the span, or None."""
     for e in span.doc.ents:
@@ -216,34 +263,26 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             name = idx.canonical(clean_name(ent.text if ent is not None else noun_phrase(child).text))
             org = next((e.text for e in np.ents if e.label_ == "ORG"), None)
             return Speaker(name, clean_name(np.text) if np.text else None, org, True)
-    # "one of the major Anonymous Twitter accounts", "a spokesperson for Kestrel": the named part speaks
-    if subject.lower_ in (
-        "one",
-        "some",
-        "many",
-        "spokesperson",
-        "spokesman",
-        "spokeswoman",
-        "representative",
-        "member",
-        "members",
-        "spokespeople",
-        "official",
-        "officials",
-        "lawyer",
-        "lawyers",
-    ):
+    # "one of the major Anonymous Twitter accounts", "members of Null Sector": the group speaks
+    if subject.lower_ in ("one", "some", "many", "member", "members"):
         for child in subject.children:
-            if child.dep_ == "prep" and child.lower_ in ("of", "for", "from", "at"):
+            if child.dep_ == "prep" and child.lower_ in ("of", "from"):
                 pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
-                if pobj is not None:
-                    inner = entity_in(noun_phrase(pobj), ("PERSON", "ORG", "NORP"))
-                    if inner is not None:
-                        name = clean_name(inner.text)
-                        if subject.lower_ in ("one", "some", "many", "member", "members"):
-                            whole = subject.doc[subject.left_edge.i : subject.right_edge.i + 1]
-                            return Speaker(name, role=whole.text, org=name, is_person=False)
-                        return Speaker(name, role=subject.text, org=name, is_person=False)
+                inner = entity_in(noun_phrase(pobj), ("PERSON", "ORG", "NORP")) if pobj is not None else None
+                if inner is not None:
+                    name = clean_name(inner.text)
+                    whole = subject.doc[subject.left_edge.i : subject.right_edge.i + 1]
+                    return Speaker(name, role=whole.text, org=name, is_person=False)
+    # "a Visa spokesman", "an official at Amazon", "one user on Twitter": a description, kept as written
+    if (
+        subject.pos_ == "NOUN"
+        and (subject.lemma_.lower() in PERSON_NOUNS or subject.lower_ in SPOKES_NOUNS)
+        and not any(t.dep_ == "poss" for t in subject.lefts)  # "the firm's counsel": resolved below
+    ):
+        desc = description(subject)
+        if desc is not None and entity_in(desc, ("PERSON",)) is None:
+            org = entity_in(desc, ("ORG", "NORP", "GPE"))
+            return Speaker(clean_name(desc.text), subject.text, clean_name(org.text) if org else None, True)
     ent = entity_in(np, ("PERSON",)) or entity_in(
         np, ("ORG",)
     )  # "Kremlin spokesman Dmitry Peskov": the person
@@ -281,6 +320,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # inherit its neighbour's speaker)
         m = idx.recent_speaker(pos)
         return Speaker(m.name, None, None, m.is_person) if m else Speaker(None)
+    if subject.tag_ == "NNS" and all(t.dep_ == "det" and t.lower_ == "the" for t in subject.children):
+        m = idx.description_before(head, pos)  # "the lawmakers": "a bipartisan coalition of lawmakers"
+        if m is not None:
+            return Speaker(m.name, None, None, True)
     if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
         name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
         return Speaker(name, r, o, True)
