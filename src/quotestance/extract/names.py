@@ -25,30 +25,11 @@ ROLE_SYNONYMS = {
     "chair": "chairman",
     "head": "director",
 }
-TITLES = {
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "sir",
-    "dame",
-    "sgt",
-    "lt",
-    "col",
-    "gen",
-    "capt",
-    "det",
-    "insp",
-    "supt",
-    "cmdr",
-    "gov",
-    "sen",
-    "rep",
-    "rev",
-    "fr",
-    "hon",
-}
+TITLES = set(
+    """
+mr mrs ms dr prof sir dame sgt lt col gen capt det insp supt cmdr gov sen rep rev fr hon
+""".split()
+)
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
     r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$",
@@ -259,84 +240,19 @@ def headline_lines(text: str) -> list[tuple[int, int]]:
     return out
 
 
-_MINOR = {
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "but",
-    "of",
-    "in",
-    "on",
-    "at",
-    "to",
-    "for",
-    "by",
-    "with",
-    "as",
-    "from",
-    "vs",
-    "via",
-    "after",
-    "over",
-    "into",
-    "is",
-    "are",
-    "its",
-}
+_MINOR = set(
+    """
+a an the and or but of in on at to for by with as from vs via after over into is are its
+""".split()
+)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
-_NOT_FIRST = {
-    "the",
-    "a",
-    "an",
-    "in",
-    "on",
-    "at",
-    "for",
-    "but",
-    "and",
-    "when",
-    "after",
-    "before",
-    "if",
-    "as",
-    "since",
-    "while",
-    "with",
-    "by",
-    "from",
-    "to",
-    "of",
-    "this",
-    "that",
-    "last",
-    "next",
-    "every",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-}
+_NOT_FIRST = set(
+    """
+the a an in on at for but and when after before if as since while with by from to of this that last next
+every monday tuesday wednesday thursday friday saturday sunday january february march april may june
+july august september october november december mr mrs ms dr
+""".split()
+)
 
 
 def _register_role(idx: NameIndex, ent: Span, name: str) -> None:

@@ -28,62 +28,20 @@ reference dub brand label term quote read rule
 PRONOUNS = {"he", "she", "they", "it", "we", "i", "him", "her", "them"}
 PERSON_PRONOUNS = {"he", "she", "him", "her", "i"}
 # head nouns that name an organisation by its kind ("the company said")
-ORG_NOUNS = {
-    "company",
-    "firm",
-    "group",
-    "collective",
-    "organisation",
-    "organization",
-    "registrar",
-    "host",
-    "provider",
-    "service",
-    "platform",
-    "app",
-    "network",
-    "startup",
-    "business",
-    "agency",
-    "ministry",
-    "department",
-    "court",
-    "police",
-    "government",
-    "campaign",
-    "charity",
-    "foundation",
-    "coalition",
-    "association",
-    "hackers",
-    "hacktivists",
-    "activists",
-    "site",
-    "forum",
-    "board",
-    "operator",
-    "developer",
-    "company's",
-    "newspaper",
-    "paper",
-    "bank",
-    "telco",
-    "carrier",
-    "registry",
-    "watchdog",
-    "broadcaster",
-}
+ORG_NOUNS = set(
+    """
+company firm group collective organisation organization registrar host provider service platform app
+network startup business agency ministry department court police government campaign charity foundation
+coalition association hackers hacktivists activists site forum board operator developer company's
+newspaper paper bank telco carrier registry watchdog broadcaster
+""".split()
+)
 # collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
-GROUP_NOUNS = {
-    "group",
-    "collective",
-    "hackers",
-    "hacktivists",
-    "activists",
-    "campaign",
-    "coalition",
-    "movement",
-}
+GROUP_NOUNS = set(
+    """
+group collective hackers hacktivists activists campaign coalition movement
+""".split()
+)
 # nouns that can speak for themselves; any other common noun as a subject ("the move", "the reason")
 # is the parser picking the wrong word, and resolves to nobody
 PERSON_NOUNS = set(
@@ -116,34 +74,12 @@ material site's evidence process system approach effect attack shooting violence
 """.split()
 )
 # documents that speak for whoever issued them ("a statement from the company said")
-DOCUMENT_NOUNS = {
-    "statement",
-    "email",
-    "letter",
-    "post",
-    "blog",
-    "tweet",
-    "message",
-    "release",
-    "note",
-    "notice",
-    "memo",
-    "filing",
-    "complaint",
-    "ruling",
-    "order",
-    "judgment",
-    "judgement",
-    "report",
-    "announcement",
-    "update",
-    "thread",
-    "video",
-    "website",
-    "page",
-    "lawsuit",
-    "suit",
-}
+DOCUMENT_NOUNS = set(
+    """
+statement email letter post blog tweet message release note notice memo filing complaint ruling order
+judgment judgement report announcement update thread video website page lawsuit suit
+""".split()
+)
 
 
 def _is_name_token(t: Token) -> bool:
