@@ -32,6 +32,16 @@ ACT_PHRASES = {
     "join": ("dobj", "calls"),
     "testify": ("prep", "in"),
 }
+# speech acts that take a stand on their object ("condemned the blocking", "denied both claims"); verbs with a
+# physical sense as common as the spoken one ("defend", "question", "express") are left out;
+# reported only when a speaker does it (a person, an organisation, a pronoun), never "the army defended ..."
+STANCE_ACTS = frozenset(
+    """
+condemn deny confirm criticise criticize praise blast slam applaud reject hail decry denounce lambast lambaste
+rebuke dispute refute
+""".split()
+)
+ACT_PHRASES.update({v: ("dobj", None) for v in STANCE_ACTS if v not in ACT_PHRASES})
 
 
 def _complement(verb: Token) -> Token | None:
@@ -276,6 +286,8 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 continue  # "asked not to be named", "Asked whether ...": no demand of anyone
             if lemma == "describe" and not any(c.lower_ == "as" for c in t.subtree):
                 continue  # "described a tense call" tells a story; "described X as Y" says something
+            if lemma in STANCE_ACTS and not _can_speak(subj):
+                continue
             comp = next(
                 (
                     c
@@ -306,6 +318,17 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
     return [r for r in out if "\n" not in _between(parsed, r)]
 
 
+def _can_speak(subj: Token) -> bool:
+    """A subject that can take a stand: a named person or organisation, a pronoun, or a person noun."""
+    from quotestance.extract.speakers import ORG_NOUNS, PERSON_NOUNS
+
+    return (
+        subj.ent_type_ in ("PERSON", "ORG", "NORP", "GPE")
+        or subj.pos_ in ("PRON", "PROPN")
+        or subj.lemma_.lower() in PERSON_NOUNS | ORG_NOUNS
+    )
+
+
 def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
     """The text from the report's clause to its subject, whichever comes first."""
     start, end, subj, _ = r
@@ -327,7 +350,9 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
         # only the direct spans that can overlap [start, end): those starting within `longest` before it
         lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
         covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct[lo:hi])
-        if covered > 0.5 * (end - start) or text[start] in DOUBLE or text[end - 1] in DOUBLE:
+        # a report mostly made of a direct quote is that quote's frame; one that ends on a quoted fragment
+        # ("bars use "if it encourages illegal activity"") is still a report (a mixed quote)
+        if covered > 0.5 * (end - start) or text[start] in DOUBLE:
             continue
         kept.append((start, end, subj, cue))
     kept.sort(key=lambda r: (r[0], -r[1]))
