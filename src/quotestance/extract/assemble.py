@@ -44,37 +44,16 @@ def _paragraph_finder(paras: list[tuple[int, int]]) -> Callable[[int], int]:
     return para_of
 
 
-_NAMING_CUES = {
-    "called",
-    "calls",
-    "call",
-    "calling",
-    "described",
-    "describes",
-    "describing",
-    "dubbed",
-    "branded",
-    "labelled",
-    "labeled",
-    "termed",
-}
-_FUNCTION_WORDS = {
-    "the",
-    "a",
-    "an",
-    "of",
-    "and",
-    "or",
-    "to",
-    "in",
-    "on",
-    "for",
-    "at",
-    "by",
-    "with",
-    "from",
-    "is",
-}
+_NAMING_CUES = set(
+    """
+called calls call calling described describes describing dubbed branded labelled labeled termed
+""".split()
+)
+_FUNCTION_WORDS = set(
+    """
+the a an of and or to in on for at by with from is
+""".split()
+)
 
 
 def _looks_like_title(s: str) -> bool:

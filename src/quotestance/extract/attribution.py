@@ -41,29 +41,12 @@ class Attribution:
     name_span: SpacySpan | None = None  # a name standing without a verb ("-Commissioner X", "desk of X:")
 
 
-_NEW_CLAUSE = {
-    "while",
-    "whereas",
-    "and",
-    "but",
-    "as",
-    "because",
-    "which",
-    "who",
-    "where",
-    "when",
-    "although",
-    "though",
-    "since",
-    "whose",
-    "or",
-    "so",
-    "if",
-    "unless",
-    "after",
-    "before",
-    "until",
-}
+_NEW_CLAUSE = set(
+    """
+while whereas and but as because which who where when although though since whose or so if unless after
+before until
+""".split()
+)
 _CLIMB = {"conj", "xcomp", "advcl", "acl", "ccomp", "relcl", "pcomp", "prep", "pobj"}
 
 

@@ -121,42 +121,17 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
 
 
-_ADVERBIAL_MARKS = {
-    "after",
-    "before",
-    "because",
-    "since",
-    "while",
-    "when",
-    "as",
-    "although",
-    "though",
-    "until",
-    "once",
-    "unless",
-    "whereas",
-}
-REPORT_FALLBACK = {
-    "say",
-    "tell",
-    "argue",
-    "claim",
-    "insist",
-    "warn",
-    "contend",
-    "maintain",
-    "acknowledge",
-    "admit",
-    "suggest",
-    "stress",
-    "explain",
-    "note",
-    "predict",
-    "conclude",
-    "allege",
-    "assert",
-    "concede",
-}
+_ADVERBIAL_MARKS = set(
+    """
+after before because since while when as although though until once unless whereas
+""".split()
+)
+REPORT_FALLBACK = set(
+    """
+say tell argue claim insist warn contend maintain acknowledge admit suggest stress explain note predict
+conclude allege assert concede
+""".split()
+)
 
 
 def _unasserted(verb: Token) -> bool:
