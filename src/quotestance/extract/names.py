@@ -27,7 +27,8 @@ ROLE_SYNONYMS = {
 }
 TITLES = set(
     """
-mr mrs ms dr prof sir dame sgt lt col gen capt det insp supt cmdr gov sen rep rev fr hon
+mr mrs ms dr prof sir dame sgt lt col gen capt det insp supt cmdr gov sen rep rev fr hon superintendent
+inspector commissioner professor judge senator minister sergeant detective constable chancellor
 """.split()
 )
 _PLATFORM_TAIL = re.compile(
@@ -46,7 +47,11 @@ def clean_name(text: str) -> str:
     t = _POSSESSIVE.sub("", t)
     t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
     # words before the name that are not part of it: "Both Telstra", "US-based Namecheap", "talkie app Zello"
-    t = re.sub(r"^(?:(?:Both|All|Each|Fellow|Rival)\s+|\S+-based\s+|(?:[a-z][\w-]*\s+)+(?=[A-Z]))", "", t)
+    t = re.sub(r"^(?:(?:Both|All|Each|Fellow|Rival)\s+|\S+-based\s+)", "", t)
+    if re.fullmatch(
+        r"(?:[a-z][\w-]*\s+)+(?:[A-Z][\w.'’&-]*\s*)+", t
+    ):  # "talkie app Zello", not a description
+        t = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", t)
     stripped = _PLATFORM_TAIL.sub("", t)
     return stripped if stripped else t
 

@@ -123,7 +123,13 @@ def description(tok: Token) -> Span | None:
         None,
     )
     if prep is not None and any(c.dep_ == "pobj" for c in prep.children):
-        right = prep.right_edge.i
+        # to the end of the phrase, but not into a relative clause or past a comma ("..., who asked not to be named")
+        cut = {x.i for t in prep.subtree if t.dep_ in ("relcl", "acl", "advcl", "appos") for x in t.subtree}
+        right = prep.i
+        for t in doc[prep.i : prep.right_edge.i + 1]:
+            if t.i in cut or t.text == ",":
+                break
+            right = t.i
     while right > tok.i and doc[right].is_punct:
         right -= 1
     if left == tok.i and right == tok.i:
@@ -263,6 +269,13 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
         name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
         return Speaker(name, r, o, True)
+    if (
+        head in PERSON_NOUNS - ORG_NOUNS  # "the government" is the organisation named, resolved below
+        and all(t.dep_ == "det" and t.lower_ == "the" for t in subject.children)
+    ):
+        m = idx.description_before(head, pos)  # "the engineer": "a senior engineer at Corrigan Pay"
+        if m is not None:
+            return Speaker(m.name, subject.text, None, True)
     poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
     if (
         poss is not None
