@@ -219,6 +219,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if (
         subject.pos_ == "NOUN"
         and (subject.lemma_.lower() in PERSON_NOUNS or subject.lower_ in SPOKES_NOUNS)
+        and subject.lemma_.lower() not in ("account", "poster")  # "the Null Sector accounts": the group speaks
         and not any(t.dep_ == "poss" for t in subject.lefts)  # "the firm's counsel": resolved below
     ):
         desc = description(subject)
