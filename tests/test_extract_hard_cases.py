@@ -159,3 +159,59 @@ def test_collective_speaker_from_account(nlp):
 def test_unbalanced_marks_never_raise(nlp, n):
     text = "“" * n + "The board stayed online, the spokesman said. 'It is not our call."
     run(nlp, text)  # must not raise
+
+
+# speakers as real web news gives them (issue 14's failure kinds), each in sentences written for this suite
+SPEAKER_CASES = [
+    (  # a headline line names nobody
+        "Kestrel Networks Cites Terms Of Service In Expulsion Of Forum View Comments\n\n"
+        "Kestrel Networks said on Monday it had dropped the forum from its network.\n\n"
+        "“The forum broke our terms of service,” the company said.",
+        "The forum broke",
+        "Kestrel Networks",
+    ),
+    (  # a run of capitalised words does not cross a sentence end
+        "The forum moved its files to Bluefern. Kestrel said it would not host them either.\n\n"
+        "“We will not host these files,” Kestrel said.",
+        "We will not host",
+        "Kestrel",
+    ),
+    (  # an acronym resolves to the name it stands for
+        "The Digital Liberties Foundation (DLF) objected to the block on Monday.\n\n"
+        "“This is censorship by invoice,” the DLF said in a statement.",
+        "This is censorship",
+        "Digital Liberties Foundation",
+    ),
+    (  # the person in the subject phrase, not the organisation before the name
+        "“We will watch what the forum does next,” Kestrel spokesman Tomas Reyes told the Ledger.",
+        "We will watch",
+        "Tomas Reyes",
+    ),
+    (  # a bare spokesperson speaks for the organisation in view
+        "Kestrel Networks cut off the forum on Monday.\n\n“We acted on our own policy,” a spokesperson said.",
+        "We acted on",
+        "Kestrel Networks spokesperson",
+    ),
+    (  # a description is kept as written
+        "“We had no choice,” an official at Kestrel Networks said on Tuesday.",
+        "We had no choice",
+        "official at Kestrel Networks",
+    ),
+    (  # "the groups" is the description the article gave them
+        "A coalition of 30 civil society groups wrote to the company on Friday.\n\n"
+        "“Restore the accounts and explain the rule,” the groups wrote.",
+        "Restore the accounts",
+        "coalition of 30 civil society groups",
+    ),
+]
+
+
+@pytest.mark.parametrize("text,start,speaker", SPEAKER_CASES, ids=[c[2] for c in SPEAKER_CASES])
+def test_speakers_as_real_news_gives_them(nlp, text, start, speaker):
+    assert find(direct(run(nlp, text)), start).speaker == speaker
+
+
+def test_a_stance_taking_speech_act_is_reported_speech(nlp):
+    text = "The Digital Liberties Foundation condemned the blocking of the forum by the country's largest providers."
+    q = find([q for q in run(nlp, text) if q.kind == "indirect"], "condemned")
+    assert q.speaker == "Digital Liberties Foundation"

@@ -165,6 +165,10 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
     text = doc_text(doc)
     headlines = headline_lines(text)
     for ent in doc.ents:
+        if (
+            "\n" in ent.text
+        ):  # an entity glued across lines ("... View Comments\n\nKestrel Networks"): its last line
+            ent = doc.char_span(ent.start_char + ent.text.rindex("\n") + 1, ent.end_char, ent.label_) or ent
         if any(a <= ent.start_char < b for a, b in headlines):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ...")
         if ent.label_ == "PERSON":

@@ -7,9 +7,10 @@ Nothing is guessed: a phrase that resolves to nobody is kept as written (without
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from spacy.tokens import Span, Token
+from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex, clean_name
 
@@ -137,19 +138,29 @@ def description(tok: Token) -> Span | None:
     return doc[left : right + 1]
 
 
-def register_descriptions(doc, offset: int, idx: NameIndex) -> None:
+def as_written(text: str) -> str:
+    """A description as the text gives it, without its article: "an official at Amazon" -> "official at Amazon"."""
+    return re.sub(r"^(?:the|a|an)\s+", "", " ".join(text.split()), flags=re.I)
+
+
+def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
     """Every description of people in the chunk ("26 rights, media and Internet freedom groups"), under each
     person noun it holds, for a later "the groups" (`NameIndex.description_before`)."""
-    from spacy.tokens import Doc
-
-    assert isinstance(doc, Doc)
+    found: list[Span] = []
     for tok in doc:
         if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PERSON_NOUNS | GROUP_NOUNS:
             continue
         desc = description(tok)
-        if desc is None or entity_in(desc, ("PERSON",)) is not None or len(desc) > 12:
-            continue
-        text = clean_name(desc.text)
+        if (
+            desc is not None
+            and len(desc) <= 12
+            and entity_in(doc[desc.start : tok.i + 1], ("PERSON",)) is None
+        ):
+            found.append(desc)
+    for desc in found:
+        if any(o.start <= desc.start and desc.end <= o.end and o != desc for o in found):
+            continue  # "30 civil society groups" inside "a coalition of 30 civil society groups": the whole
+        text = as_written(desc.text)
         for t in desc:
             if t.pos_ == "NOUN" and t.lemma_.lower() in PERSON_NOUNS | GROUP_NOUNS:
                 idx.descriptions.setdefault(t.lemma_.lower(), []).append(
@@ -219,13 +230,16 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if (
         subject.pos_ == "NOUN"
         and (subject.lemma_.lower() in PERSON_NOUNS or subject.lower_ in SPOKES_NOUNS)
-        and subject.lemma_.lower() not in ("account", "poster")  # "the Null Sector accounts": the group speaks
+        and subject.lemma_.lower()
+        not in ("account", "poster")  # "the Null Sector accounts": the group speaks
         and not any(t.dep_ == "poss" for t in subject.lefts)  # "the firm's counsel": resolved below
     ):
         desc = description(subject)
-        if desc is not None and entity_in(desc, ("PERSON",)) is None:
+        # a person named in the phrase's head ("Kremlin spokesman Dmitry Peskov") is the speaker, resolved
+        # below; a name after it ("an official at Kestrel Pay") is part of the description
+        if desc is not None and entity_in(subject.doc[desc.start : subject.i + 1], ("PERSON",)) is None:
             org = entity_in(desc, ("ORG", "NORP", "GPE"))
-            return Speaker(clean_name(desc.text), subject.text, clean_name(org.text) if org else None, True)
+            return Speaker(as_written(desc.text), subject.text, clean_name(org.text) if org else None, True)
     ent = entity_in(np, ("PERSON",)) or entity_in(
         np, ("ORG",)
     )  # "Kremlin spokesman Dmitry Peskov": the person
