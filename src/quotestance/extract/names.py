@@ -207,15 +207,31 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         if any(a <= s < b for a, b in headlines):
             w = ""  # nothing in a headline line starts or extends a name
         adjacent = run and k > 0 and text[words[k - 1][2] : s] == " "
-        if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST and (adjacent or not run):
+        possessor = w.endswith(("’s", "'s")) and _name_word(w[:-2])
+        if possessor and (adjacent or not run):  # "Rosario Guzmán Leyva's office": the name ends here
+            _register_run(idx, run + [w[:-2]])
+            run = []
+            continue
+        if _name_word(w) and (adjacent or not run):
             run.append(w)
             if _ends_sentence(w):  # "WikiLeaks. Amazon": two sentences, not one name
                 _register_run(idx, run)
                 run = []
             continue
         _register_run(idx, run)
-        run = [w] if w[:1].isupper() and w.lower().strip(".") not in _NOT_FIRST else []
+        run = [w] if _name_word(w) else []
     return idx
+
+
+def _name_word(word: str) -> bool:
+    """A word that can be part of a name: capitalised, not a function word ("Both", "Under"), not an
+    adjective like "US-based", not a possessor ("Donald’s" in "Donald’s Discord" names another thing)."""
+    return (
+        word[:1].isupper()
+        and word.lower().strip(".") not in _NOT_FIRST
+        and not re.search(r"-[a-z]", word)
+        and not word.endswith(("’s", "'s"))
+    )
 
 
 def _ends_sentence(word: str) -> bool:
@@ -259,7 +275,9 @@ _NOT_FIRST = set(
     """
 the a an in on at for but and when after before if as since while with by from to of this that last next
 every monday tuesday wednesday thursday friday saturday sunday january february march april may june
-july august september october november december mr mrs ms dr
+july august september october november december mr mrs ms dr both all each every another some many most
+several given despite although though because unless until once then now still yet also meanwhile however
+instead like unlike amid among against without within through during following including according
 """.split()
 )
 

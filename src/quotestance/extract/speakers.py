@@ -37,6 +37,11 @@ coalition association hackers hacktivists activists site forum board operator de
 newspaper paper bank telco carrier registry watchdog broadcaster
 """.split()
 )
+# organisations by their trade: "the Arizona-based company" is the company the article named, while "digital
+# rights groups" or "the district police" are descriptions, kept as written
+COMPANY_NOUNS = set(
+    "company firm startup business provider registrar host operator platform service developer".split()
+)
 # collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
 GROUP_NOUNS = set(
     """
@@ -229,7 +234,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     # "a Visa spokesman", "an official at Amazon", "one user on Twitter": a description, kept as written
     if (
         subject.pos_ == "NOUN"
-        and (subject.lemma_.lower() in PERSON_NOUNS or subject.lower_ in SPOKES_NOUNS)
+        and (subject.lemma_.lower() in PERSON_NOUNS - COMPANY_NOUNS or subject.lower_ in SPOKES_NOUNS)
         and subject.lemma_.lower()
         not in ("account", "poster")  # "the Null Sector accounts": the group speaks
         and not any(t.dep_ == "poss" for t in subject.lefts)  # "the firm's counsel": resolved below
