@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
 
+from quotestance.extract.lexicon import SPEECH_VERBS
 from quotestance.extract.names import NameIndex, clean_name
 from quotestance.extract.parse import Parsed, word_count
 from quotestance.extract.quotes import INTRO_END, Span
-from quotestance.extract.speakers import SPEECH_VERBS, Speaker, resolve, with_role
+from quotestance.extract.speakers import Speaker, resolve, with_role
 
 
 def _frame_after(text: str, pos: int, limit: int, next_open: int | None) -> tuple[int, int]:

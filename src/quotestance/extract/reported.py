@@ -9,6 +9,7 @@ from __future__ import annotations
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
+from quotestance.extract.lexicon import ORG_NOUNS, PERSON_NOUNS
 from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
 
@@ -295,8 +296,6 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
 
 def _can_speak(subj: Token) -> bool:
     """A subject that can take a stand: a named person or organisation, a pronoun, or a person noun."""
-    from quotestance.extract.speakers import ORG_NOUNS, PERSON_NOUNS
-
     return (
         subj.ent_type_ in ("PERSON", "ORG", "NORP", "GPE")
         or subj.pos_ in ("PRON", "PROPN")

@@ -12,80 +12,18 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
+from quotestance.extract.lexicon import (
+    COMPANY_NOUNS,
+    DOCUMENT_NOUNS,
+    GROUP_NOUNS,
+    INANIMATE_NOUNS,
+    ORG_NOUNS,
+    PERSON_NOUNS,
+    PERSON_PRONOUNS,
+    PRONOUNS,
+    SPOKES_NOUNS,
+)
 from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex, clean_name
-
-# Verbs that attribute speech in news text (lemmas). Kept broad: they only fire next to a quote or
-# with a clausal complement.
-SPEECH_VERBS = frozenset(
-    """
-say tell add tweet write post argue claim warn insist explain note state declare announce stress
-emphasise emphasize contend maintain acknowledge admit concede allege assert report confirm deny reply
-respond answer ask urge demand continue recall predict suggest complain vow threaten promise pledge
-observe remark conclude testify caution counter retort quip joke lament boast accuse charge agree
-argue blog text email message posit reiterate repeat underline mention describe call told says
-reference dub brand label term quote read rule
-""".split()
-)
-PRONOUNS = {"he", "she", "they", "it", "we", "i", "him", "her", "them"}
-PERSON_PRONOUNS = {"he", "she", "him", "her", "i"}
-# head nouns that name an organisation by its kind ("the company said")
-ORG_NOUNS = set(
-    """
-company firm group collective organisation organization registrar host provider service platform app
-network startup business agency ministry department court police government campaign charity foundation
-coalition association hackers hacktivists activists site forum board operator developer company's
-newspaper paper bank telco carrier registry watchdog broadcaster
-""".split()
-)
-# organisations by their trade: "the Arizona-based company" is the company the article named, while "digital
-# rights groups" or "the district police" are descriptions, kept as written
-COMPANY_NOUNS = set(
-    "company firm startup business provider registrar host operator platform service developer".split()
-)
-# collectives are often tagged as people ("Anonymous"): "the group" is the last speaker that is no full name
-GROUP_NOUNS = set(
-    """
-group collective hackers hacktivists activists campaign coalition movement
-""".split()
-)
-# nouns that can speak for themselves; any other common noun as a subject ("the move", "the reason")
-# is the parser picking the wrong word, and resolves to nobody
-PERSON_NOUNS = set(
-    """
-person people source sources official officials spokesperson spokesman spokeswoman spokespeople representative
-lawyer lawyers attorney attorneys counsel founder cofounder co-founder executive executives chief ceo president
-chairman chairwoman chair minister secretary officer officers police detective investigator investigators
-prosecutor prosecutors judge judges justice commissioner director head manager owner owners operator operators
-administrator administrators admin creator editor writer author publisher developer developers engineer
-researcher researchers expert experts analyst analysts activist activists campaigner campaigners advocate
-advocates critic critics supporter supporters user users member members resident residents victim victims
-family families mother father parent parents sister brother son daughter widow survivor survivors witness
-student students professor scholar academic lawmaker lawmakers senator congressman congresswoman mp mps
-legislator legislators politician politicians mayor governor leader leaders hacker hackers moderator moderators
-employee employees worker workers staff insider aide adviser advisor consultant economist specialist scientist
-journalist journalists reporter reporters blogger commentator poster account accounts gunman shooter suspect
-attacker man woman men women friend fan fans founder trustee regulator regulators authorities authority
-plaintiff plaintiffs complainant complainants defendant defendants petitioner petitioners claimant appellant
-ally allies follower followers group groups campaign organizer organiser organizers organisers volunteer
-court government ministry agency police company firm
-""".split()
-)
-# bare titles that speak for an organisation ("a spokesperson said" in a story about one company)
-SPOKES_NOUNS = {"spokesperson", "spokesman", "spokeswoman", "spox", "representative", "official", "officials"}
-INANIMATE_NOUNS = set(
-    """
-move reason decision step action case issue problem question fact result change news idea point plan policy
-law rule bill act measure situation thing way time day week year list number figure video footage content
-material site's evidence process system approach effect attack shooting violence riot ban block removal
-""".split()
-)
-# documents that speak for whoever issued them ("a statement from the company said")
-DOCUMENT_NOUNS = set(
-    """
-statement email letter post blog tweet message release note notice memo filing complaint ruling order
-judgment judgement report announcement update thread video website page lawsuit suit
-""".split()
-)
 
 
 def _is_name_token(t: Token) -> bool:
