@@ -11,7 +11,6 @@ the definitions of ../shared/tools/eval_extract.py (quotestance.extract.evaluati
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import spacy
 from quotestance.extract import extract_many, read_articles
 from quotestance.extract.evaluation import score_spans
 from quotestance.extract.quotes import paragraphs
+from quotestance.io import atomic_writer, read_gold
 from quotestance.records import Article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +56,7 @@ def goldsets(shared: Path) -> list[tuple[str, Path, Path, str | None]]:
     sets = [
         ("seed", shared / "data/seed/quotes.gold.jsonl", shared / "data/seed/article.txt", "article"),
         ("realdev", shared / "data/realdev/quotes.jsonl", shared / "data/realdev/passages", None),
+        ("realdev2", shared / "data/realdev2/quotes.jsonl", shared / "data/realdev2/passages", None),
         ("corpus (ours)", ROOT / "data/annotations/gold.jsonl", ROOT / "data/corpus", None),
     ]
     return [s for s in sets if s[1].exists()]
@@ -70,13 +71,11 @@ def main() -> int:
     nlp = spacy.load(a.spacy_model)
     nlp("Warm up the pipeline once, so that no tool pays for loading.")
     lines = [
-        "| gold set | tool | gold | pred | P | R | F1 | speaker acc | articles/s | note |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| gold set | tool | gold | pred | P | R | F1 | speaker acc | speaker exact | articles/s | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, gold_path, texts_spec, default in goldsets(Path(a.shared)):
-        gold = [json.loads(x) for x in gold_path.read_text(encoding="utf-8").splitlines() if x.strip()]
-        for g in gold:
-            g.setdefault("article_id", g.get("passage_id") or default)
+        gold = read_gold(gold_path, default)
         arts = [x for x in read_articles(texts_spec) if isinstance(x, Article)]
         texts = {x.id: x.text for x in arts}
         t0 = time.perf_counter()
@@ -96,18 +95,19 @@ def main() -> int:
             s = score_spans(pred, gold, texts, 0.8, "direct")
             lines.append(
                 f"| {name} | {tool} | {s.gold} | {s.pred} | {s.precision:.3f} | {s.recall:.3f} | "
-                f"{s.f1:.3f} | {s.speaker_accuracy:.3f} | {len(arts) / secs:.1f} | {note} |"
+                f"{s.f1:.3f} | {s.speaker_accuracy:.3f} | {s.speaker_exact_accuracy:.3f} | {len(arts) / secs:.1f} | "
+                f"{note} |"
             )
     table = "\n".join(lines)
     print(table)
     if a.output:
-        Path(a.output).write_text(
-            "# Direct quotes: textacy vs quotestance\n\nProduced by `make bench-extract` "
-            "(`python benchmarks/extract_vs_textacy.py --output docs/extraction_vs_textacy.md`) on this "
-            "machine (2 CPU cores); both tools use the same spaCy pipeline and their timings include parsing. "
-            "Direct quotes only (textacy has no indirect speech), overlap >= 0.8.\n\n" + table + "\n",
-            encoding="utf-8",
-        )
+        with atomic_writer(a.output) as fh:
+            fh.write(
+                "# Direct quotes: textacy vs quotestance\n\nProduced by `make bench-extract` "
+                "(`python benchmarks/extract_vs_textacy.py --output docs/extraction_vs_textacy.md`) on this "
+                "machine (2 CPU cores); both tools use the same spaCy pipeline and their timings include parsing. "
+                "Direct quotes only (textacy has no indirect speech), overlap >= 0.8.\n\n" + table + "\n"
+            )
     return 0
 
 
