@@ -19,7 +19,8 @@ INDIRECT_VERBS = frozenset(
 say tell add argue claim warn insist explain note state declare stress emphasise emphasize contend
 maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
 threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
-believe accuse charge
+believe accuse charge reveal advise remark underline specify disclose indicate object observe assure
+inform notify hint opine signal
 """.split()
 )
 # (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
