@@ -109,6 +109,18 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
                 toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
                 break
     toks = _core(toks)
+    # a trailing participle after a comma is the writer's gloss, not the report: "..., pointing out that",
+    # "..., citing ...", "..., following its rival" (the clause ends at the comma)
+    for k, t in enumerate(toks[1:], 1):
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if (
+            t.text == ","
+            and nxt is not None
+            and nxt.tag_ == "VBG"
+            and nxt.dep_ in ("advcl", "xcomp", "prep", "acl")
+        ):
+            toks = toks[:k]
+            break
     while toks and (
         toks[0].dep_ == "mark"
         and toks[0].lower_ in ("that", "whether", "if")
