@@ -215,3 +215,13 @@ def test_a_stance_taking_speech_act_is_reported_speech(nlp):
     text = "The Digital Liberties Foundation condemned the blocking of the forum by the country's largest providers."
     q = find([q for q in run(nlp, text) if q.kind == "indirect"], "condemned")
     assert q.speaker == "Digital Liberties Foundation"
+
+
+def test_a_quote_inside_reported_speech_is_the_reporters(nlp):
+    text = (
+        "The registry has not answered.\n\n"
+        "In his letter, Marek Halloran pointed out that the registry’s “rules were written for a different "
+        "internet, and nobody has read them since.”"
+    )
+    q = find(direct(run(nlp, text)), "rules were written")
+    assert q.speaker == "Marek Halloran"

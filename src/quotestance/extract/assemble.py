@@ -13,7 +13,7 @@ from spacy.language import Language
 from spacy.tokens import Span as SpacySpan
 
 from quotestance import __version__
-from quotestance.extract.attribution import direct_attribution, speaker_from
+from quotestance.extract.attribution import direct_attribution, enclosing_report, speaker_from
 from quotestance.extract.names import Mention, NameIndex, build_index, finish_index
 from quotestance.extract.parse import Parsed, chunk_text, word_count
 from quotestance.extract.quotes import Span, ends_sentence, find_direct_spans
@@ -110,6 +110,9 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
     para_of = _paragraph_finder(paras)
 
     frames = [direct_attribution(text, parsed, paras, spans, i) for i in range(len(spans))]
+    for i, (att, _, _) in enumerate(frames):
+        if att is None and (inside := enclosing_report(parsed, spans[i])) is not None:
+            frames[i] = (inside, (spans[i].start, spans[i].end), "enclosing")
     outer = reported_statements(text, parsed, spans)
 
     # resolve speakers in text order, so "he" and "the company" refer back to what came before

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
 
-from quotestance.extract.lexicon import SPEECH_VERBS
+from quotestance.extract.lexicon import INDIRECT_VERBS_ALL, SPEECH_VERBS
 from quotestance.extract.names import NameIndex, clean_name
 from quotestance.extract.parse import Parsed, word_count
 from quotestance.extract.quotes import INTRO_END, Span
@@ -225,3 +225,26 @@ def direct_attribution(
             if att:
                 return att, f, "intro"
     return None, (s.start, s.end), "none"
+
+
+def enclosing_report(parsed: Parsed, s: Span) -> Attribution | None:
+    """A quote with no frame of its own that sits inside reported speech ("Fedorov pointed out that Russia's
+    “...”", "the groups argue that the U.S. should “...”"): the reporting verb's subject is its speaker."""
+    inside = parsed.span(s.start, s.end)
+    if inside is None:
+        return None
+    head = inside.root
+    for _ in range(6):
+        if head.head.i == head.i:
+            return None
+        head = head.head
+        if head.idx < s.start or head.idx >= s.end:  # outside the quote: the verb the quote hangs from
+            lo, hi = min(head.i, inside.start), max(head.i + 1, inside.end)
+            if any("\n" in t.text for t in head.doc[lo:hi]):
+                return None  # a verb in another paragraph: the parser glued the lines
+            if head.pos_ == "VERB" and head.lemma_.lower() in SPEECH_VERBS | INDIRECT_VERBS_ALL:
+                subj = subject_of(head)
+                if subj is not None and not (s.start <= subj.idx < s.end):
+                    return Attribution(subj, cue_text(head))
+                return None
+    return None

@@ -75,3 +75,11 @@ statement email letter post blog tweet message release note notice memo filing c
 judgment judgement report announcement update thread video website page lawsuit suit
 """.split()
 )
+
+# every verb that reports speech, with or without a quote beside it (reported.py's clausal verbs among them)
+INDIRECT_VERBS_ALL = SPEECH_VERBS | frozenset(
+    """
+point stand believe reveal advise remark underline specify disclose indicate object assure inform notify hint
+opine signal
+""".split()
+)
