@@ -79,9 +79,13 @@ class NameIndex:
     descriptions: dict[str, list[Mention]] = field(default_factory=dict)
 
     def description_before(self, noun: str, pos: int, window: int = 2000) -> Mention | None:
-        """The latest description before pos that contains `noun` (a lemma)."""
-        near = [m for m in self.descriptions.get(noun, []) if pos - window <= m.pos < pos]
-        return max(near, key=lambda m: m.pos) if near else None
+        """The latest description before pos that contains `noun` (a lemma); a bisection, since mentions are
+        registered in text order (a long article with many descriptions stays linear)."""
+        from bisect import bisect_left
+
+        ms = self.descriptions.get(noun, [])
+        k = bisect_left(ms, pos, key=lambda m: m.pos)
+        return ms[k - 1] if k and pos - window <= ms[k - 1].pos else None
 
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
