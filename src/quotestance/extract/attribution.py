@@ -105,6 +105,8 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
     toks = [t for t in sp if not t.is_space]
     for t in toks:
         if t.lower_ == "according" and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to":
+            if any(_is_speech(x) and subject_of(x) is not None for x in toks if x.i < t.i):
+                break  # "Cook wrote in the email, according to Bloomberg": the writer speaks, the outlet reports
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
             if pobj is not None:
                 return Attribution(pobj, "according to")
