@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from quotestance.report import build_report
+from quotestance.report import build_report, stance_counts
 
 
 def test_report_is_self_contained_with_charts_and_review_list(tmp_path):
@@ -45,3 +45,16 @@ def test_report_is_self_contained_with_charts_and_review_list(tmp_path):
 def test_report_needs_a_scores_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="quotestance-score"):
         build_report(str(tmp_path), str(tmp_path / "r.html"))
+
+
+def test_months_read_in_date_order_and_people_are_no_organisation():
+    q = pd.DataFrame(
+        {
+            "month": ["2024-02", "2023-12", "2024-02", "2024-01", "2024-02"],
+            "organisation": ["Kestrel", None, "Kestrel", "Bluefern Registry", None],
+            "label": ["other", "demand_takedown", "other", "other", "other"],
+        }
+    )
+    assert stance_counts(q, "month", chronological=True).index.tolist() == ["2023-12", "2024-01", "2024-02"]
+    assert stance_counts(q, "month").index.tolist()[0] == "2024-02"  # by size otherwise
+    assert stance_counts(q, "organisation").index.tolist() == ["Kestrel", "Bluefern Registry"]

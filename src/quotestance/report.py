@@ -30,33 +30,66 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def stance_bars(df: pd.DataFrame, by: str, title: str, top: int = 15) -> str | None:
-    """A stacked horizontal bar per group: how many quotes took each stance (largest groups first)."""
+def stance_counts(df: pd.DataFrame, by: str, top: int = 15, chronological: bool = False) -> pd.DataFrame:
+    """Quotes per group and stance: the largest `top` groups first, or every group in time order
+    (chronological=True, for "YYYY-MM" months, which sort as text in date order).
+
+    >>> d = pd.DataFrame({"month": ["2024-03", "2023-11", "2024-03"], "label": ["other"] * 3})
+    >>> stance_counts(d, "month", chronological=True).index.tolist()
+    ['2023-11', '2024-03']
+    """
+    d = df[df[by].notna() & (df[by].astype(str) != "")]
+    counts = d.groupby([by, "label"]).size().unstack(fill_value=0)
+    if chronological:
+        return counts.sort_index()
+    return counts.loc[counts.sum(1).sort_values(ascending=False).index[:top]]
+
+
+def stance_bars(
+    df: pd.DataFrame, by: str, title: str, top: int = 15, chronological: bool = False
+) -> str | None:
+    """A stacked bar per group: how many quotes took each stance. Groups ranked by size read top-down as
+    horizontal bars; a time series reads left to right as columns, in date order."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    d = df[df[by].notna() & (df[by].astype(str) != "")]
-    if d.empty:
+    counts = stance_counts(df, by, top, chronological)
+    if counts.empty:
         return None
-    counts = d.groupby([by, "label"]).size().unstack(fill_value=0)
-    counts = counts.loc[counts.sum(1).sort_values(ascending=False).index[:top]].iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(counts) + 1.2))
-    left = pd.Series(0, index=counts.index)
-    for lab in LABELS:
-        if lab in counts:
-            ax.barh(
-                [str(i)[:40] for i in counts.index],
-                counts[lab],
-                left=left,
-                color=COLOURS[lab],
-                label=lab.replace("_", " "),
-            )
-            left += counts[lab]
-    ax.set_xlabel("quotes")
+    if chronological:
+        fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(counts) + 2), 4))
+        bottom = pd.Series(0, index=counts.index)
+        for lab in LABELS:
+            if lab in counts:
+                ax.bar(
+                    [str(i) for i in counts.index],
+                    counts[lab],
+                    bottom=bottom,
+                    color=COLOURS[lab],
+                    label=lab.replace("_", " "),
+                )
+                bottom += counts[lab]
+        ax.set_ylabel("quotes")
+        ax.tick_params(axis="x", labelrotation=60)
+    else:
+        counts = counts.iloc[::-1]  # barh draws bottom-up: the largest group on top
+        fig, ax = plt.subplots(figsize=(8, 0.35 * len(counts) + 1.2))
+        left = pd.Series(0, index=counts.index)
+        for lab in LABELS:
+            if lab in counts:
+                ax.barh(
+                    [str(i)[:40] for i in counts.index],
+                    counts[lab],
+                    left=left,
+                    color=COLOURS[lab],
+                    label=lab.replace("_", " "),
+                )
+                left += counts[lab]
+        ax.set_xlabel("quotes")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left" if chronological else "lower right", fontsize=8)
     url = _png(fig)
     plt.close(fig)
     return url
@@ -90,15 +123,19 @@ def build_report(scores_dir: str, output: str, top: int = 5, review: int = 25) -
             on="article_id",
             how="left",
         )
+    # organisations only: a person's name is no organisation, and quotes whose speaker has none are left out
+    # ("the Open Wire Coalition" and "Open Wire Coalition" are one bar)
     q = q.assign(
-        organisation=q["speaker_org"].fillna(q["speaker"]) if "speaker_org" in q else q.get("speaker")
+        organisation=q["speaker_org"].str.replace(r"^[Tt]he\s+", "", regex=True)
+        if "speaker_org" in q
+        else None
     )
     if "date" in q:
         q["month"] = pd.to_datetime(q["date"], errors="coerce").dt.strftime("%Y-%m")
     charts = [
-        (t, stance_bars(q, col, t))
+        (t, stance_bars(q, col, t, chronological=col == "month"))
         for col, t in (
-            ("organisation", "Stance by speaker organisation (top 15)"),
+            ("organisation", "Stance by speaker organisation (top 15; quotes with a known organisation)"),
             ("event", "Stance by event"),
             ("outlet", "Stance by outlet"),
             ("month", "Stance by month"),
