@@ -58,36 +58,20 @@ def stance_bars(
     counts = stance_counts(df, by, top, chronological)
     if counts.empty:
         return None
-    if chronological:
+    if chronological:  # columns left to right in date order
         fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(counts) + 2), 4))
-        bottom = pd.Series(0, index=counts.index)
-        for lab in LABELS:
-            if lab in counts:
-                ax.bar(
-                    [str(i) for i in counts.index],
-                    counts[lab],
-                    bottom=bottom,
-                    color=COLOURS[lab],
-                    label=lab.replace("_", " "),
-                )
-                bottom += counts[lab]
+        draw, stack, names = ax.bar, "bottom", [str(i) for i in counts.index]
         ax.set_ylabel("quotes")
         ax.tick_params(axis="x", labelrotation=60)
-    else:
-        counts = counts.iloc[::-1]  # barh draws bottom-up: the largest group on top
+    else:  # bars top-down by size (barh draws bottom-up)
+        counts = counts.iloc[::-1]
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(counts) + 1.2))
-        left = pd.Series(0, index=counts.index)
-        for lab in LABELS:
-            if lab in counts:
-                ax.barh(
-                    [str(i)[:40] for i in counts.index],
-                    counts[lab],
-                    left=left,
-                    color=COLOURS[lab],
-                    label=lab.replace("_", " "),
-                )
-                left += counts[lab]
+        draw, stack, names = ax.barh, "left", [str(i)[:40] for i in counts.index]
         ax.set_xlabel("quotes")
+    base = pd.Series(0, index=counts.index)
+    for lab in (x for x in LABELS if x in counts):
+        draw(names, counts[lab], color=COLOURS[lab], label=lab.replace("_", " "), **{stack: base})
+        base = base + counts[lab]
     ax.set_title(title)
     ax.legend(loc="upper left" if chronological else "lower right", fontsize=8)
     url = _png(fig)
