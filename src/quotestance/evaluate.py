@@ -252,12 +252,16 @@ RESULTS_END = "<!-- results:end -->"
 HEADLINE = (
     "test_stance_macro_f1",
     "external_realdev_stance_macro_f1",
+    "external_realdev2_stance_macro_f1",
     "test_macro_f1",
     "test_accuracy",
     "external_realdev_macro_f1",
     "external_realdev_accuracy",
+    "external_realdev2_macro_f1",
+    "external_realdev2_accuracy",
     "test_ece",
     "external_realdev_ece",
+    "external_realdev2_ece",
 )
 
 
