@@ -102,6 +102,8 @@ def fake_training_run(
                 "temperature": 1.0,
                 "labels": LABELS,
                 "max_rows": max_rows,
+                # validation's (confidence, right?) pairs: at precision 0.85 the review threshold is 0.8
+                "review_curve": [[0.9, 1], [0.8, 1], [0.5, 0], [0.4, 1]],
             }
         )
     )

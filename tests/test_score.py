@@ -118,6 +118,12 @@ def test_a_resumed_run_scores_in_the_path_it_started_in(champion, tmp_path, mlfl
     assert (q["inference_precision"] == "bf16").all() and len(q) == first.quotes
     fresh = score_articles(str(champion), str(tmp_path / "fresh"), cfg, ExtractConfig(), mcfg)
     assert fresh.precision == "fp32"  # what this model gets when nothing is recorded or forced
+    scored = pd.read_parquet(tmp_path / "fresh/quotes.parquet")
+    # an untrained model is never 0.8 sure: every quote goes to review, at the threshold validation gave
+    assert (
+        scored["to_review"].all()
+        and json.loads((tmp_path / "fresh/manifest.json").read_text())["inference"]["review_threshold"] == 0.8
+    )
 
 
 @pytest.mark.slow

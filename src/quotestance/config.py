@@ -173,6 +173,7 @@ class EvaluateConfig:
     bins: int = 10
     max_error_rows: int = 500
     external: dict[str, ExternalSet] = field(default_factory=dict)
+    review_precision: float = 0.85
     model_uri: str | None = None
     write: str | None = None
 
@@ -227,6 +228,7 @@ class ScoreConfig:
     spark_master: str = "local[2]"
     spark_task_cpus: int = 1
     request_rows: int = 1000
+    review_precision: float = 0.85
 
 
 @dataclass

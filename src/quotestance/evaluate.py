@@ -23,7 +23,7 @@ import numpy as np
 
 from quotestance.config import EvaluateApp, EvaluateConfig
 from quotestance.dataset import DatasetError, external_rows, load_splits
-from quotestance.metrics import ece, fit_temperature, softmax
+from quotestance.metrics import coverage_at, ece, fit_temperature, review_threshold, softmax
 from quotestance.records import stance_columns
 from quotestance.tracking import setup, tracked_run
 
@@ -208,8 +208,19 @@ def evaluate_splits(
         ev = measure(rows, softmax(logits, t), labels, stance, f"{name}_", cfg.bins, cfg.max_error_rows)
         y = np.array([labels.index(r["label"]) for r in rows])
         mlflow.log_metric(f"{name}_ece_uncalibrated", ece(softmax(logits), y, cfg.bins)[0])
+        # calibrated abstention: the confidence above which validation reaches cfg.review_precision
+        probs = softmax(logits, t)
+        conf, correct = probs.max(1), probs.argmax(1) == y
+        if name == "validation":
+            threshold = review_threshold(conf, correct, cfg.review_precision)
+            results["review_curve"] = [[round(float(c), 6), int(k)] for c, k in zip(conf, correct)]  # type: ignore[assignment]
+            results["review_threshold"] = threshold
+        coverage, kept_precision = coverage_at(conf, correct, results.get("review_threshold", float("inf")))
+        mlflow.log_metrics({f"{name}_review_coverage": coverage, f"{name}_review_precision": kept_precision})
         log_evaluation(ev, labels, name, tmp)
         results.update(ev.metrics)
+    if np.isfinite(results.get("review_threshold", np.inf)):
+        mlflow.log_metric("review_threshold", results["review_threshold"])
     return results | {"temperature": t}
 
 
@@ -243,6 +254,7 @@ def evaluate_model_uri(app: EvaluateApp, params: dict[str, Any]) -> dict[str, fl
         metrics = evaluate_splits(
             app.evaluate, labels, list(app.labels.stance), splits, logits_of, Path(tmpd)
         )
+        metrics.pop("review_curve", None)  # the served model's, not a metric
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 

@@ -55,3 +55,32 @@ def stance_macro_f1(y_true: Sequence[str], y_pred: Sequence[str], stance: Sequen
     from sklearn.metrics import f1_score
 
     return float(f1_score(y_true, y_pred, labels=list(stance), average="macro", zero_division=0))
+
+
+def review_threshold(confidence: np.ndarray, correct: np.ndarray, precision: float) -> float:
+    """The lowest confidence at which the quotes at or above it are right at least `precision` of the time
+    (so the most quotes are kept); inf when none reaches it (every quote goes to review).
+
+    >>> review_threshold(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 1, 0, 1]), 0.75)
+    0.6
+    >>> review_threshold(np.array([0.9, 0.8]), np.array([0, 0]), 0.5)
+    inf
+    """
+    order = np.argsort(-np.asarray(confidence, dtype=float), kind="stable")
+    c, ok = np.asarray(confidence, dtype=float)[order], np.asarray(correct, dtype=float)[order]
+    kept_precision = np.cumsum(ok) / np.arange(1, len(ok) + 1)
+    group_end = np.r_[c[1:] != c[:-1], True]  # a threshold keeps every quote of equal confidence
+    good = np.nonzero((kept_precision >= precision) & group_end)[0]
+    return float(c[good[-1]]) if len(good) else float("inf")
+
+
+def coverage_at(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(share of quotes at or above the threshold, their precision); precision 0.0 when none is.
+
+    >>> coverage_at(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 1, 0, 1]), 0.75)
+    (0.5, 1.0)
+    """
+    kept = np.asarray(confidence) >= threshold
+    if not kept.any():
+        return 0.0, 0.0
+    return float(kept.mean()), float(np.asarray(correct, dtype=float)[kept].mean())

@@ -32,6 +32,8 @@ class QuoteStanceModel(mlflow.pyfunc.PythonModel):
 
         cfg = json.loads(open(context.artifacts["config"], encoding="utf-8").read())
         self.temperature = float(cfg.get("temperature", 1.0))
+        # validation's (confidence, right?) pairs, for a review threshold at any precision (quotestance-score)
+        self.review_curve = cfg.get("review_curve") or []
         self.max_rows = int(
             cfg.get("max_rows", 1000)
         )  # per request: a bigger batch belongs to quotestance-score

@@ -134,7 +134,19 @@ def build_report(scores_dir: str, output: str, top: int = 5, review: int = 25) -
         + _quote_table(q[q["label"] == lab].sort_values("confidence", ascending=False).head(top))
         for lab in LABELS
     )
-    low = _quote_table(q.sort_values("confidence").head(review))
+    flagged = (
+        q[q["to_review"].fillna(False).astype(bool)]
+        if "to_review" in q and q["to_review"].notna().any()
+        else None
+    )
+    low = _quote_table((flagged if flagged is not None else q).sort_values("confidence").head(review))
+    review_note = (
+        f"{len(flagged)} of {len(q)} quotes are below the model's review threshold (the confidence that keeps the "
+        "precision asked for, score.review_precision, on validation): a person should read them. The least sure "
+        f"{min(review, len(flagged))} are listed."
+        if flagged is not None
+        else f"The {review} quotes the model was least sure of: a person should read these."
+    )
     model = ""
     if len(q) and "model_name" in q:
         r = q.iloc[0]
@@ -152,7 +164,7 @@ img{{max-width:100%}}.muted{{color:#666}}</style></head><body>
 {sections}
 <h2>Most confident quotes per stance</h2>{confident}
 <h2>Low-confidence quotes to review</h2>
-<p class="muted">The {review} quotes the model was least sure of: a person should read these.</p>{low}
+<p class="muted">{escape(review_note)}</p>{low}
 </body></html>"""
     with atomic_writer(output) as fh:
         fh.write(html)

@@ -159,6 +159,7 @@ def _score(
         "input": str(input_spec),
         "part_size": cfg.part_size,
         "model": ident,
+        "review_precision": cfg.review_precision,
         "articles": [[a.id, hashlib.sha256(a.text.encode()).hexdigest()[:16]] for a in articles],
         "extractor": asdict(extract_cfg),
     }
@@ -224,6 +225,11 @@ def _score(
             for f, v in ident.items():
                 df[f] = v
             df["inference_precision"] = (inference or {}).get("precision")
+            threshold = (inference or {}).get("review_threshold")
+            # below the threshold, the model is not sure enough for the analyst's precision: a person reads it
+            df["to_review"] = (
+                (df["confidence"].isna() | (df["confidence"] < threshold)) if threshold is not None else None
+            )
         # errors first, rows last: the parquet marks the part done, so a kill between the two redoes the part
         # rather than losing its failures
         errors_file = out / "parts" / f"part-{k:05d}.errors.json"
@@ -272,6 +278,20 @@ def _choice_of(model) -> dict:
     return {k: c[k] for k in ("precision", "int8_margin", "reason") if k in c}
 
 
+def _review_threshold_of(model, precision: float) -> float | None:
+    """The confidence below which a quote goes to review: where the model's validation quotes keep
+    `precision` (metrics.review_threshold); None for a model that carries no validation curve."""
+    import numpy as np
+
+    from quotestance.metrics import review_threshold
+
+    curve = getattr(model.unwrap_python_model(), "review_curve", None)
+    if not curve:
+        return None
+    conf, correct = np.array(curve, dtype=float).T
+    return review_threshold(conf, correct, precision)
+
+
 def _scored(df: pd.DataFrame, predict) -> pd.DataFrame:
     from quotestance.infer import MAX_CONTEXT_CHARS, MAX_QUOTE_CHARS, MAX_SPEAKER_CHARS
 
@@ -311,7 +331,7 @@ def make_predictor(cfg: ScoreConfig):
     # loaded here for Spark too: its choice of path is made (or read from the cache) once, and the executors
     # are told to use the same one
     model = mlflow.pyfunc.load_model(cfg.model_uri)
-    choice = _choice_of(model)
+    choice = _choice_of(model) | {"review_threshold": _review_threshold_of(model, cfg.review_precision)}
     if cfg.engine == "local":
 
         def local(df: pd.DataFrame) -> pd.DataFrame:
@@ -398,6 +418,7 @@ def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> S
             "cue",
             "label",
             "confidence",
+            "to_review",
             "not_scored",
         ]
         + [c for c in quotes.columns if c.startswith("prob_")]

@@ -447,6 +447,9 @@ def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float
                     "int8_margin": app.train.int8_margin,
                     "bf16_margin": app.train.bf16_margin,
                     "labels": labels,
+                    # validation's (confidence, right?) pairs: quotestance-score picks its review threshold
+                    # from them for any precision it is asked for (score.review_precision)
+                    "review_curve": metrics.pop("review_curve", []),
                 }
             )
         )
@@ -484,6 +487,7 @@ def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
             lambda rows: np.log(np.clip(model.predict_proba(rows), 1e-9, 1)),
             Path(tmpd),
         )
+        metrics.pop("review_curve", None)  # only the served model carries it
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 
