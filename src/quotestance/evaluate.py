@@ -216,7 +216,9 @@ def evaluate_splits(
             results["review_curve"] = [[round(float(c), 6), int(k)] for c, k in zip(conf, correct)]  # type: ignore[assignment]
             results["review_threshold"] = threshold
         coverage, kept_precision = coverage_at(conf, correct, results.get("review_threshold", float("inf")))
-        mlflow.log_metrics({f"{name}_review_coverage": coverage, f"{name}_review_precision": kept_precision})
+        review = {f"{name}_review_coverage": coverage, f"{name}_review_precision": kept_precision}
+        mlflow.log_metrics(review)
+        results.update(review)
         log_evaluation(ev, labels, name, tmp)
         results.update(ev.metrics)
     if np.isfinite(results.get("review_threshold", np.inf)):
@@ -315,7 +317,9 @@ def summary_table(results: dict[str, dict]) -> str:
             k
             for m in results.values()
             for k in m
-            if k.endswith(("stance_macro_f1", "_macro_f1", "_accuracy", "_ece"))
+            if k.endswith(
+                ("stance_macro_f1", "_macro_f1", "_accuracy", "_ece", "_review_coverage", "_review_precision")
+            )
             and "event_" not in k
             and "uncalibrated" not in k
         }
