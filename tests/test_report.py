@@ -34,11 +34,16 @@ def test_report_is_self_contained_with_charts_and_review_list(tmp_path):
             for i in range(3)
         ]
     )
+    q["to_review"] = q["confidence"] < 0.5
     q.to_parquet(tmp_path / "quotes.parquet")
     a.to_parquet(tmp_path / "articles.parquet")
     html = open(build_report(str(tmp_path), str(tmp_path / "r.html")), encoding="utf-8").read()
     assert html.count("data:image/png;base64,") == 4  # organisation, event, outlet, month
     assert "Low-confidence quotes to review" in html and "Quote number 0 &lt;b&gt;" in html
+    assert (
+        "Stance by event (20 of 40 quotes to review)" in html
+    )  # every chart says what is below the threshold
+    assert "20 of 40 quotes are below the model" in html
     assert "quote-stance v2 (@champion)" in html and "http" not in html.replace("https://", "")
 
 

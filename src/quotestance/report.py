@@ -116,16 +116,24 @@ def build_report(scores_dir: str, output: str, top: int = 5, review: int = 25) -
     )
     if "date" in q:
         q["month"] = pd.to_datetime(q["date"], errors="coerce").dt.strftime("%Y-%m")
-    charts = [
-        (t, stance_bars(q, col, t, chronological=col == "month"))
-        for col, t in (
-            ("organisation", "Stance by speaker organisation (top 15; quotes with a known organisation)"),
-            ("event", "Stance by event"),
-            ("outlet", "Stance by outlet"),
-            ("month", "Stance by month"),
-        )
-        if col in q
-    ]
+    doubtful = (
+        q["to_review"].fillna(False).astype(bool)
+        if "to_review" in q and q["to_review"].notna().any()
+        else None
+    )
+    charts = []
+    for col, t in (
+        ("organisation", "Stance by speaker organisation (top 15; quotes with a known organisation)"),
+        ("event", "Stance by event"),
+        ("outlet", "Stance by outlet"),
+        ("month", "Stance by month"),
+    ):
+        if col not in q:
+            continue
+        shown = q[col].notna() & (q[col].astype(str) != "")
+        if doubtful is not None:  # how much of what the chart shows the model was not sure enough of
+            t += f" ({int((doubtful & shown).sum())} of {int(shown.sum())} quotes to review)"
+        charts.append((t, stance_bars(q, col, t, chronological=col == "month")))
     counts = q["label"].value_counts() if len(q) else pd.Series(dtype=int)
     summary = " · ".join(f"<b>{counts.get(k, 0)}</b> {k.replace('_', ' ')}" for k in LABELS)
     sections = "".join(f"<h2>{escape(t)}</h2><img alt='{escape(t)}' src='{u}'>" for t, u in charts if u)
