@@ -142,11 +142,7 @@ def build_report(scores_dir: str, output: str, top: int = 5, review: int = 25) -
         + _quote_table(q[q["label"] == lab].sort_values("confidence", ascending=False).head(top))
         for lab in LABELS
     )
-    flagged = (
-        q[q["to_review"].fillna(False).astype(bool)]
-        if "to_review" in q and q["to_review"].notna().any()
-        else None
-    )
+    flagged = q[doubtful] if doubtful is not None else None
     low = _quote_table((flagged if flagged is not None else q).sort_values("confidence").head(review))
     review_note = (
         f"{len(flagged)} of {len(q)} quotes are below the model's review threshold (the confidence that keeps the "
