@@ -23,7 +23,7 @@ import numpy as np
 
 from quotestance.config import EvaluateApp, EvaluateConfig
 from quotestance.dataset import DatasetError, external_rows, load_splits
-from quotestance.metrics import coverage_at, ece, fit_temperature, review_threshold, softmax
+from quotestance.metrics import coverage_at, ece, fit_temperature, review_threshold, softmax, stance_macro_f1
 from quotestance.records import stance_columns
 from quotestance.tracking import setup, tracked_run
 
@@ -57,9 +57,7 @@ def measure(
     pred = probs.argmax(1)
     yt, yp = [labels[i] for i in y], [labels[i] for i in pred]
     m = {
-        f"{prefix}stance_macro_f1": float(
-            f1_score(yt, yp, labels=list(stance), average="macro", zero_division=0)
-        ),
+        f"{prefix}stance_macro_f1": stance_macro_f1(yt, yp, stance),
         f"{prefix}macro_f1": float(f1_score(yt, yp, labels=labels, average="macro", zero_division=0)),
         f"{prefix}accuracy": float(accuracy_score(yt, yp)),
         f"{prefix}n": float(len(rows)),
@@ -80,14 +78,8 @@ def measure(
         if row.get("event"):
             by_event[row["event"]].append(i)
     for ev, idx in sorted(by_event.items()):
-        m[f"{prefix}event_{ev}_stance_macro_f1"] = float(
-            f1_score(
-                [yt[i] for i in idx],
-                [yp[i] for i in idx],
-                labels=list(stance),
-                average="macro",
-                zero_division=0,
-            )
+        m[f"{prefix}event_{ev}_stance_macro_f1"] = stance_macro_f1(
+            [yt[i] for i in idx], [yp[i] for i in idx], stance
         )
     errors = [
         {
@@ -185,9 +177,10 @@ def evaluate_splits(
     splits: dict[str, list[dict]],
     logits_of: Callable[[list[dict]], np.ndarray],
     tmp: Path,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[list[float]]]:
     """Into the active MLflow run: temperature from validation; metrics, plots and error tables for
-    validation, test and every external set found."""
+    validation, test and every external set found. Returns the metrics and validation's review curve (each
+    quote's calibrated confidence and whether it was right), which the served model carries."""
     import mlflow
 
     val_logits = logits_of(splits["validation"])
@@ -195,6 +188,7 @@ def evaluate_splits(
     t = fit_temperature(val_logits, y_val)
     mlflow.log_metric("temperature", t)
     results: dict[str, float] = {}
+    curve: list[list[float]] = []
     sets = {"validation": splits["validation"], "test": splits["test"]}
     for name, ext in cfg.external.items():
         if Path(ext.quotes).exists():
@@ -205,16 +199,15 @@ def evaluate_splits(
         if not rows:
             continue
         logits = val_logits if name == "validation" else logits_of(rows)
-        ev = measure(rows, softmax(logits, t), labels, stance, f"{name}_", cfg.bins, cfg.max_error_rows)
+        probs = softmax(logits, t)
+        ev = measure(rows, probs, labels, stance, f"{name}_", cfg.bins, cfg.max_error_rows)
         y = np.array([labels.index(r["label"]) for r in rows])
         mlflow.log_metric(f"{name}_ece_uncalibrated", ece(softmax(logits), y, cfg.bins)[0])
         # calibrated abstention: the confidence above which validation reaches cfg.review_precision
-        probs = softmax(logits, t)
         conf, correct = probs.max(1), probs.argmax(1) == y
         if name == "validation":
-            threshold = review_threshold(conf, correct, cfg.review_precision)
-            results["review_curve"] = [[round(float(c), 6), int(k)] for c, k in zip(conf, correct)]  # type: ignore[assignment]
-            results["review_threshold"] = threshold
+            results["review_threshold"] = review_threshold(conf, correct, cfg.review_precision)
+            curve = [[round(float(c), 6), int(k)] for c, k in zip(conf, correct)]
         coverage, kept_precision = coverage_at(conf, correct, results.get("review_threshold", float("inf")))
         review = {f"{name}_review_coverage": coverage, f"{name}_review_precision": kept_precision}
         mlflow.log_metrics(review)
@@ -223,7 +216,7 @@ def evaluate_splits(
         results.update(ev.metrics)
     if np.isfinite(results.get("review_threshold", np.inf)):
         mlflow.log_metric("review_threshold", results["review_threshold"])
-    return results | {"temperature": t}
+    return results | {"temperature": t}, curve
 
 
 def evaluate_model_uri(app: EvaluateApp, params: dict[str, Any]) -> dict[str, float]:
@@ -253,10 +246,9 @@ def evaluate_model_uri(app: EvaluateApp, params: dict[str, Any]) -> dict[str, fl
         tracked_run(app.mlflow, "evaluate", "evaluate", params, {"model_uri": app.evaluate.model_uri}) as run,
         tempfile.TemporaryDirectory() as tmpd,
     ):
-        metrics = evaluate_splits(
+        metrics, _ = evaluate_splits(
             app.evaluate, labels, list(app.labels.stance), splits, logits_of, Path(tmpd)
         )
-        metrics.pop("review_curve", None)  # the served model's, not a metric
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 

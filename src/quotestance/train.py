@@ -435,7 +435,9 @@ def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float
             }
         )
         with stage(f"evaluation in {pred.precision}", tick=True):
-            metrics = evaluate_splits(app.evaluate, labels, list(app.labels.stance), splits, pred.logits, tmp)
+            metrics, curve = evaluate_splits(
+                app.evaluate, labels, list(app.labels.stance), splits, pred.logits, tmp
+            )
         cfg_path = tmp / "inference.json"
         cfg_path.write_text(
             json.dumps(
@@ -449,7 +451,7 @@ def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float
                     "labels": labels,
                     # validation's (confidence, right?) pairs: quotestance-score picks its review threshold
                     # from them for any precision it is asked for (score.review_precision)
-                    "review_curve": metrics.pop("review_curve", []),
+                    "review_curve": curve,
                 }
             )
         )
@@ -479,7 +481,7 @@ def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
         _log_inputs(splits, app.dataset.output)
         model = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(splits["train"])
         # log-probabilities play the logits' part, so temperature scaling and ECE work the same way
-        metrics = evaluate_splits(
+        metrics, _ = evaluate_splits(  # the curve is the served model's: the baseline is never served
             app.evaluate,
             labels,
             list(app.labels.stance),
@@ -487,7 +489,6 @@ def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
             lambda rows: np.log(np.clip(model.predict_proba(rows), 1e-9, 1)),
             Path(tmpd),
         )
-        metrics.pop("review_curve", None)  # only the served model carries it
         metrics["run_id"] = run.info.run_id  # type: ignore[assignment]
         return metrics
 

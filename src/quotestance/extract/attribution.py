@@ -244,7 +244,7 @@ def enclosing_report(parsed: Parsed, s: Span) -> Attribution | None:
             lo, hi = min(head.i, inside.start), max(head.i + 1, inside.end)
             if any("\n" in t.text for t in head.doc[lo:hi]):
                 return None  # a verb in another paragraph: the parser glued the lines
-            if head.pos_ == "VERB" and head.lemma_.lower() in SPEECH_VERBS | INDIRECT_VERBS_ALL:
+            if head.pos_ == "VERB" and head.lemma_.lower() in INDIRECT_VERBS_ALL:
                 subj = subject_of(head)
                 if subj is not None and not (s.start <= subj.idx < s.end):
                     return Attribution(subj, cue_text(head))

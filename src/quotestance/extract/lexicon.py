@@ -76,10 +76,23 @@ judgment judgement report announcement update thread video website page lawsuit 
 """.split()
 )
 
-# every verb that reports speech, with or without a quote beside it (reported.py's clausal verbs among them)
-INDIRECT_VERBS_ALL = SPEECH_VERBS | frozenset(
+# combinations the hot paths ask about, built once
+SPEAKING_NOUNS = PERSON_NOUNS | ORG_NOUNS  # nouns that can take a stand ("the company condemned ...")
+PEOPLE_NOUNS = PERSON_NOUNS | GROUP_NOUNS  # heads of descriptions of people ("26 rights groups")
+DESCRIBED_NOUNS = PERSON_NOUNS - COMPANY_NOUNS  # kept as a description ("a Visa spokesman"), not the company
+ROLE_NOUNS = (
+    PERSON_NOUNS - ORG_NOUNS
+)  # "the engineer" refers back to a description; "the government" to a name
+
+# reporting verbs that take a clausal complement ("X argued that ...")
+INDIRECT_VERBS = frozenset(
     """
-point stand believe reveal advise remark underline specify disclose indicate object assure inform notify hint
-opine signal
+say tell add argue claim warn insist explain note state declare stress emphasise emphasize contend
+maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
+threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
+believe accuse charge reveal advise remark underline specify disclose indicate object observe assure
+inform notify hint opine signal
 """.split()
 )
+# every verb that reports speech, with a quote beside it or a clause after it
+INDIRECT_VERBS_ALL = SPEECH_VERBS | INDIRECT_VERBS

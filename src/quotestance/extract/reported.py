@@ -9,20 +9,10 @@ from __future__ import annotations
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
-from quotestance.extract.lexicon import ORG_NOUNS, PERSON_NOUNS
+from quotestance.extract.lexicon import INDIRECT_VERBS, SPEAKING_NOUNS
 from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
 
-# reporting verbs that take a clausal complement ("X argued that ...")
-INDIRECT_VERBS = frozenset(
-    """
-say tell add argue claim warn insist explain note state declare stress emphasise emphasize contend
-maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
-threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
-believe accuse charge reveal advise remark underline specify disclose indicate object observe assure
-inform notify hint opine signal
-""".split()
-)
 # (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
 ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition"}
 # speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
@@ -312,7 +302,7 @@ def _can_speak(subj: Token) -> bool:
     return (
         subj.ent_type_ in ("PERSON", "ORG", "NORP", "GPE")
         or subj.pos_ in ("PRON", "PROPN")
-        or subj.lemma_.lower() in PERSON_NOUNS | ORG_NOUNS
+        or subj.lemma_.lower() in SPEAKING_NOUNS
     )
 
 

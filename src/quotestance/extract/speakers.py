@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.lexicon import (
-    COMPANY_NOUNS,
+    DESCRIBED_NOUNS,
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
     INANIMATE_NOUNS,
     ORG_NOUNS,
+    PEOPLE_NOUNS,
     PERSON_NOUNS,
     PERSON_PRONOUNS,
     PRONOUNS,
+    ROLE_NOUNS,
     SPOKES_NOUNS,
 )
 from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex, clean_name
@@ -91,7 +93,7 @@ def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
     person noun it holds, for a later "the groups" (`NameIndex.description_before`)."""
     found: list[Span] = []
     for tok in doc:
-        if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PERSON_NOUNS | GROUP_NOUNS:
+        if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PEOPLE_NOUNS:
             continue
         desc = description(tok)
         if (
@@ -105,7 +107,7 @@ def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
             continue  # "30 civil society groups" inside "a coalition of 30 civil society groups": the whole
         text = as_written(desc.text)
         for t in desc:
-            if t.pos_ == "NOUN" and t.lemma_.lower() in PERSON_NOUNS | GROUP_NOUNS:
+            if t.pos_ == "NOUN" and t.lemma_.lower() in PEOPLE_NOUNS:
                 idx.descriptions.setdefault(t.lemma_.lower(), []).append(
                     Mention(desc.start_char + offset, text, True)
                 )
@@ -172,7 +174,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     # "a Visa spokesman", "an official at Amazon", "one user on Twitter": a description, kept as written
     if (
         subject.pos_ == "NOUN"
-        and (subject.lemma_.lower() in PERSON_NOUNS - COMPANY_NOUNS or subject.lower_ in SPOKES_NOUNS)
+        and (subject.lemma_.lower() in DESCRIBED_NOUNS or subject.lower_ in SPOKES_NOUNS)
         and subject.lemma_.lower()
         not in ("account", "poster")  # "the Null Sector accounts": the group speaks
         and not any(t.dep_ == "poss" for t in subject.lefts)  # "the firm's counsel": resolved below
@@ -228,7 +230,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
         return Speaker(name, r, o, True)
     if (
-        head in PERSON_NOUNS - ORG_NOUNS  # "the government" is the organisation named, resolved below
+        head in ROLE_NOUNS  # "the government" is the organisation named, resolved below
         and all(t.dep_ == "det" and t.lower_ == "the" for t in subject.children)
     ):
         m = idx.description_before(head, pos)  # "the engineer": "a senior engineer at Corrigan Pay"
