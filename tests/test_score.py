@@ -233,7 +233,7 @@ def test_a_kill_between_a_parts_errors_and_rows_loses_no_failure(champion, tmp_p
 
     def killed_write(df, path):  # the kill lands after the errors, before the rows
         if path.name == "part-00001.parquet":
-            assert (path.parent / "part-00001.errors.json").exists()
+            assert (path.parent / "part-00001.json").exists()
             raise Killed
         real_write(df, path)
 
@@ -253,3 +253,80 @@ def test_a_kill_between_a_parts_errors_and_rows_loses_no_failure(champion, tmp_p
     assert [e["article_id"] for e in errors if "boom" in e["reason"]] == [victim]
     assert done.skipped == len(errors) == 2  # the failure and empty.txt, each once
     assert victim not in set(pd.read_parquet(out / "articles.parquet").query("n_quotes > 0")["article_id"])
+
+
+def test_parts_are_read_lazily_and_keep_their_skips(monkeypatch):
+    """Memory is bounded by a part: the reader is never more than one article ahead of the part it yields."""
+    import quotestance.score as score
+    from quotestance.records import Article, Skip
+
+    produced = []
+
+    def fake_read(_spec):
+        for i in range(10):
+            produced.append(i)
+            yield Article(id=f"a{i}", text="x" * (5 if i != 3 else 50))
+            if i == 5:
+                yield Skip("f", "unreadable")
+        yield Article(id="a1", text="dup")
+
+    monkeypatch.setattr(score, "read_articles", fake_read)
+    parts = score._read_parts("in", part_size=2, max_chars=10)
+    first = next(parts)
+    assert [a.id for a in first.articles] == ["a0", "a1"] and len(produced) == 3
+    rest = list(parts)
+    assert [[a.id for a in p.articles] for p in rest] == [["a2", "a4"], ["a5", "a6"], ["a7", "a8"], ["a9"]]
+    assert [s.reason[:9] for s in rest[0].skips] == ["article h"]  # a3: over max_chars
+    assert [s.reason for s in rest[1].skips] == ["unreadable"]
+    assert "duplicate article id 'a1'" in rest[-1].skips[0].reason
+
+
+def test_merge_streams_parts_with_differing_empties(tmp_path):
+    """Parts merge one at a time into one schema: a part with no organisation anywhere, a part with no quote,
+    and CSV/JSONL copies that hold every row once."""
+    import json
+
+    from quotestance.score_tables import merge_parts
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+
+    def part(k, rows, arts, errors=()):
+        (parts / f"part-{k:05d}.json").write_text(
+            json.dumps(
+                {"articles": [{"article_id": a, "status": "scored"} for a in arts], "errors": list(errors)}
+            )
+        )
+        pd.DataFrame(rows).to_parquet(parts / f"part-{k:05d}.parquet")
+
+    def row(a, n, org, label, conf):
+        return {
+            "article_id": a,
+            "quote_id": f"{a}-{n}",
+            "text": "t",
+            "char_start": 0,
+            "char_end": 1,
+            "speaker": "S",
+            "speaker_org": org,
+            "label": label,
+            "confidence": conf,
+            "prob_x": conf,
+        }
+
+    part(0, [row("a", 0, None, "x", 0.5), row("a", 1, None, "y", 0.7)], ["a"])
+    part(1, [], ["b"], [{"source": "f", "article_id": None, "reason": "bad"}])
+    part(2, [row("c", 0, "Org", "x", 0.9)], ["c"])
+    summary = merge_parts(tmp_path, 3, ["csv", "jsonl"])
+    assert (summary.articles, summary.quotes, summary.skipped) == (3, 3, 1)
+    q = pd.read_parquet(tmp_path / "quotes.parquet")
+    assert list(q["quote_id"]) == ["a-0", "a-1", "c-0"] and q["speaker_org"].isna().tolist() == [
+        True,
+        True,
+        False,
+    ]
+    assert len(pd.read_csv(tmp_path / "quotes.csv")) == 3
+    assert len((tmp_path / "quotes.jsonl").read_text().splitlines()) == 3
+    arts = pd.read_parquet(tmp_path / "articles.parquet").set_index("article_id")
+    assert arts["n_quotes"].to_dict() == {"a": 2, "b": 0, "c": 1} and arts.loc["a", "n_x"] == 1
+    spk = pd.read_parquet(tmp_path / "speakers.parquet")
+    assert spk.query("label == 'x' and speaker_org == ''")["mean_confidence"].item() == 0.5

@@ -11,9 +11,12 @@ forces the same one, so resumed parts are scored exactly as the first ones were.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 import time
+from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -119,34 +122,87 @@ def score_articles(
         return _score(input_spec, output, cfg, extract_cfg, mlflow_cfg)
 
 
+@dataclass
+class _Part:
+    """Up to part_size articles read in a row, with the inputs skipped among them: the unit of resume."""
+
+    k: int
+    articles: list[Article]
+    skips: list[Skip]
+    results: list[tuple[Article, list | Exception]] = field(default_factory=list)
+
+
+def _read_parts(input_spec: str, part_size: int, max_chars: int) -> Iterator[_Part]:
+    """The input read lazily, part by part: only the part being filled is held in memory.
+
+    A part closes when the next article arrives, so skips read after its last article stay with it; the same
+    input always cuts into the same parts, which is what lets a restart skip the parts already written.
+    """
+    seen: dict[str, str] = {}  # id -> where it was read (ids only, not texts)
+    k, arts, skips = 0, [], []
+    for item in read_articles(input_spec):
+        if isinstance(item, Skip):
+            skips.append(item)
+            continue
+        where = item.source or item.id
+        if len(item.text) > max_chars:
+            skips.append(
+                Skip(where, f"article has {len(item.text):,} characters, over extract.max_chars", item.id)
+            )
+            continue
+        if item.id in seen:  # scored once: a second article under the same id would double rows and counts
+            skips.append(
+                Skip(where, f"duplicate article id {item.id!r}: already read from {seen[item.id]}", None)
+            )
+            continue
+        seen[item.id] = where
+        if len(arts) == part_size:
+            yield _Part(k, arts, skips)
+            k, arts, skips = k + 1, [], []
+        arts.append(item)
+    if arts or skips:
+        yield _Part(k, arts, skips)
+
+
+def _digest(a: Article) -> str:
+    return hashlib.sha256(a.text.encode()).hexdigest()[:16]
+
+
+def _part_paths(out: Path, k: int) -> tuple[Path, Path]:
+    """(its record: articles and errors, its rows): the rows are written last and mark the part done."""
+    return out / "parts" / f"part-{k:05d}.json", out / "parts" / f"part-{k:05d}.parquet"
+
+
+def _check_done(out: Path, part: _Part) -> bool:
+    """Whether the part was written by an earlier attempt at this run; ScoreError when its articles changed
+    since (an article edited under the same id must not keep its old rows)."""
+    record, rows = _part_paths(out, part.k)
+    if not (rows.exists() and record.exists()):
+        return False
+    then = [(a["article_id"], a["sha"]) for a in json.loads(record.read_text(encoding="utf-8"))["articles"]]
+    now = [(a.id, _digest(a)) for a in part.articles]
+    if then != now:
+        raise ScoreError(
+            f"{out} holds a run with other inputs or settings: the articles of part {part.k} changed since it "
+            "was written; use a new output folder or delete it"
+        )
+    return True
+
+
 def _score(
     input_spec: str, output: str, cfg: ScoreConfig, extract_cfg: ExtractConfig, mlflow_cfg: MlflowConfig
 ) -> ScoreSummary:
     from quotestance.extract.batch import extract_many, load_nlp
     from quotestance.progress import bar as progress_bar
+    from quotestance.score_tables import merge_parts
     from quotestance.tracking import StoreMissing, setup
 
     t0 = time.perf_counter()
+    # the listing is sorted (the order parts are cut in must not change between attempts) but only paths are
+    # held; articles are read part by part below
     sources = iter_sources(input_spec)
     if not sources:
         raise ScoreError(f"no input files match {input_spec!r}")
-    items = list(read_articles(input_spec))
-    skips = [s for s in items if isinstance(s, Skip)]
-    articles, seen = [], {}
-    for a in (x for x in items if isinstance(x, Article)):
-        if len(a.text) > extract_cfg.max_chars:
-            skips.append(
-                Skip(
-                    a.source or a.id, f"article has {len(a.text):,} characters, over extract.max_chars", a.id
-                )
-            )
-        elif a.id in seen:  # scored once: a second article under the same id would double rows and counts
-            skips.append(
-                Skip(a.source or a.id, f"duplicate article id {a.id!r}: already read from {seen[a.id]}", None)
-            )
-        else:
-            seen[a.id] = a.source or a.id
-            articles.append(a)
     out = Path(output)
     if cfg.model_uri.startswith(("models:/", "runs:/")):  # the registry or a run: the store must exist
         try:
@@ -154,13 +210,13 @@ def _score(
         except StoreMissing as e:
             raise ScoreError(str(e)) from None
     ident = model_identity(cfg.model_uri)
-    # articles by id *and content*: an article edited under the same id must not reuse an old part
+    # each part records its articles by id *and content* (checked on resume); the manifest keys the rest
     manifest = {
         "input": str(input_spec),
+        "sources": [str(s) for s in sources],
         "part_size": cfg.part_size,
         "model": ident,
         "review_precision": cfg.review_precision,
-        "articles": [[a.id, hashlib.sha256(a.text.encode()).hexdigest()[:16]] for a in articles],
         "extractor": asdict(extract_cfg),
     }
     key = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
@@ -171,81 +227,122 @@ def _score(
             f"{out} holds a run with other inputs or settings (manifest {old.get('key')} != {key}); "
             "use a new output folder or delete it"
         )
-    parts = [articles[i : i + cfg.part_size] for i in range(0, len(articles), cfg.part_size)]
     for stale in (out / "parts").glob(".*.tmp"):  # a killed run's half-written temporary files
         stale.unlink(missing_ok=True)
-    todo = [k for k in range(len(parts)) if not (out / "parts" / f"part-{k:05d}.parquet").exists()]
-    clock = {"load": time.perf_counter(), "extract": 0.0, "model": 0.0}
+    clock = {"load": 0.0, "extract": 0.0, "model": 0.0}
     inference = (old or {}).get("inference")
+    known = len(sources) if not any(s.suffix.lower() == ".jsonl" for s in sources) else None
+    bar = progress_bar(total=known, desc="scoring", unit="article", show=known is None or known >= 20)
+    plan: deque[_Part] = deque()  # parts read and not yet written, in order
+    n_parts = 0
+
+    def todo() -> Iterator[Article]:
+        nonlocal n_parts
+        for part in _read_parts(input_spec, cfg.part_size, extract_cfg.max_chars):
+            n_parts = part.k + 1
+            if _check_done(out, part):
+                bar.update(len(part.articles))
+                continue
+            plan.append(part)
+            yield from part.articles
+
+    articles = todo()
+    head = list(itertools.islice(articles, 1))  # reads (and checks) up to the first part still to do
     predict = None
-    if todo:
+    if plan:
+        t = time.perf_counter()
         with forced_inference(inference):  # a resumed run scores in the path its first parts were scored in
             predict, inference = make_predictor(cfg)
+        nlp = load_nlp(extract_cfg.spacy_model)
+        clock["load"] = time.perf_counter() - t
     if old is None or "inference" not in old:
         with atomic_writer(mpath) as fh:
             json.dump({**manifest, "key": key, "inference": inference}, fh, indent=1)
-    nlp = load_nlp(extract_cfg.spacy_model) if todo else None
-    clock["load"] = time.perf_counter() - clock["load"]
-    bar = progress_bar(
-        total=len(articles),
-        desc="scoring",
-        unit="article",
-        show=len(articles) >= 20,
-        initial=sum(len(parts[k]) for k in range(len(parts)) if k not in todo),
-    )
     # one stream over every part still to do: nlp.pipe's workers (extract.n_process) start once, not per part
-    stream = (
+    results = (
         extract_many(
-            (a for k in todo for a in parts[k]),
+            itertools.chain(head, articles),
             nlp,
             n_process=extract_cfg.n_process,
+            batch_size=extract_cfg.batch_size,
             max_seconds=extract_cfg.max_seconds_per_article,
         )
-        if todo
+        if plan
         else iter(())
     )
-    for k in todo:
-        rows, failed = [], []
-        t = time.perf_counter()
-        for _ in parts[k]:  # extract_many yields each article once, in input order
-            art, result = next(stream)
-            if isinstance(result, Exception):
-                failed.append(
-                    {"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"}
-                )
-                continue
-            rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
-        df = pd.DataFrame(rows)
+
+    def write_complete_parts() -> None:
+        while plan and len(plan[0].results) == len(plan[0].articles):
+            part = plan.popleft()
+            _write_part(out, part, predict, ident, inference, clock)
+            bar.update(len(part.articles))
+
+    t = time.perf_counter()
+    for art, result in results:  # extract_many yields each article once, in input order
         clock["extract"] += time.perf_counter() - t
-        if len(df):
-            t = time.perf_counter()
-            df = df.reset_index(drop=True)
-            df = pd.concat([df, _scored(df, predict)], axis=1)
-            clock["model"] += time.perf_counter() - t
-            for f, v in ident.items():
-                df[f] = v
-            df["inference_precision"] = (inference or {}).get("precision")
-            threshold = (inference or {}).get("review_threshold")
-            # below the threshold, the model is not sure enough for the analyst's precision: a person reads it
-            df["to_review"] = (
-                (df["confidence"].isna() | (df["confidence"] < threshold)) if threshold is not None else None
-            )
-        # errors first, rows last: the parquet marks the part done, so a kill between the two redoes the part
-        # rather than losing its failures
-        errors_file = out / "parts" / f"part-{k:05d}.errors.json"
-        if failed:
-            with atomic_writer(errors_file) as fh:
-                json.dump(failed, fh)
-        else:
-            errors_file.unlink(missing_ok=True)  # left by an earlier, killed attempt at this part
-        _write_parquet(df, out / "parts" / f"part-{k:05d}.parquet")
-        bar.update(len(parts[k]))
+        write_complete_parts()  # parts that hold only skips
+        plan[0].results.append((art, result))
+        write_complete_parts()
+        t = time.perf_counter()
+    write_complete_parts()
     bar.close()
+    summary = merge_parts(out, n_parts, cfg.formats)
     return replace(
-        _finish(out, parts, articles, skips, cfg, t0),
+        summary,
+        seconds=time.perf_counter() - t0,
         timings=clock,
         precision=(inference or {}).get("precision", ""),
     )
+
+
+def _write_part(out: Path, part: _Part, predict, ident: dict, inference: dict | None, clock: dict) -> None:
+    """Score a part's extracted quotes and write it: its record (articles, errors) first, its rows last."""
+    rows, failed = [], set()
+    errors = [{"source": s.source, "article_id": s.article_id, "reason": s.reason} for s in part.skips]
+    for art, result in part.results:
+        if isinstance(result, Exception):
+            failed.add(art.id)
+            errors.append(
+                {"source": art.source, "article_id": art.id, "reason": f"extraction failed: {result}"}
+            )
+        else:
+            rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
+    df = pd.DataFrame(rows)
+    if len(df):
+        t = time.perf_counter()
+        df = pd.concat([df, _scored(df, predict)], axis=1)
+        clock["model"] += time.perf_counter() - t
+        for f, v in ident.items():
+            df[f] = v
+        df["inference_precision"] = (inference or {}).get("precision")
+        threshold = (inference or {}).get("review_threshold")
+        # below the threshold, the model is not sure enough for the analyst's precision: a person reads it
+        df["to_review"] = (
+            (df["confidence"].isna() | (df["confidence"] < threshold)) if threshold is not None else None
+        )
+    record = {
+        "articles": [
+            {
+                "article_id": a.id,
+                "sha": _digest(a),
+                "title": a.title,
+                "date": a.date,
+                "outlet": a.outlet,
+                "url": a.url,
+                "event": a.event,
+                "source": a.source,
+                "status": "failed" if a.id in failed else "scored",
+            }
+            for a in part.articles
+        ],
+        "errors": errors,
+    }
+    # the record first, rows last: the parquet marks the part done, so a kill between the two redoes the part
+    # rather than losing its failures
+    record_path, rows_path = _part_paths(out, part.k)
+    with atomic_writer(record_path) as fh:
+        json.dump(record, fh, ensure_ascii=False)
+    _write_parquet(df, rows_path)
 
 
 @contextmanager
@@ -386,107 +483,3 @@ def make_predictor(cfg: ScoreConfig):
         return out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
     return predict, choice
-
-
-def _finish(out: Path, parts, articles, skips, cfg: ScoreConfig, t0: float) -> ScoreSummary:
-    """Merge the parts into the final tables (atomically) and the errors file."""
-    frames = [pd.read_parquet(out / "parts" / f"part-{k:05d}.parquet") for k in range(len(parts))]
-    quotes = (
-        pd.concat([f for f in frames if len(f)], ignore_index=True)
-        if any(len(f) for f in frames)
-        else pd.DataFrame(columns=["article_id", "quote_id", "label", "confidence"])
-    )
-    errors = [{"source": s.source, "article_id": s.article_id, "reason": s.reason} for s in skips]
-    failed = []
-    for k in range(len(parts)):
-        e = out / "parts" / f"part-{k:05d}.errors.json"
-        if e.exists():
-            failed += json.loads(e.read_text())
-    errors += failed
-    failed_ids = {e["article_id"] for e in failed}
-    keep = (
-        [
-            "article_id",
-            "quote_id",
-            "text",
-            "char_start",
-            "char_end",
-            "kind",
-            "speaker",
-            "speaker_role",
-            "speaker_org",
-            "cue",
-            "label",
-            "confidence",
-            "to_review",
-            "not_scored",
-        ]
-        + [c for c in quotes.columns if c.startswith("prob_")]
-        + [
-            "model_uri",
-            "model_name",
-            "model_version",
-            "model_alias",
-            "inference_precision",
-            "extractor_version",
-            "group_id",
-            "context",
-        ]
-    )
-    quotes = quotes[[c for c in keep if c in quotes.columns]]
-    arts = pd.DataFrame(
-        [
-            {
-                "article_id": a.id,
-                "title": a.title,
-                "date": a.date,
-                "outlet": a.outlet,
-                "url": a.url,
-                "event": a.event,
-                "source": a.source,
-                "status": "failed" if a.id in failed_ids else "scored",
-            }
-            for a in articles
-        ]
-    )
-    if len(quotes) and len(arts):
-        counts = (
-            quotes.pivot_table(
-                index="article_id", columns="label", values="quote_id", aggfunc="count", fill_value=0
-            )
-            .add_prefix("n_")
-            .reset_index()
-        )
-        arts = arts.merge(counts, on="article_id", how="left").fillna(
-            {c: 0 for c in counts.columns if c != "article_id"}
-        )
-        arts["n_quotes"] = arts[[c for c in counts.columns if c != "article_id"]].sum(axis=1).astype(int)
-    speakers = speaker_table(quotes)
-    for name, df in (("quotes", quotes), ("articles", arts), ("speakers", speakers)):
-        _write_parquet(df, out / f"{name}.parquet")
-        for fmt in cfg.formats:
-            if fmt == "csv":
-                with atomic_writer(out / f"{name}.csv") as fh:
-                    df.to_csv(fh, index=False)
-            elif fmt == "jsonl":
-                with atomic_writer(out / f"{name}.jsonl") as fh:
-                    df.to_json(fh, orient="records", lines=True, force_ascii=False)
-    with atomic_writer(out / "errors.jsonl") as fh:
-        for e in errors:
-            fh.write(json.dumps(e, ensure_ascii=False) + "\n")
-    return ScoreSummary(len(articles), len(quotes), len(errors), time.perf_counter() - t0)
-
-
-def speaker_table(quotes: pd.DataFrame) -> pd.DataFrame:
-    """Which speakers and organisations took which stance: counts and mean confidence per label."""
-    if not len(quotes):
-        return pd.DataFrame(columns=["speaker", "speaker_org", "label", "quotes", "mean_confidence"])
-    q = quotes.assign(
-        speaker=quotes["speaker"].fillna("(unattributed)"), speaker_org=quotes["speaker_org"].fillna("")
-    )
-    g = (
-        q.groupby(["speaker", "speaker_org", "label"], dropna=False)
-        .agg(quotes=("quote_id", "count"), mean_confidence=("confidence", "mean"))
-        .reset_index()
-    )
-    return g.sort_values(["quotes", "speaker"], ascending=[False, True], ignore_index=True)
