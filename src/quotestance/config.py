@@ -35,6 +35,7 @@ class ExtractConfig:
     progress_min_articles: int = 20
     max_chars: int = 1_000_000
     max_seconds_per_article: float = 60.0
+    select: bool = True
 
 
 @dataclass

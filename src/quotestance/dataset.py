@@ -267,6 +267,7 @@ def build_dataset(
             nlp,
             n_process=extract_cfg.n_process,
             max_seconds=extract_cfg.max_seconds_per_article,
+            select=extract_cfg.select,
         ),
         total=len(articles),
         desc="extracting quotes",

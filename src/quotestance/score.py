@@ -266,6 +266,7 @@ def _score(
             n_process=extract_cfg.n_process,
             batch_size=extract_cfg.batch_size,
             max_seconds=extract_cfg.max_seconds_per_article,
+            select=extract_cfg.select,
         )
         if plan
         else iter(())

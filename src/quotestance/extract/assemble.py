@@ -102,9 +102,15 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
     """The quotes of an article whose text is already parsed."""
     text = article.text
     idx = NameIndex()
-    for doc, off in parsed.chunks:
+    # in text order: mentions are kept in the order they occur; paragraphs given entities only (parsed.names)
+    # add their names and organisations, nothing that needs a parse
+    for off, doc, full in sorted(
+        [(o, d, True) for d, o in parsed.chunks] + [(o, d, False) for d, o in parsed.names],
+        key=lambda x: x[0],
+    ):
         build_index(doc, off, idx)
-        register_descriptions(doc, off, idx)
+        if full:
+            register_descriptions(doc, off, idx)
     finish_index(idx)
     paras, spans = find_direct_spans(text)
     para_of = _paragraph_finder(paras)

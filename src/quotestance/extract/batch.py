@@ -16,7 +16,9 @@ from spacy.tokens import Doc
 from quotestance.config import ExtractApp, ExtractConfig
 from quotestance.extract.assemble import extract_from_parse, extractor_version
 from quotestance.extract.ingest import iter_sources, read_articles
-from quotestance.extract.parse import Parsed, chunk_text
+from quotestance.extract.parse import Parsed, plan_chunks
+from quotestance.extract.quotes import paragraphs
+from quotestance.extract.select import parse_plan
 from quotestance.io import atomic_writer, write_jsonl
 from quotestance.progress import bar as progress_bar
 from quotestance.records import Article, Quote, Skip
@@ -58,30 +60,39 @@ def extract_many(
     n_process: int = 1,
     batch_size: int = 16,
     max_seconds: float = 0.0,
+    select: bool = True,
 ) -> Iterator[tuple[Article, list[Quote] | Exception]]:
     """(article, quotes) for a stream of articles, parsing with nlp.pipe (n_process workers).
 
-    An article whose extraction fails, or runs past `max_seconds` (0: no limit), yields the exception
-    instead of quotes, so a batch never dies.
+    With `select`, only the paragraphs that can hold a quote or an attribution get the whole pipeline; the
+    rest get the entity recogniser alone, here (extract.select). An article whose extraction fails, or runs
+    past `max_seconds` (0: no limit), yields the exception instead of quotes, so a batch never dies.
     """
     version = extractor_version(nlp)
-    pending: dict[int, tuple[Article, list[tuple[Doc, int] | None]]] = {}
+    ner = nlp.get_pipe("ner") if select and "ner" in nlp.pipe_names else None
+    pending: dict[int, tuple[Article, list[tuple[Doc, int] | None], list[tuple[Doc, int]]]] = {}
 
     def pieces() -> Iterator[tuple[str, tuple[int, int, int]]]:
         for k, art in enumerate(articles):
-            chunks = chunk_text(art.text)
-            pending[k] = (art, [None] * len(chunks))
+            full = parse_plan(art.text, paragraphs(art.text)) if ner is not None else None
+            chunks, rest = plan_chunks(art.text, full)
+            names = (
+                [(doc, off) for doc, (_, off) in zip(ner.pipe(nlp.make_doc(t) for t, _ in rest), rest)]
+                if rest
+                else []
+            )
+            pending[k] = (art, [None] * len(chunks), names)
             for c, (t, off) in enumerate(chunks):
                 yield t, (k, c, off)
 
     for doc, (k, c, off) in nlp.pipe(pieces(), as_tuples=True, n_process=n_process, batch_size=batch_size):
-        art, parts = pending[k]
+        art, parts, names = pending[k]
         parts[c] = (doc, off)
         if all(p is not None for p in parts):
             del pending[k]
             try:
                 with _time_budget(max_seconds):
-                    quotes = extract_from_parse(art, Parsed(parts), version)  # type: ignore[arg-type]
+                    quotes = extract_from_parse(art, Parsed(parts, names), version)  # type: ignore[arg-type]
             except Exception as e:  # noqa: BLE001 - recorded as a skip by the caller, never lost
                 yield art, e
             else:
@@ -167,6 +178,7 @@ def extract_files(input_spec: str, output: str, errors: str | None, cfg: Extract
             n_process=cfg.n_process,
             batch_size=cfg.batch_size,
             max_seconds=cfg.max_seconds_per_article,
+            select=cfg.select,
         ):
             bar.update(1)
             if isinstance(result, Exception):

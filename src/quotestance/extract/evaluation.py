@@ -167,7 +167,12 @@ class GoldSetResult:
 
 
 def evaluate_goldset(
-    name: str, gold_path: str, texts_spec: str, nlp: Any, default_article: str | None = None
+    name: str,
+    gold_path: str,
+    texts_spec: str,
+    nlp: Any,
+    default_article: str | None = None,
+    select: bool = True,
 ) -> GoldSetResult:
     """Extract quotes from a gold set's texts and score them, direct and indirect, at several match rules."""
     import time
@@ -185,7 +190,12 @@ def evaluate_goldset(
     t0 = time.perf_counter()
     from quotestance.progress import bar
 
-    stream = bar(extract_many(articles, nlp), total=len(articles), desc=f"extracting {name}", unit="article")
+    stream = bar(
+        extract_many(articles, nlp, select=select),
+        total=len(articles),
+        desc=f"extracting {name}",
+        unit="article",
+    )
     pred = [q.to_dict() for _, qs in stream if not isinstance(qs, Exception) for q in qs]
     seconds = time.perf_counter() - t0
     texts = {a.id: a.text for a in articles}
@@ -241,7 +251,7 @@ def eval_extract(app: EvalExtractApp) -> int:
     nlp = load_nlp(app.extract.spacy_model)
     names = app.only or list(app.goldsets)
     results = [
-        evaluate_goldset(n, g.gold, g.texts, nlp, g.default_article)
+        evaluate_goldset(n, g.gold, g.texts, nlp, g.default_article, app.extract.select)
         for n, g in app.goldsets.items()
         if n in names
     ]

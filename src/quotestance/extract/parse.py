@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
@@ -35,9 +35,14 @@ def doc_text(doc: Doc) -> str:
 
 @dataclass
 class Parsed:
-    """An article's parse as chunks: (doc, char offset of the chunk in the article)."""
+    """An article's parse as chunks: (doc, char offset of the chunk in the article).
+
+    `names` holds the paragraphs that were given entities only (extract.select): read for names and
+    organisations, never for a dependency or a tag.
+    """
 
     chunks: list[tuple[Doc, int]]
+    names: list[tuple[Doc, int]] = field(default_factory=list)
 
     def span(self, start: int, end: int) -> SpacySpan | None:
         """The spaCy span covering [start, end) in article offsets, or None when no chunk holds it."""
@@ -56,11 +61,18 @@ class Parsed:
                 yield t, off
 
 
-def chunk_text(text: str, limit: int = MAX_CHUNK_CHARS) -> list[tuple[str, int]]:
-    """Whole paragraphs grouped into pieces of at most `limit` characters (a longer paragraph is cut)."""
+def chunk_text(
+    text: str, limit: int = MAX_CHUNK_CHARS, paras: list[tuple[int, int]] | None = None
+) -> list[tuple[str, int]]:
+    """Whole paragraphs (by default every paragraph of the text) grouped into pieces of at most `limit`
+    characters (a longer paragraph is cut)."""
     pieces: list[tuple[str, int]] = []
-    start = end = 0
-    for ps, pe in paragraphs(text) or [(0, len(text))]:
+    whole = paras is None
+    paras = paragraphs(text) if whole else paras
+    if not paras:
+        return [(text, 0)]
+    start = end = 0 if whole else paras[0][0]  # the whole text keeps its leading blank lines
+    for ps, pe in paras:
         if pe - start > limit and end > start:
             pieces.append((text[start:end], start))
             start = ps
@@ -70,7 +82,29 @@ def chunk_text(text: str, limit: int = MAX_CHUNK_CHARS) -> list[tuple[str, int]]
         end = pe
     if end > start:
         pieces.append((text[start:end], start))
-    return pieces or [(text, 0)]
+    return pieces
+
+
+def plan_chunks(
+    text: str, full: list[bool] | None = None
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(pieces for the full parse, pieces for entities only): each a run of consecutive paragraphs of one
+    kind, cut at `MAX_CHUNK_CHARS`; `full` marks the paragraphs that need the parse (None: all of them).
+    There is always at least one piece to parse, so that every article passes through the parser once."""
+    paras = paragraphs(text)
+    if not paras:
+        return [(text, 0)], []
+    full = [True] * len(paras) if full is None else full
+    parse: list[tuple[str, int]] = []
+    names: list[tuple[str, int]] = []
+    k = 0
+    while k < len(paras):
+        j = k
+        while j + 1 < len(paras) and full[j + 1] == full[k]:
+            j += 1
+        (parse if full[k] else names).extend(chunk_text(text, paras=paras[k : j + 1]))
+        k = j + 1
+    return (parse or [("", 0)]), names
 
 
 def quote_marks(doc: Doc) -> tuple[list[int], list[int], list[tuple[int, int, int]]]:

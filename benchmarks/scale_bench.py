@@ -1,0 +1,159 @@
+"""Batch scoring at scale: quotestance-score end to end against textacy's quote extraction, in one run.
+
+usage: python benchmarks/scale_bench.py [--n 300] [--n-process 1] [--memory] [--model-uri URI] [--write FILE]
+
+Makes N synthetic articles from the shipped corpus (article i is corpus article i mod 115 with its paragraphs
+shuffled, under a new id), as a folder of .md files, then in child processes, each timed from its start
+(interpreter, imports and model loads included) with the peak resident memory of its process tree sampled:
+  ours:    `quotestance-score` over the folder: extraction, speakers and stance, tables written;
+  textacy: textacy 0.13's direct_quotations over the same articles, spaCy loaded as its docs load it
+           (every component) with the same n_process; an article it raises ValueError on (odd quote marks)
+           is run again paragraph by paragraph, as extract_vs_textacy.py does, so that it extracts what it can.
+The last line is `ratio_vs_textacy: X.XX` (our articles/s / textacy's). --memory also scores 1,000 and 5,000
+articles (ours only) and prints both peaks and their ratio (it takes about half an hour on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+from score_bench import run_with_peak
+from sections import section_name, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+LINES: list[str] = []
+
+
+def emit(line: str = "") -> None:
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def make_articles(n: int, folder: Path, seed: int = 0) -> None:
+    """N articles from the corpus, paragraphs shuffled, new ids, as .md files with front matter."""
+    from quotestance.extract.ingest import read_articles
+    from quotestance.extract.quotes import paragraphs
+    from quotestance.records import Article
+
+    corpus = [a for a in read_articles(ROOT / "data/corpus") if isinstance(a, Article)]
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        src = corpus[i % len(corpus)]
+        paras = [src.text[s:e] for s, e in paragraphs(src.text)]
+        rng.shuffle(paras)
+        body = "\n\n".join(paras)
+        title = (src.title or "").replace('"', "'")
+        (folder / f"syn-{i:05d}.md").write_text(
+            f'---\nid: syn-{i:05d}\ntitle: "{title}"\n---\n{body}\n', encoding="utf-8"
+        )
+
+
+def textacy_worker(folder: str, n_process: int, spacy_model: str) -> None:
+    """Run textacy's direct_quotations over every article; print `quotes=Q raised=R articles=N` to stderr."""
+    import spacy
+    from textacy.extract.triples import direct_quotations
+
+    from quotestance.extract.ingest import read_articles
+    from quotestance.extract.quotes import paragraphs
+    from quotestance.records import Article
+
+    nlp = spacy.load(spacy_model)
+    arts = [a for a in read_articles(folder) if isinstance(a, Article)]
+    quotes = raised = 0
+    for art, doc in zip(arts, nlp.pipe((a.text for a in arts), n_process=n_process), strict=True):
+        try:
+            quotes += sum(1 for _ in direct_quotations(doc))
+        except ValueError:
+            raised += 1
+            texts = [art.text[s:e] for s, e in paragraphs(art.text)]
+            for para in nlp.pipe(texts):
+                try:
+                    quotes += sum(1 for _ in direct_quotations(para))
+                except ValueError:
+                    continue
+    print(f"quotes={quotes} raised={raised} articles={len(arts)}", file=sys.stderr)
+
+
+def ours(folder: Path, out: Path, a) -> tuple[float, float, dict]:
+    """(seconds, peak MiB, the summary line's fields) of quotestance-score over the folder."""
+    proc, seconds, peak = run_with_peak(
+        [
+            str(Path(sys.executable).with_name("quotestance-score")),
+            f"input={folder}",
+            f"output={out}",
+            f"score.model_uri={a.model_uri}",
+            f"extract.n_process={a.n_process}",
+        ]
+    )
+    if proc.returncode not in (0, 3):
+        sys.exit(f"quotestance-score failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    line = next(x for x in proc.stderr.splitlines()[::-1] if x.startswith("articles="))
+    return seconds, peak, dict(kv.split("=", 1) for kv in line.split())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--n-process", type=int, default=1, help="extract.n_process, and textacy's n_process")
+    ap.add_argument("--model-uri", default="models:/quote-stance@champion")
+    ap.add_argument("--memory", action="store_true", help="also peaks at 1,000 and 5,000 articles")
+    ap.add_argument("--write", default=None, help="put the output in this CPU's section of a markdown file")
+    ap.add_argument("--textacy-worker", default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    from quotestance.config import ExtractConfig
+    from quotestance.cpu import describe
+
+    model = ExtractConfig().spacy_model
+    if a.textacy_worker:
+        textacy_worker(a.textacy_worker, a.n_process, model)
+        return
+    emit(f"cpu: {describe()}")
+    emit(f"{a.n} synthetic articles, n_process={a.n_process}, spaCy {model}")
+    emit()
+    emit("| run | articles | quotes | seconds | articles/s | peak memory MiB |")
+    emit("|---|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "articles"
+        make_articles(a.n, folder)
+        s, peak, stats = ours(folder, Path(tmp) / "scored", a)
+        ours_rate = int(stats["articles"]) / s
+        emit(
+            f"| quotestance-score (extraction, speakers, stance; precision {stats.get('precision')}) | "
+            f"{stats['articles']} | {stats['quotes']} | {s:.1f} | {ours_rate:.2f} | {peak:.0f} |"
+        )
+        cmd = [sys.executable, __file__, "--textacy-worker", str(folder), "--n-process", str(a.n_process)]
+        proc, ts, tpeak = run_with_peak(cmd)
+        if proc.returncode:
+            sys.exit(f"textacy failed: {proc.stderr[-3000:]}")
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+        tstats = dict(kv.split("=", 1) for kv in last.split() if "=" in kv)
+        tx_rate = a.n / ts
+        emit(
+            f"| textacy 0.13 direct_quotations ({tstats.get('raised', '?')} articles raised, rerun per "
+            f"paragraph) | {a.n} | {tstats.get('quotes', '?')} | {ts:.1f} | {tx_rate:.2f} | {tpeak:.0f} |"
+        )
+        if a.memory:
+            peaks = {}
+            for n in (1000, 5000):
+                more = Path(tmp) / f"articles-{n}"
+                make_articles(n, more)
+                s, peaks[n], stats = ours(more, Path(tmp) / f"scored-{n}", a)
+                emit(
+                    f"| quotestance-score, memory run | {stats['articles']} | {stats['quotes']} | {s:.1f} | "
+                    f"{int(stats['articles']) / s:.2f} | {peaks[n]:.0f} |"
+                )
+            emit()
+            emit(f"peak_memory_ratio_5000_vs_1000: {peaks[5000] / peaks[1000]:.3f}")
+    emit()
+    emit(f"ratio_vs_textacy: {ours_rate / tx_rate:.2f}")
+    if a.write:
+        write_section(Path(a.write), section_name(), LINES)
+
+
+if __name__ == "__main__":
+    main()
