@@ -54,7 +54,7 @@ _CUE = re.compile(
 def parse_plan(text: str, paras: list[tuple[int, int]]) -> list[bool]:
     """Per paragraph of `paras` (quotes.paragraphs(text)): True where it needs the full parse.
 
-    >>> t = "Acme sells routers.\\n\\nIt was founded in 1990.\\n\\nThe firm grew.\\n\\n“Never,” Lee said."
+    >>> t = "Acme sells routers.\\n\\nIt was founded in 1990.\\n\\nSales grew.\\n\\n“Never,” Lee said."
     >>> from quotestance.extract.quotes import paragraphs
     >>> parse_plan(t, paragraphs(t))
     [False, False, True, True]
