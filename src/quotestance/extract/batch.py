@@ -114,9 +114,12 @@ class ExtractSummary:
 
 
 def load_nlp(name: str) -> spacy.language.Language:
-    """The spaCy pipeline by package name or folder, with a clear error when it is not installed."""
+    """The spaCy pipeline by package name or folder, with a clear error when it is not installed; its
+    attribute ruler swapped for the equivalent, faster one (extract.fastpipe)."""
+    from quotestance.extract.fastpipe import speed_up
+
     try:
-        return spacy.load(name)
+        return speed_up(spacy.load(name))
     except OSError as e:
         raise SystemExit(
             f"error: spaCy pipeline {name!r} is not installed ({e.__class__.__name__}); "
