@@ -127,36 +127,50 @@ def test_a_resumed_run_scores_in_the_path_it_started_in(champion, tmp_path, mlfl
 
 
 @pytest.mark.slow
-def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri):
+def test_spark_engine_equals_local_engine(champion, tmp_path, mlflow_uri, monkeypatch):
+    """~50 articles read, parsed and scored in Spark's executors give the local engine's rows, precision forced
+    to one path: the same quotes and speakers, labels equal, probabilities within 1e-5; skips recorded alike."""
     pytest.importorskip("pyspark", reason="pyspark is the optional extra .[spark]")
+    import json
+
     from quotestance.config import ExtractConfig, MlflowConfig, ScoreConfig
+    from quotestance.infer import PRECISION_ENV
     from quotestance.score import score_articles
 
+    monkeypatch.setenv(PRECISION_ENV, "fp32")
     mcfg = MlflowConfig(
         tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
     )
-    src = tmp_path / "few"
+    src = tmp_path / "many"
     src.mkdir()
-    for p in sorted(champion.glob("*.md"))[:3]:
+    for p in sorted((ROOT / "data/corpus").glob("ev*.md"))[:50]:
         shutil.copy(p, src)
+    (src / "empty.txt").write_text("", encoding="utf-8")
     local = score_articles(
         str(src), str(tmp_path / "local"), ScoreConfig(engine="local", request_rows=16), ExtractConfig(), mcfg
     )
     spark = score_articles(
         str(src),
         str(tmp_path / "spark"),
-        ScoreConfig(engine="spark", spark_master="local[2]", request_rows=16),
+        ScoreConfig(engine="spark", spark_master="local[2]", request_rows=16, spark_buckets=4),
         ExtractConfig(),
         mcfg,
     )
-    assert local.quotes == spark.quotes > 0
+    assert (local.articles, local.quotes, local.skipped) == (spark.articles, spark.quotes, spark.skipped)
+    assert local.quotes > 500 and spark.precision == local.precision == "fp32"
     a = pd.read_parquet(tmp_path / "local/quotes.parquet").sort_values("quote_id", ignore_index=True)
-    b = pd.read_parquet(tmp_path / "spark/quotes.parquet").sort_values("quote_id", ignore_index=True)
-    assert (a["label"] == b["label"]).all()
-    probs = [c for c in a.columns if c.startswith("prob_")]
+    b = pd.read_parquet(tmp_path / "spark/quotes.parquet")  # a folder partitioned by bucket
+    assert b["bucket"].nunique() > 1
+    b = b.drop(columns="bucket").sort_values("quote_id", ignore_index=True)[list(a.columns)]
+    floats = ["confidence", *[c for c in a.columns if c.startswith("prob_")]]
     pd.testing.assert_frame_equal(
-        a[["quote_id", "confidence", *probs]], b[["quote_id", "confidence", *probs]], atol=1e-5
+        a.drop(columns=floats).astype(object), b.drop(columns=floats).astype(object), check_dtype=False
     )
+    pd.testing.assert_frame_equal(a[floats], b[floats], atol=1e-5, check_dtype=False)
+    errors = [json.loads(x) for x in (tmp_path / "spark/errors.jsonl").read_text().splitlines()]
+    assert [e["reason"] for e in errors] == ["empty article (no text)"]
+    arts = pd.read_parquet(tmp_path / "spark/articles.parquet")
+    assert len(arts) == 50 and arts["n_quotes"].sum() == len(b)
 
 
 def test_scoring_never_creates_an_empty_store(tmp_path, monkeypatch):

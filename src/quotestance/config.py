@@ -228,6 +228,9 @@ class ScoreConfig:
     engine: str = "local"
     spark_master: str = "local[2]"
     spark_task_cpus: int = 1
+    spark_buckets: int = 16
+    spark_partitions: int = 0
+    spark_articles_per_batch: int = 64
     request_rows: int = 1000
     review_precision: float = 0.85
 

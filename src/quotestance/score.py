@@ -118,7 +118,13 @@ def score_articles(
 
     One run at a time per output folder (a second is refused with ScoreError).
     """
+    if cfg.engine not in ("local", "spark"):
+        raise ScoreError(f"score.engine={cfg.engine!r}: local or spark")
     with _output_lock(Path(output)):
+        if cfg.engine == "spark":
+            from quotestance.score_spark import score_on_spark
+
+            return score_on_spark(input_spec, output, cfg, extract_cfg, mlflow_cfg)
         return _score(input_spec, output, cfg, extract_cfg, mlflow_cfg)
 
 
@@ -296,6 +302,23 @@ def _score(
     )
 
 
+def scored_rows(rows: list[dict], predict, ident: dict, inference: dict | None) -> pd.DataFrame:
+    """Extracted quote rows with the model's columns, the model's identity and the review flag."""
+    df = pd.DataFrame(rows)
+    if not len(df):
+        return df
+    df = pd.concat([df, _scored(df, predict)], axis=1)
+    for f, v in ident.items():
+        df[f] = v
+    df["inference_precision"] = (inference or {}).get("precision")
+    threshold = (inference or {}).get("review_threshold")
+    # below the threshold, the model is not sure enough for the analyst's precision: a person reads it
+    df["to_review"] = (
+        (df["confidence"].isna() | (df["confidence"] < threshold)) if threshold is not None else None
+    )
+    return df
+
+
 def _write_part(out: Path, part: _Part, predict, ident: dict, inference: dict | None, clock: dict) -> None:
     """Score a part's extracted quotes and write it: its record (articles, errors) first, its rows last."""
     rows, failed = [], set()
@@ -308,19 +331,9 @@ def _write_part(out: Path, part: _Part, predict, ident: dict, inference: dict | 
             )
         else:
             rows += [q.to_dict() | {"_order": n} for n, q in enumerate(result)]
-    df = pd.DataFrame(rows)
-    if len(df):
-        t = time.perf_counter()
-        df = pd.concat([df, _scored(df, predict)], axis=1)
-        clock["model"] += time.perf_counter() - t
-        for f, v in ident.items():
-            df[f] = v
-        df["inference_precision"] = (inference or {}).get("precision")
-        threshold = (inference or {}).get("review_threshold")
-        # below the threshold, the model is not sure enough for the analyst's precision: a person reads it
-        df["to_review"] = (
-            (df["confidence"].isna() | (df["confidence"] < threshold)) if threshold is not None else None
-        )
+    t = time.perf_counter()
+    df = scored_rows(rows, predict, ident, inference)
+    clock["model"] += time.perf_counter() - t
     record = {
         "articles": [
             {
@@ -419,68 +432,25 @@ def _scored(df: pd.DataFrame, predict) -> pd.DataFrame:
     return out
 
 
-def make_predictor(cfg: ScoreConfig):
-    """(quotes DataFrame -> predictions DataFrame, the inference path chosen), on this process (local) or on
-    Spark via spark_udf."""
-    import mlflow
-
-    if cfg.engine not in ("local", "spark"):
-        raise ScoreError(f"score.engine={cfg.engine!r}: local or spark")
-    # loaded here for Spark too: its choice of path is made (or read from the cache) once, and the executors
-    # are told to use the same one
-    model = mlflow.pyfunc.load_model(cfg.model_uri)
-    choice = _choice_of(model) | {"review_threshold": _review_threshold_of(model, cfg.review_precision)}
-    if cfg.engine == "local":
-
-        def local(df: pd.DataFrame) -> pd.DataFrame:
-            n = cfg.request_rows
-            return pd.concat(
-                [model.predict(df.iloc[i : i + n]) for i in range(0, len(df), n)], ignore_index=True
-            )
-
-        return local, choice
-    model = None  # the executors load their own; the driver's copy only told us the path
-    try:
-        from pyspark.sql import SparkSession
-        from pyspark.sql import functions as F
-    except ImportError:
-        raise ScoreError("score.engine=spark needs pyspark: pip install -e '.[spark]'") from None
-    import os
-
-    from quotestance.infer import MARGIN_ENV, PRECISION_ENV
-
-    # each Spark task runs torch with as many threads as CPUs the task holds; workers use this interpreter
-    os.environ["OMP_NUM_THREADS"] = str(cfg.spark_task_cpus)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # executors score in the path chosen here: the JVM started now inherits the variables (local[N]), and
-    # executorEnv carries them to a cluster's executors
-    with forced_inference(choice):
-        spark = (
-            SparkSession.builder.master(cfg.spark_master)
-            .appName("quotestance-score")
-            .config("spark.task.cpus", str(cfg.spark_task_cpus))
-            .config("spark.executorEnv.OMP_NUM_THREADS", str(cfg.spark_task_cpus))
-            .config(f"spark.executorEnv.{PRECISION_ENV}", os.environ.get(PRECISION_ENV, ""))
-            .config(f"spark.executorEnv.{MARGIN_ENV}", os.environ.get(MARGIN_ENV, ""))
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.request_rows))
-            .getOrCreate()
-        )
-    schema = mlflow.models.get_model_info(cfg.model_uri).signature.outputs
-    from mlflow.types import DataType
-
-    ddl = ", ".join(
-        f"`{c.name}` {'string' if c.type == DataType.string else 'double'}" for c in schema.inputs
-    )
-    udf = mlflow.pyfunc.spark_udf(spark, cfg.model_uri, result_type=ddl, env_manager="local")
+def chunked(model, rows: int):
+    """quotes DataFrame -> predictions DataFrame, at most `rows` quotes per model call."""
 
     def predict(df: pd.DataFrame) -> pd.DataFrame:
-        sdf = spark.createDataFrame(
-            df.assign(_row=range(len(df))).astype({"speaker": "object", "context": "object"})
+        return pd.concat(
+            [model.predict(df.iloc[i : i + rows]) for i in range(0, len(df), rows)], ignore_index=True
         )
-        out = sdf.select("_row", udf(F.struct("quote", "speaker", "context")).alias("p")).select(
-            "_row", "p.*"
-        )
-        return out.toPandas().sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
-    return predict, choice
+    return predict
+
+
+def model_choice(model, cfg: ScoreConfig) -> dict:
+    """The inference path a loaded model chose on this machine, and the review threshold it implies."""
+    return _choice_of(model) | {"review_threshold": _review_threshold_of(model, cfg.review_precision)}
+
+
+def make_predictor(cfg: ScoreConfig):
+    """(quotes DataFrame -> predictions DataFrame, the inference path chosen) in this process."""
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(cfg.model_uri)
+    return chunked(model, cfg.request_rows), model_choice(model, cfg)
