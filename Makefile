@@ -50,3 +50,4 @@ clean:
 bench: setup
 	$(BIN)/quotestance-register export
 	$(BIN)/python benchmarks/score_bench.py --e2e
+	$(BIN)/python benchmarks/scale_bench.py --n 300

@@ -1,6 +1,7 @@
 """Batch scoring at scale: quotestance-score end to end against textacy's quote extraction, in one run.
 
-usage: python benchmarks/scale_bench.py [--n 300] [--n-process 1] [--memory] [--model-uri URI] [--write FILE]
+usage: python benchmarks/scale_bench.py [--n 300] [--n-process 1] [--memory] [--spark [--spark-n 2000]] [--model-uri URI]
+                                       [--write docs/benchmarks.md]
 
 Makes N synthetic articles from the shipped corpus (article i is corpus article i mod 115 with its paragraphs
 shuffled, under a new id), as a folder of .md files, then in child processes, each timed from its start
@@ -11,7 +12,10 @@ shuffled, under a new id), as a folder of .md files, then in child processes, ea
            is run again paragraph by paragraph, as extract_vs_textacy.py does, so that it extracts what it can.
 The last line is `ratio_vs_textacy: X.XX` (our articles/s / textacy's); the line before it compares with textacy
 run once per article, its raised articles dropped (faster, and it loses their quotes). --memory also scores 1,000 and 5,000
-articles (ours only) and prints both peaks and their ratio (it takes about half an hour on 2 cores).
+articles (ours only) and prints both peaks and their ratio (it takes about half an hour on 2 cores). --spark
+scores --spark-n articles (2,000) with the local engine and with score.engine=spark (local[2]), the inference
+path forced to the one the local engine chose, and prints `spark_rows_equal: True` when the quote rows are the
+same (quote ids, labels, probabilities within 1e-5).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from score_bench import run_with_peak
-from sections import section_name, write_section
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES: list[str] = []
@@ -82,7 +86,7 @@ def textacy_worker(folder: str, n_process: int, spacy_model: str, rerun: bool) -
     print(f"quotes={quotes} raised={raised} articles={len(arts)}", file=sys.stderr)
 
 
-def ours(folder: Path, out: Path, a) -> tuple[float, float, dict]:
+def ours(folder: Path, out: Path, a, *extra: str) -> tuple[float, float, dict]:
     """(seconds, peak MiB, the summary line's fields) of quotestance-score over the folder."""
     proc, seconds, peak = run_with_peak(
         [
@@ -91,6 +95,7 @@ def ours(folder: Path, out: Path, a) -> tuple[float, float, dict]:
             f"output={out}",
             f"score.model_uri={a.model_uri}",
             f"extract.n_process={a.n_process}",
+            *extra,
         ]
     )
     if proc.returncode not in (0, 3):
@@ -99,12 +104,60 @@ def ours(folder: Path, out: Path, a) -> tuple[float, float, dict]:
     return seconds, peak, dict(kv.split("=", 1) for kv in line.split())
 
 
+def spark_rows(tmp: Path, a) -> None:
+    """Both engines over the same --spark-n articles, the inference path forced to the one the local engine
+    chose: print whether the quote rows are the same (labels equal, probabilities within 1e-5)."""
+    import json
+    import os
+
+    import pandas as pd
+
+    from quotestance.infer import PRECISION_ENV
+
+    folder = tmp / "articles-spark"
+    make_articles(a.spark_n, folder)
+    s, peak, stats = ours(folder, tmp / "local-engine", a)
+    chosen = json.loads((tmp / "local-engine/manifest.json").read_text())["inference"]["precision"]
+    emit(
+        f"| quotestance-score, local engine ({chosen}) | {stats['articles']} | {stats['quotes']} | {s:.1f} | "
+        f"{int(stats['articles']) / s:.2f} | {peak:.0f} |"
+    )
+    os.environ[PRECISION_ENV] = chosen
+    try:
+        s, peak, stats = ours(
+            folder, tmp / "spark-engine", a, "score.engine=spark", "score.spark_master=local[2]"
+        )
+    finally:
+        os.environ.pop(PRECISION_ENV)
+    emit(
+        f"| quotestance-score, score.engine=spark local[2] ({chosen}, forced) | {stats['articles']} | "
+        f"{stats['quotes']} | {s:.1f} | {int(stats['articles']) / s:.2f} | {peak:.0f} (driver and JVM) |"
+    )
+    x = pd.read_parquet(tmp / "local-engine/quotes.parquet").sort_values("quote_id", ignore_index=True)
+    y = pd.read_parquet(tmp / "spark-engine/quotes.parquet").drop(columns="bucket")
+    y = y.sort_values("quote_id", ignore_index=True)
+    probs = [c for c in x.columns if c.startswith("prob_")]
+    same_rows = len(x) == len(y) and (x["quote_id"] == y["quote_id"]).all()
+    labels = same_rows and (x["label"].fillna("") == y["label"].fillna("")).all()
+    diff = float((x[probs] - y[probs]).abs().max().max()) if same_rows else float("nan")
+    emit()
+    emit(
+        f"spark_vs_local: rows {len(y)} vs {len(x)}, same quote ids {same_rows}, labels equal {labels}, "
+        f"max probability difference {diff:.2e}"
+    )
+    emit(f"spark_rows_equal: {bool(same_rows and labels and diff <= 1e-5)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--n-process", type=int, default=1, help="extract.n_process, and textacy's n_process")
     ap.add_argument("--model-uri", default="models:/quote-stance@champion")
     ap.add_argument("--memory", action="store_true", help="also peaks at 1,000 and 5,000 articles")
+    ap.add_argument(
+        "--spark", action="store_true", help="also both engines on --spark-n articles, rows compared"
+    )
+    ap.add_argument("--spark-n", type=int, default=2000)
     ap.add_argument("--write", default=None, help="put the output in this CPU's section of a markdown file")
     ap.add_argument("--textacy-worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-rerun", action="store_true", help=argparse.SUPPRESS)
@@ -146,6 +199,8 @@ def main() -> None:
                 f"{a.n} | {tstats.get('quotes', '?')} | {ts:.1f} | {rates[rerun]:.2f} | {tpeak:.0f} |"
             )
         tx_rate = rates[True]
+        if a.spark:
+            spark_rows(Path(tmp), a)
         if a.memory:
             peaks = {}
             for n in (1000, 5000):
@@ -164,7 +219,7 @@ def main() -> None:
     )
     emit(f"ratio_vs_textacy: {ours_rate / tx_rate:.2f}")
     if a.write:
-        write_section(Path(a.write), section_name(), LINES)
+        write_section(Path(a.write), "scale_bench", LINES)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -278,20 +279,41 @@ def _score(
         else iter(())
     )
 
+    # a finished part is scored and written on a second thread while the parser goes on with the next one:
+    # the model's matrix work and the parser overlap on two cores. One part at a time waits for it (memory
+    # stays bounded by two parts), and parts are written in order; an error there surfaces here.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-writer")
+    pending: tuple[Future, int] | None = None  # the part being written, and its number of articles
+
+    def wait_for_writer() -> None:
+        nonlocal pending
+        if pending is not None:
+            pending[0].result()
+            bar.update(pending[1])
+            pending = None
+
     def write_complete_parts() -> None:
+        nonlocal pending
         while plan and len(plan[0].results) == len(plan[0].articles):
             part = plan.popleft()
-            _write_part(out, part, predict, ident, inference, clock)
-            bar.update(len(part.articles))
+            wait_for_writer()
+            pending = (
+                writer.submit(_write_part, out, part, predict, ident, inference, clock),
+                len(part.articles),
+            )
 
-    t = time.perf_counter()
-    for art, result in results:  # extract_many yields each article once, in input order
-        clock["extract"] += time.perf_counter() - t
-        write_complete_parts()  # parts that hold only skips
-        plan[0].results.append((art, result))
-        write_complete_parts()
+    try:
         t = time.perf_counter()
-    write_complete_parts()
+        for art, result in results:  # extract_many yields each article once, in input order
+            clock["extract"] += time.perf_counter() - t
+            write_complete_parts()  # parts that hold only skips
+            plan[0].results.append((art, result))
+            write_complete_parts()
+            t = time.perf_counter()
+        write_complete_parts()
+        wait_for_writer()
+    finally:
+        writer.shutdown(wait=True, cancel_futures=True)
     bar.close()
     summary = merge_parts(out, n_parts, cfg.formats)
     return replace(
