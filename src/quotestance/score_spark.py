@@ -14,6 +14,10 @@ Output, in `output`:
   manifest.json              the inputs and settings
 `pandas.read_parquet(output / "quotes.parquet")` reads either engine's quotes.
 
+Differences from the local engine: there is no resume by part (Spark retries a failed task itself; a rerun
+overwrites the output), and two files whose names give the same id (`a/x.txt`, `b/x.txt`) are one article
+and a recorded duplicate here, where the local engine renames the second.
+
 What each executor needs: this package and its spaCy pipeline installed in the Python that Spark runs
 (`spark.pyspark.python`), Java 17, and read access to the input paths (a shared filesystem, HDFS or object
 store mounted the same way on every node) unless the input is a parquet table Spark reads itself.
