@@ -22,6 +22,8 @@ def test_tag_map_ruler_is_token_for_token_the_same(nlp):
     n = 0
     for a, b in zip(nlp.pipe(texts), fast.pipe(texts), strict=True):
         for s, t in zip(a, b, strict=True):
-            assert (s.tag_, s.pos_, str(s.morph), s.lemma_) == (t.tag_, t.pos_, str(t.morph), t.lemma_), s.text
+            assert (s.tag_, s.pos_, str(s.morph), s.lemma_) == (t.tag_, t.pos_, str(t.morph), t.lemma_), (
+                s.text
+            )
             n += 1
     assert n > 2000

@@ -151,3 +151,56 @@ def test_cli_import_never_replaces_an_existing_file_unless_asked(tmp_path, capsy
     assert "exists" in capsys.readouterr().err and project_gold.read_text() == "{}\n"
     assert main(["import", str(export), str(project_gold), "--gold", "--overwrite"]) == 0
     assert len(project_gold.read_text().splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_export_ranks_by_the_champions_uncertainty(tmp_path, mlflow_uri, fake_run, labels, capsys):
+    """Tasks come out least confident first by the model analysts score with, not by the weak labeller; with no
+    champion, a clear error names the ways out."""
+    import json
+
+    import mlflow
+    import pandas as pd
+
+    from quotestance.config import MlflowConfig, RegisterConfig
+    from quotestance.register import register_run
+    from quotestance.tracking import setup
+
+    quotes = tmp_path / "quotes.jsonl"
+    texts = [
+        "We take sites down when a court orders it.",
+        "Cut them off now.",
+        "Sunny today.",
+        "",
+        "We host.",
+    ]
+    quotes.write_text(
+        "".join(
+            json.dumps({"quote_id": f"q{i}", "article_id": "a", "text": t, "speaker": "Dana", "context": t})
+            + "\n"
+            for i, t in enumerate(texts)
+        )
+    )
+    out = tmp_path / "tasks.json"
+    assert main(["export", str(quotes), str(out)]) == 2
+    assert "--ranker weak" in capsys.readouterr().err
+    mcfg = MlflowConfig(
+        tracking_uri=mlflow_uri, artifact_location=str(tmp_path / "art"), experiment="quotestance"
+    )
+    setup(mcfg)
+    (tmp_path / "m").mkdir()
+    register_run(RegisterConfig(run_id=fake_run(tmp_path / "m", 0.6, 0.6, "d")), mcfg, labels)
+    assert main(["export", str(quotes), str(out)]) == 0
+    tasks = json.loads(out.read_text())
+    scores = [t["predictions"][0]["score"] for t in tasks]
+    assert scores == sorted(scores) and {t["predictions"][0]["model_version"] for t in tasks} == {
+        "quote-stance v1"
+    }
+    assert (
+        tasks[0]["data"]["quote_id"] == "q3" and scores[0] == 0.0
+    )  # the empty quote: the model cannot take it
+    model = mlflow.pyfunc.load_model("models:/quote-stance@champion")
+    direct = model.predict(pd.DataFrame({"quote": [texts[1]], "speaker": ["Dana"], "context": [texts[1]]}))
+    by_id = {t["data"]["quote_id"]: t["predictions"][0] for t in tasks}
+    assert by_id["q1"]["score"] == round(float(direct["confidence"][0]), 4)
+    assert by_id["q1"]["result"][0]["value"]["choices"] == [direct["label"][0]]

