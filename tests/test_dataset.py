@@ -164,3 +164,54 @@ def test_skipped_inputs_and_duplicate_ids_are_reported(slice_dir, labels, tmp_pa
     written = [json.loads(x) for x in (slice_dir / "with-extra/errors.jsonl").read_text().splitlines()]
     assert len(written) == len(rep.skipped) == 3
     assert "Inputs left out" in (slice_dir / "with-extra/README.md").read_text()
+
+
+def test_user_gold_goes_to_train_only_with_its_weight(built, slice_dir, labels, tmp_path):
+    """dataset.user_gold rows (as `quotestance-label import` writes them) join train with dataset.user_weight;
+    validation and test, and so their digests and the promotion gate, stay the corpus's; a user quote that is
+    also a held-out corpus quote is skipped with the reason, never trained on."""
+    from datasets import load_from_disk
+
+    rep_a, _, ds_a, _ = built
+    held = ds_a["test"][0]
+    user = tmp_path / "mine.jsonl"
+    rows = [
+        {
+            "quote_id": "u1",
+            "article_id": "news-1",
+            "quote": "Pull the plug on them today.",
+            "stance": "demand_takedown",
+            "speaker": "A. Reader",
+            "context": "Pull the plug on them today, a reader said.",
+            "incident": "inc-1",
+        },
+        {
+            "quote_id": "u2",
+            "article_id": "news-2",
+            "quote": "We serve everyone lawful.",
+            "stance": "neutral_infrastructure",
+        },
+        {"quote_id": "u3", "article_id": "news-3", "quote": held["text"], "stance": held["label"]},
+    ]
+    user.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    rep = build_dataset(
+        cfg_for(slice_dir, "u", user_gold=[str(user)], user_weight=3.0), labels, ExtractConfig()
+    )
+    ds = load_from_disk(str(slice_dir / "u/dataset"))
+    mine = [r for r in ds["train"] if r["label_source"] == "user"]
+    assert sorted(r["quote_id"] for r in mine) == ["user:u1", "user:u2"] and {r["weight"] for r in mine} == {
+        3.0
+    }
+    assert mine[0]["context"].startswith("Pull the plug") and mine[0]["event"] == "user:inc-1"
+    assert {r["weight"] for r in ds["train"] if r["label_source"] != "user"} == {1.0}
+    assert (
+        rep.digests["test"] == rep_a.digests["test"]
+        and rep.digests["validation"] == rep_a.digests["validation"]
+    )
+    assert rep.rows["train"] == rep_a.rows["train"] + 2
+    assert any("held-out corpus quote" in s["reason"] for s in rep.skipped)
+    assert "| user |" in (slice_dir / "u/README.md").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"quote": "x y", "stance": "maybe"}) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="stance 'maybe' is not in the taxonomy"):
+        build_dataset(cfg_for(slice_dir, "x", user_gold=[str(bad)]), labels, ExtractConfig())

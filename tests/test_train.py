@@ -213,3 +213,19 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
     runs = mlflow.search_runs(experiment_names=["quotestance"], output_format="list")
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
     assert len(nested) >= 2 * 2 + 3 + 1  # cv folds x kinds, adapt corpus-only + folds, hpo trial
+
+
+def test_row_weights_count_as_repeated_rows():
+    import torch
+
+    from quotestance.train import row_weighted_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits, target = torch.randn(4, 3, generator=g), torch.tensor([0, 2, 1, 2])
+    cw = torch.tensor([0.5, 1.0, 2.0])
+    same = torch.nn.CrossEntropyLoss(weight=cw)(logits, target)
+    assert torch.allclose(row_weighted_loss(logits, target, [1, 1, 1, 1], cw), same)
+    tripled = torch.nn.CrossEntropyLoss(weight=cw)(
+        torch.cat([logits, logits[1:2], logits[1:2]]), torch.cat([target, target[1:2], target[1:2]])
+    )
+    assert torch.allclose(row_weighted_loss(logits, target, [1, 3, 1, 1], cw), tripled)

@@ -106,6 +106,8 @@ class DatasetConfig:
     min_join_overlap: float = 0.5
     weak: WeakConfig = field(default_factory=WeakConfig)
     realdev: str | None = None
+    user_gold: list[str] = field(default_factory=list)
+    user_weight: float = 1.0
 
 
 @dataclass

@@ -301,14 +301,26 @@ def build_dataset(
     for r in rows:
         r["group_id"] = group_id[normalise(r["text"])]
         r["label_confidence"] = round(float(r["label_confidence"]), 4)
+    held_out = {normalise(r["text"]) for r in rows if split_of[r["event"]] != "train"}
+    users = _user_rows(cfg, names, held_out, skipped)
+    for r in users:
+        split_of[r["event"]] = "train"
+    rows += users
     validate(rows, names)
     splits = {
         s: sorted((r for r in rows if split_of[r["event"]] == s), key=lambda r: r["quote_id"]) for s in SPLITS
     }
     if not splits["train"]:
         raise DatasetError("the train split is empty: add sources or lower test/validation fractions")
+    # `weight` is what a row counts for in the training loss (dataset.user_weight for the user's rows); it is
+    # not in the digests, so a dataset with user rows keeps the corpus's test digest and its promotion gate
     dd = DatasetDict(
-        {s: Dataset.from_list([{c: r.get(c) for c in COLUMNS} for r in splits[s]]) for s in SPLITS}
+        {
+            s: Dataset.from_list(
+                [{c: r.get(c) for c in COLUMNS} | {"weight": r.get("weight", 1.0)} for r in splits[s]]
+            )
+            for s in SPLITS
+        }
     )
     out = Path(cfg.output)
     _save_atomically(dd, out / "dataset")
@@ -340,6 +352,65 @@ def build_dataset(
     if tracking is not None:
         tracking(report, splits, out)
     return report
+
+
+def _user_rows(cfg: DatasetConfig, labels: list[str], held_out: set[str], skipped: list[dict]) -> list[dict]:
+    """The user's own labelled quotes (dataset.user_gold, as `quotestance-label import` writes them) as train
+    rows of weight dataset.user_weight. They never reach validation or test: the corpus's held-out splits, and
+    so the promotion gate, stay what they were. A row whose quote is also a held-out corpus quote is skipped
+    (it would leak), with the reason in errors.jsonl."""
+    rows, problems, seen = [], [], set()
+    for path in cfg.user_gold:
+        if not Path(path).exists():
+            raise DatasetError(f"dataset.user_gold: {path} not found")
+        for n, g in enumerate(read_gold(path, default_article=""), 1):
+            qid = f"user:{g.get('quote_id') or f'{Path(path).stem}:{n}'}"
+            text = str(g.get("quote") or g.get("text") or "")
+            where = f"{path}:{n} ({qid})"
+            if g.get("stance") not in labels:
+                problems.append(f"{where}: stance {g.get('stance')!r} is not in the taxonomy {labels}")
+                continue
+            if not text.strip() or qid in seen:
+                problems.append(f"{where}: {'empty quote' if not text.strip() else 'duplicate quote_id'}")
+                continue
+            seen.add(qid)
+            if normalise(text) in held_out:
+                skipped.append(
+                    {
+                        "source": where,
+                        "article_id": g.get("article_id"),
+                        "reason": "user quote is a held-out corpus quote: not trained on",
+                    }
+                )
+                continue
+            article = str(g.get("article_id") or Path(path).stem)
+            start = g.get("char_start") if isinstance(g.get("char_start"), int) else 0
+            end = g.get("char_end") if isinstance(g.get("char_end"), int) else start + len(text)
+            rows.append(
+                {
+                    "quote_id": qid,
+                    "article_id": article,
+                    "event": f"user:{g.get('incident') or g.get('event') or article}",
+                    "text": text,
+                    "speaker": g.get("speaker"),
+                    "speaker_role": g.get("speaker_role"),
+                    "speaker_org": g.get("speaker_org"),
+                    "kind": g.get("kind") or "direct",
+                    "context": str(g.get("context") or text),
+                    "char_start": start,
+                    "char_end": end,
+                    "label": g["stance"],
+                    "label_source": "user",
+                    "label_confidence": 1.0,
+                    "group_id": qid,
+                    "extracted": False,
+                    "article_length": max(end, int(g.get("article_length") or 0)),
+                    "weight": float(cfg.user_weight),
+                }
+            )
+    if problems:
+        raise DatasetError("bad user gold rows:\n" + "\n".join(problems))
+    return rows
 
 
 def validate(rows: list[dict], labels: list[str]) -> None:
@@ -465,8 +536,8 @@ def dataset_card(
         "",
         "## Counts",
         "",
-        "| split | rows | " + " | ".join(names) + " | gold | weak | events |",
-        "|---|---:|" + "---:|" * (len(names) + 3),
+        "| split | rows | " + " | ".join(names) + " | gold | weak | user | events |",
+        "|---|---:|" + "---:|" * (len(names) + 4),
     ]
     for s in SPLITS:
         ev = sorted({r["event"] for r in splits[s]})
@@ -474,7 +545,7 @@ def dataset_card(
             f"| {s} | {rep.rows[s]} | "
             + " | ".join(str(rep.label_counts[s].get(n, 0)) for n in names)
             + f" | {rep.source_counts[s].get('gold', 0)} | {rep.source_counts[s].get('weak', 0)} | "
-            f"{len(ev)} |"
+            f"{rep.source_counts[s].get('user', 0)} | {len(ev)} |"
         )
     lines += ["", "| event | split | rows |", "|---|---|---:|"]
     per_event = Counter(r["event"] for s in SPLITS for r in splits[s])

@@ -120,6 +120,7 @@ def from_export(export: Any, labels: list[str], existing: list[dict]) -> tuple[l
             "speaker": data.get("speaker"),
             "speaker_role": data.get("speaker_role"),
             "speaker_org": data.get("speaker_org"),
+            "context": data.get("context"),  # what the model reads beside the quote, when trained on this row
             "stance": stance,
             "confidence": (picked.get("confidence") or ["clear"])[0],
             "rationale": "",

@@ -112,8 +112,8 @@ class LabelledQuote(BaseModel):
                 f"offsets {self.char_start}-{self.char_end} outside the article "
                 f"(length {self.article_length})"
             )
-        if self.label_source not in ("gold", "weak"):
-            raise ValueError(f"label_source {self.label_source!r} is not gold or weak")
+        if self.label_source not in ("gold", "weak", "user"):
+            raise ValueError(f"label_source {self.label_source!r} is not gold, weak or user")
         if self.kind not in ("direct", "indirect"):
             raise ValueError(f"kind {self.kind!r} is not direct or indirect")
         return self

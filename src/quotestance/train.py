@@ -156,6 +156,18 @@ def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[l
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def row_weighted_loss(logits, target, row_weights, class_weights=None):
+    """Cross-entropy as torch's class-weighted mean, each row's term also scaled by its own weight: a row of
+    weight 3 counts as that row three times (tests/test_train.py checks both)."""
+    import torch
+
+    w = torch.as_tensor(row_weights, dtype=torch.float32)
+    if class_weights is not None:
+        w = w * class_weights[target]
+    per_row = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    return (per_row * w).sum() / w.sum()
+
+
 def train_model(
     train_rows: list[dict],
     val_rows: list[dict],
@@ -181,6 +193,9 @@ def train_model(
     ckpt = Path(cfg.checkpoint_dir)
     state_file = ckpt / "trainer_state.json"
     y = np.array([labels.index(r["label"]) for r in train_rows])
+    # per-row weights (a user's own labels can count for more, dataset.user_weight); all 1: the usual loss
+    row_w = np.array([float(r.get("weight") or 1.0) for r in train_rows])
+    weighted_rows = bool((row_w != 1.0).any())
     counts = np.bincount(y, minlength=len(labels)).astype(np.float64)
     weights = (
         torch.tensor(len(y) / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32)
@@ -246,7 +261,10 @@ def train_model(
             enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**enc).logits
-            loss = loss_fn(logits.float(), torch.tensor(y[idx]))
+            if weighted_rows:
+                loss = row_weighted_loss(logits.float(), torch.tensor(y[idx]), row_w[idx], weights)
+            else:
+                loss = loss_fn(logits.float(), torch.tensor(y[idx]))
             t1 = time.perf_counter()
             opt.zero_grad()
             loss.backward()
