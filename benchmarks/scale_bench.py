@@ -125,7 +125,10 @@ def spark_rows(tmp: Path, a) -> None:
     os.environ[PRECISION_ENV] = chosen
     try:
         s, peak, stats = ours(
-            folder, tmp / "spark-engine", a, "score.engine=spark", "score.spark_master=local[2]"
+            folder,
+            tmp / "spark-engine",
+            a,
+            "score.engine=spark",  # on local[2], the default
         )
     finally:
         os.environ.pop(PRECISION_ENV)
@@ -159,6 +162,7 @@ def main() -> None:
     )
     ap.add_argument("--spark-n", type=int, default=2000)
     ap.add_argument("--write", default=None, help="put the output in this CPU's section of a markdown file")
+    ap.add_argument("--section", default="scale_bench", help="the markers to write between (NAME:families)")
     ap.add_argument("--textacy-worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-rerun", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -219,7 +223,7 @@ def main() -> None:
     )
     emit(f"ratio_vs_textacy: {ours_rate / tx_rate:.2f}")
     if a.write:
-        write_section(Path(a.write), "scale_bench", LINES)
+        write_section(Path(a.write), a.section, LINES)
 
 
 if __name__ == "__main__":
