@@ -14,7 +14,7 @@ The last line is `ratio_vs_textacy: X.XX` (our articles/s / textacy's); the line
 run once per article, its raised articles dropped (faster, and it loses their quotes). --memory also scores 1,000 and 5,000
 articles (ours only) and prints both peaks and their ratio (it takes about half an hour on 2 cores). --spark
 scores --spark-n articles (2,000) with the local engine and with score.engine=spark (local[2]), the inference
-path forced to the one the local engine chose, and prints `spark_rows_equal: True` when the quote rows are the
+path forced to fp32 (int8 quantises activations per batch, and the engines batch differently), and prints `spark_rows_equal: True` when the quote rows are the
 same (quote ids, labels, probabilities within 1e-5).
 """
 
@@ -105,9 +105,8 @@ def ours(folder: Path, out: Path, a, *extra: str) -> tuple[float, float, dict]:
 
 
 def spark_rows(tmp: Path, a) -> None:
-    """Both engines over the same --spark-n articles, the inference path forced to the one the local engine
-    chose: print whether the quote rows are the same (labels equal, probabilities within 1e-5)."""
-    import json
+    """Both engines over the same --spark-n articles, the inference path forced to fp32: print whether the quote
+    rows are the same (labels equal, probabilities within 1e-5)."""
     import os
 
     import pandas as pd
@@ -116,26 +115,20 @@ def spark_rows(tmp: Path, a) -> None:
 
     folder = tmp / "articles-spark"
     make_articles(a.spark_n, folder)
-    s, peak, stats = ours(folder, tmp / "local-engine", a)
-    chosen = json.loads((tmp / "local-engine/manifest.json").read_text())["inference"]["precision"]
-    emit(
-        f"| quotestance-score, local engine ({chosen}) | {stats['articles']} | {stats['quotes']} | {s:.1f} | "
-        f"{int(stats['articles']) / s:.2f} | {peak:.0f} |"
-    )
-    os.environ[PRECISION_ENV] = chosen
+    # fp32 on both sides: int8's activations are quantised per batch, so a quote's int8 scores depend on which
+    # quotes share its batch, and the engines batch differently; fp32 is the path that can be compared
+    os.environ[PRECISION_ENV] = "fp32"
     try:
-        s, peak, stats = ours(
-            folder,
-            tmp / "spark-engine",
-            a,
-            "score.engine=spark",  # on local[2], the default
-        )
+        for engine in ("local", "spark"):
+            s, peak, stats = ours(folder, tmp / f"{engine}-engine", a, f"score.engine={engine}")
+            where = "score.engine=spark on local[2]" if engine == "spark" else "local engine"
+            mem = f"{peak:.0f}" + (" (driver and JVM)" if engine == "spark" else "")
+            emit(
+                f"| quotestance-score, {where} (fp32, forced) | {stats['articles']} | {stats['quotes']} | "
+                f"{s:.1f} | {int(stats['articles']) / s:.2f} | {mem} |"
+            )
     finally:
         os.environ.pop(PRECISION_ENV)
-    emit(
-        f"| quotestance-score, score.engine=spark local[2] ({chosen}, forced) | {stats['articles']} | "
-        f"{stats['quotes']} | {s:.1f} | {int(stats['articles']) / s:.2f} | {peak:.0f} (driver and JVM) |"
-    )
     x = pd.read_parquet(tmp / "local-engine/quotes.parquet").sort_values("quote_id", ignore_index=True)
     y = pd.read_parquet(tmp / "spark-engine/quotes.parquet").drop(columns="bucket")
     y = y.sort_values("quote_id", ignore_index=True)
