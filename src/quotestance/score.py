@@ -73,6 +73,18 @@ def model_identity(model_uri: str) -> dict[str, str | None]:
     return {"model_uri": model_uri, "model_name": name, "model_version": version, "model_alias": alias}
 
 
+def checked_identity(model_uri: str, mlflow_cfg: MlflowConfig) -> dict[str, str | None]:
+    """model_identity, after checking that the MLflow store a registry or run URI needs exists (ScoreError)."""
+    from quotestance.tracking import StoreMissing, setup
+
+    if model_uri.startswith(("models:/", "runs:/")):  # the registry or a run: the store must exist
+        try:
+            setup(mlflow_cfg, create=False)
+        except StoreMissing as e:
+            raise ScoreError(str(e)) from None
+    return model_identity(model_uri)
+
+
 @contextmanager
 def _output_lock(out: Path):
     """One run at a time per output folder: a second one is refused rather than interleaved."""
@@ -202,7 +214,6 @@ def _score(
     from quotestance.extract.batch import extract_many, load_nlp
     from quotestance.progress import bar as progress_bar
     from quotestance.score_tables import merge_parts
-    from quotestance.tracking import StoreMissing, setup
 
     t0 = time.perf_counter()
     # the listing is sorted (the order parts are cut in must not change between attempts) but only paths are
@@ -211,12 +222,7 @@ def _score(
     if not sources:
         raise ScoreError(f"no input files match {input_spec!r}")
     out = Path(output)
-    if cfg.model_uri.startswith(("models:/", "runs:/")):  # the registry or a run: the store must exist
-        try:
-            setup(mlflow_cfg, create=False)
-        except StoreMissing as e:
-            raise ScoreError(str(e)) from None
-    ident = model_identity(cfg.model_uri)
+    ident = checked_identity(cfg.model_uri, mlflow_cfg)
     # each part records its articles by id *and content* (checked on resume); the manifest keys the rest
     manifest = {
         "input": str(input_spec),

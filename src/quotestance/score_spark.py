@@ -242,18 +242,12 @@ def score_on_spark(
     from pyspark.sql import functions as F
 
     from quotestance.io import atomic_writer
-    from quotestance.score import model_choice, model_identity
+    from quotestance.score import checked_identity, model_choice
     from quotestance.score_tables import _speakers_from_sums
-    from quotestance.tracking import StoreMissing, setup
 
     t0 = time.perf_counter()
     out = Path(output)
-    if cfg.model_uri.startswith(("models:/", "runs:/")):
-        try:
-            setup(mlflow_cfg, create=False)
-        except StoreMissing as e:
-            raise ScoreError(str(e)) from None
-    ident = model_identity(cfg.model_uri)
+    ident = checked_identity(cfg.model_uri, mlflow_cfg)
     manifest = {
         "input": str(input_spec),
         "engine": "spark",

@@ -74,8 +74,9 @@ def extract_many(
 
     def pieces() -> Iterator[tuple[str, tuple[int, int, int]]]:
         for k, art in enumerate(articles):
-            full = parse_plan(art.text, paragraphs(art.text)) if ner is not None else None
-            chunks, rest = plan_chunks(art.text, full)
+            paras = paragraphs(art.text)
+            full = parse_plan(art.text, paras) if ner is not None else None
+            chunks, rest = plan_chunks(art.text, full, paras)
             names = (
                 [(doc, off) for doc, (_, off) in zip(ner.pipe(nlp.make_doc(t) for t, _ in rest), rest)]
                 if rest

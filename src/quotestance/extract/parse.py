@@ -86,12 +86,13 @@ def chunk_text(
 
 
 def plan_chunks(
-    text: str, full: list[bool] | None = None
+    text: str, full: list[bool] | None = None, paras: list[tuple[int, int]] | None = None
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """(pieces for the full parse, pieces for entities only): each a run of consecutive paragraphs of one
     kind, cut at `MAX_CHUNK_CHARS`; `full` marks the paragraphs that need the parse (None: all of them).
-    There is always at least one piece to parse, so that every article passes through the parser once."""
-    paras = paragraphs(text)
+    There is always at least one piece to parse, so that every article passes through the parser once.
+    `paras`: the text's paragraphs when the caller has them already."""
+    paras = paragraphs(text) if paras is None else paras
     if not paras:
         return [(text, 0)], []
     full = [True] * len(paras) if full is None else full
