@@ -215,3 +215,32 @@ def test_user_gold_goes_to_train_only_with_its_weight(built, slice_dir, labels, 
     bad.write_text(json.dumps({"quote": "x y", "stance": "maybe"}) + "\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="stance 'maybe' is not in the taxonomy"):
         build_dataset(cfg_for(slice_dir, "x", user_gold=[str(bad)]), labels, ExtractConfig())
+
+
+def test_frozen_splits_keep_events_in_place_and_send_new_events_to_train(tmp_path):
+    from quotestance.dataset import assign_splits
+
+    frozen = tmp_path / "splits.json"
+    frozen.write_text(json.dumps({"a": "test", "b": "validation", "c": "train"}), encoding="utf-8")
+    rows = [{"event": e, "text": f"quote of {e}"} for e in "abcdn"]
+    rows.append({"event": "e", "text": "quote of a"})  # e shares a quote group with test event a: it follows a
+    split_of, _ = assign_splits(rows, DatasetConfig(frozen_splits=str(frozen)))
+    assert split_of == {"a": "test", "b": "validation", "c": "train", "d": "train", "n": "train", "e": "test"}
+    with pytest.raises(DatasetError, match="not found"):
+        assign_splits(rows, DatasetConfig(frozen_splits=str(tmp_path / "missing.json")))
+    frozen.write_text(json.dumps({"a": "holdout"}), encoding="utf-8")
+    with pytest.raises(DatasetError, match="must map events"):
+        assign_splits(rows, DatasetConfig(frozen_splits=str(frozen)))
+
+
+def test_shipped_frozen_splits_are_the_split_the_corpus_was_built_with():
+    """The shipped dataset config pins the corpus's split (data/annotations/splits.json), so adding articles
+    never moves an event between splits: the test digest and the promotion gate stay comparable."""
+    import yaml
+
+    from quotestance.dataset import frozen_splits
+
+    conf = yaml.safe_load((CONF / "dataset/default.yaml").read_text(encoding="utf-8"))
+    pinned = frozen_splits(str(ROOT / conf["frozen_splits"]))
+    events = {p.stem[:4] for p in (ROOT / "data/corpus").glob("*.md")}
+    assert {"test", "validation"} <= set(pinned.values()) and set(pinned) <= events

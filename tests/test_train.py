@@ -168,13 +168,15 @@ def test_train_command_end_to_end_logs_runs_and_a_loadable_model(tmp_path, mlflo
 
 
 @pytest.mark.slow
-def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shared):
-    """experiment=cv / adapt / hpo each complete with nested runs (tiny model, few folds and trials)."""
+def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shared, monkeypatch):
+    """experiment=cv / adapt / hpo each complete with nested runs (tiny model, few folds and trials); adapt
+    never adapts on a group (incident) it then scores."""
     import mlflow
     from datasets import Dataset, DatasetDict
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    import quotestance.adapt as adapt_mod
     from quotestance.config import register
     from quotestance.studies import run_adapt, run_cv, run_hpo
 
@@ -197,22 +199,33 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
         "train.epochs=1",
         f"paths.shared={shared}",
     ]
+    seen: list[tuple[set, set, int]] = []
+    real_adapted = adapt_mod._adapted
+
+    def spy(app, base_dir, splits, picked, held, n, seed, tmp):
+        seen.append(({r["group"] for r in picked}, {r["group"] for r in held}, len(picked)))
+        return real_adapted(app, base_dir, splits, picked, held, n, seed, tmp)
+
+    monkeypatch.setattr(adapt_mod, "_adapted", spy)
     results = {}
     for exp, extra, fn in (
         ("cv", ["cv.max_folds=2"], run_cv),
-        ("adapt", ["adapt.folds=2"], run_adapt),
+        ("adapt", ["adapt.folds=2", "adapt.sizes=[0,8]", "adapt.seeds=1", "adapt.epochs=1"], run_adapt),
         ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo),
     ):
         with initialize_config_dir(config_dir=str(CONF), version_base=None):
             cfg = compose(config_name="train_app", overrides=[f"experiment={exp}", *common, *extra])
         results[exp] = fn(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True))
     assert {"cv_transformer_stance_macro_f1_mean", "cv_baseline_stance_macro_f1_std"} <= set(results["cv"])
-    assert "adapt_gain_stance_macro_f1" in results["adapt"]
+    assert {"adapt_n0_stance_macro_f1", "adapt_random_n8_stance_macro_f1_std"} <= set(results["adapt"])
+    assert "adapt_uncertainty_n8_stance_macro_f1_mean" in results["adapt"]
+    assert len(seen) == 2 * 2  # folds x (one random draw + one by uncertainty)
+    assert all(n == 8 and picked and not picked & held for picked, held, n in seen)
     assert "best_validation_stance_macro_f1" in results["hpo"]
     mlflow.set_tracking_uri(mlflow_uri)
     runs = mlflow.search_runs(experiment_names=["quotestance"], output_format="list")
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
-    assert len(nested) >= 2 * 2 + 3 + 1  # cv folds x kinds, adapt corpus-only + folds, hpo trial
+    assert len(nested) >= 2 * 2 + 1 + 4 + 1  # cv folds x kinds, adapt corpus-only + fold draws, hpo trial
 
 
 def test_row_weights_count_as_repeated_rows():

@@ -104,6 +104,7 @@ class DatasetConfig:
     test_fraction: float = 0.2
     validation_fraction: float = 0.15
     min_join_overlap: float = 0.5
+    frozen_splits: str | None = None
     weak: WeakConfig = field(default_factory=WeakConfig)
     realdev: str | None = None
     user_gold: list[str] = field(default_factory=list)
@@ -187,11 +188,27 @@ class CvConfig:
 
 
 @dataclass
-class AdaptConfig:
-    gold: str = ""  # the user's labelled quotes (gold-quote JSONL)
+class UserSet:
+    quotes: str = ""  # the user's labelled quotes (gold-quote JSONL)
     texts: str = ""  # their articles, for the context sentence
-    meta: str | None = None  # JSONL with passage_id -> event, so folds hold whole events
+    meta: str | None = None  # JSONL with passage_id -> incident/event, so folds hold whole groups
+
+
+@dataclass
+class AdaptConfig:
+    """The schema of `adapt` (experiment=adapt): values and what they mean are in conf/experiment/adapt.yaml."""
+
+    sets: dict[str, UserSet] = field(default_factory=dict)
+    group_by: str = "incident"
     folds: int = 5
+    sizes: list[int] = field(default_factory=lambda: [0, 50, 100, 200, 400])
+    seeds: int = 3
+    seed: int = 13
+    recipe: str = "continue"
+    user_weight: float = 1.0
+    replay: float = 1.0
+    epochs: int = 3
+    learning_rate: float = 5e-5
 
 
 @dataclass

@@ -175,6 +175,10 @@ def assign_splits(rows: list[dict], cfg: DatasetConfig) -> tuple[dict[str, str],
     for e in sorted(parent):
         components[find(e)].append(e)
     comps = sorted(components.values())
+    group_id = {k: "g" + hashlib.sha1(k.encode()).hexdigest()[:10] for k in groups}
+    frozen = frozen_splits(cfg.frozen_splits)
+    if frozen:
+        return _keep_frozen(comps, frozen), group_id
     random.Random(cfg.seed).shuffle(comps)
     n_events = sum(len(c) for c in comps)
     split_of: dict[str, str] = {}
@@ -193,8 +197,37 @@ def assign_splits(rows: list[dict], cfg: DatasetConfig) -> tuple[dict[str, str],
             taken[target] += len(comp)
         for e in comp:
             split_of[e] = target
-    group_id = {k: "g" + hashlib.sha1(k.encode()).hexdigest()[:10] for k in groups}
     return split_of, group_id
+
+
+def frozen_splits(path: str | None) -> dict[str, str]:
+    """event -> split from dataset.frozen_splits (a folds.json this stage wrote, or a JSON {event: split}); {}
+    when unset. A named file that is missing or malformed is an error, not a silent reshuffle."""
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"dataset.frozen_splits {path} not found (set it to null to assign splits afresh)")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"dataset.frozen_splits {path} is not JSON: {e}") from None
+    data = data.get("splits", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict) or not all(v in SPLITS for v in data.values()):
+        raise DatasetError(f"dataset.frozen_splits {path} must map events to one of {SPLITS}")
+    return data
+
+
+def _keep_frozen(comps: list[list[str]], frozen: dict[str, str]) -> dict[str, str]:
+    """Every event keeps its frozen split; an event added since goes to train, unless a shared quote group joins
+    it to frozen held-out events (then it follows them: test before validation before train)."""
+    split_of: dict[str, str] = {}
+    for comp in comps:
+        known = {frozen[e] for e in comp if e in frozen}
+        target = next((s for s in ("test", "validation", "train") if s in known), "train")
+        for e in comp:
+            split_of[e] = target
+    return split_of
 
 
 def loeo_folds(events: list[str]) -> dict[str, int]:

@@ -2,9 +2,7 @@
 with nested runs:
 
 - `cv`: leave-one-event-out cross-validation (mean ± std stance macro-F1, transformer and baseline);
-- `adapt`: what a user's own labels buy, strictly out of fold: k folds by event over the user's set, the
-  model trained on our corpus + k-1 folds scored on the held-out fold, beside the corpus-only model on the
-  same folds;
+- `adapt`: what a user's own labels buy, as a learning curve out of fold by incident (adapt.py);
 - `hpo`: Optuna over learning rate, batch size, epochs and input template, optimising validation stance
   macro-F1, each trial a nested run.
 """
@@ -20,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from quotestance.adapt import run_adapt
 from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
-from quotestance.dataset import external_rows, load_splits
+from quotestance.dataset import load_splits
 from quotestance.evaluate import measure
 from quotestance.infer import load_predictor
-from quotestance.io import read_gold, read_jsonl
 from quotestance.metrics import softmax
 from quotestance.progress import say, stage
 from quotestance.tracking import tracked_run
@@ -115,69 +113,6 @@ def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
         result = {}
         for kind, vals in scores.items():
             result.update(_summary(f"cv_{kind}_stance_macro_f1", vals))
-        mlflow.log_metrics(result)
-        return result
-
-
-def user_folds(quotes_path: str, meta_path: str | None, k: int) -> dict[str, int]:
-    """Fold of each event of the user's labelled set: events sorted by size, dealt round-robin into k folds."""
-    rows = read_gold(quotes_path)
-    event_of = {}
-    if meta_path and Path(meta_path).exists():
-        for m in read_jsonl(meta_path):
-            event_of[m.get("passage_id") or m.get("id")] = m.get("event")
-    sizes: dict[str, int] = defaultdict(int)
-    for r in rows:
-        aid = r["article_id"]
-        sizes[event_of.get(aid) or r.get("event") or aid] += 1
-    order = sorted(sizes, key=lambda e: (-sizes[e], e))
-    return {e: i % k for i, e in enumerate(order)}
-
-
-def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
-    """Out-of-fold value of the user's labels: corpus + k-1 user folds vs corpus only, on each held-out fold."""
-    import mlflow
-
-    a = app.adapt
-    if not Path(a.gold).exists():
-        raise FileNotFoundError(f"adapt.gold {a.gold} not found: name the user's labelled quotes")
-    splits = load_splits(app.dataset.output, app.labels)
-    user = external_rows(a.gold, a.texts)
-    fold_of_event = user_folds(a.gold, a.meta, a.folds)
-    raw = read_gold(a.gold)
-    meta = {}
-    if a.meta and Path(a.meta).exists():
-        meta = {m.get("passage_id"): m.get("event") for m in read_jsonl(a.meta)}
-    for r, q in zip(user, raw):
-        aid = q["article_id"]
-        r["event"] = meta.get(aid) or q.get("event") or aid
-        r["fold"] = fold_of_event[r["event"]]
-    res: dict[str, list[float]] = defaultdict(list)
-    with tracked_run(app.mlflow, f"adapt-{app.model.name}", "adapt", params):
-        held = {f: [r for r in user if r["fold"] == f] for f in range(a.folds)}
-        with stage("adapt: the corpus-only model"), mlflow.start_run(run_name="corpus-only", nested=True):
-            base = fit_and_score(
-                app, splits["train"], splits["validation"], {f"fold{f}": rows for f, rows in held.items()}
-            )
-            mlflow.log_metrics(base)
-        for f in range(a.folds):
-            res["corpus_only"].append(base[f"fold{f}_stance_macro_f1"])
-            extra = [r for r in user if r["fold"] != f]
-            with (
-                stage(f"adapt fold {f + 1}/{a.folds}: corpus + {len(extra)} user labels"),
-                mlflow.start_run(run_name=f"corpus+user-fold{f}", nested=True),
-            ):
-                m = fit_and_score(app, splits["train"] + extra, splits["validation"], {"heldout": held[f]})
-                mlflow.log_params({"held_out_fold": f, "user_rows_added": len(extra)})
-                mlflow.log_metrics(m)
-                res["corpus_plus_user"].append(m["heldout_stance_macro_f1"])
-        result = {}
-        for kind, vals in res.items():
-            result.update(_summary(f"adapt_{kind}_stance_macro_f1", vals))
-        result["adapt_gain_stance_macro_f1"] = (
-            result["adapt_corpus_plus_user_stance_macro_f1_mean"]
-            - result["adapt_corpus_only_stance_macro_f1_mean"]
-        )
         mlflow.log_metrics(result)
         return result
 

@@ -301,7 +301,7 @@ def train_model(
         )
         if on_epoch:
             on_epoch(epoch, metrics)
-        if f1 > best:
+        if f1 > best or not val_rows:  # no validation rows: keep the last epoch
             best, best_epoch, stale = f1, epoch, 0
             # kept beside the checkpoint, not only in out_dir: a resumed run may be given another out_dir
             save_pretrained(model, tokenizer, str(ckpt / "best"))
