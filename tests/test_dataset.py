@@ -51,6 +51,7 @@ def cfg_for(d: Path, out: str, **kw) -> DatasetConfig:
         test_fraction=0.34,
         validation_fraction=0.17,
         weak=WeakConfig(min_confidence=0.0),
+        frozen_splits=None,  # a slice of six events: assign its own split
     )
     base.update(kw)
     return DatasetConfig(**base)
@@ -223,7 +224,9 @@ def test_frozen_splits_keep_events_in_place_and_send_new_events_to_train(tmp_pat
     frozen = tmp_path / "splits.json"
     frozen.write_text(json.dumps({"a": "test", "b": "validation", "c": "train"}), encoding="utf-8")
     rows = [{"event": e, "text": f"quote of {e}"} for e in "abcdn"]
-    rows.append({"event": "e", "text": "quote of a"})  # e shares a quote group with test event a: it follows a
+    rows.append(
+        {"event": "e", "text": "quote of a"}
+    )  # e shares a quote group with test event a: it follows a
     split_of, _ = assign_splits(rows, DatasetConfig(frozen_splits=str(frozen)))
     assert split_of == {"a": "test", "b": "validation", "c": "train", "d": "train", "n": "train", "e": "test"}
     with pytest.raises(DatasetError, match="not found"):

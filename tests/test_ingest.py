@@ -97,6 +97,21 @@ def test_front_matter_values_stay_strings_as_written(tmp_path):
     assert (a.id, a.title, a.date) == ("0123", "yes", "12:30:00")
 
 
+def test_front_matter_with_an_unquoted_colon_is_still_front_matter(tmp_path):
+    """`title: Explainer: ...` is not YAML, but a writer means key: value lines: the metadata is kept, and the
+    front matter never leaks into the text (where its quoted words would be extracted as quotes)."""
+    raw = '---\nid: x-2\ntitle: Explainer: why one resolver says "no"\nevent: ev9\n---\nBody.\n'
+    (a,) = _one(tmp_path, "s.md", raw.encode())
+    assert (a.id, a.title, a.event, a.text) == (
+        "x-2",
+        'Explainer: why one resolver says "no"',
+        "ev9",
+        "Body.\n",
+    )
+    (b,) = _one(tmp_path, "t.md", b"---\nsome words: [unclosed\n---\nBody.\n")
+    assert b.text.startswith("---")  # not front matter at all: the text is kept whole
+
+
 def test_hostile_front_matter_is_a_recorded_skip(tmp_path):
     bomb = (
         "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"

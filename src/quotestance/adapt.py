@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import statistics
 import tempfile
+import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -34,7 +35,7 @@ import numpy as np
 from quotestance.config import TrainApp
 from quotestance.dataset import external_rows, load_splits
 from quotestance.infer import load_predictor
-from quotestance.io import read_gold, read_jsonl
+from quotestance.io import read_gold, read_jsonl, replace_block
 from quotestance.metrics import softmax, stance_macro_f1
 from quotestance.progress import say, stage
 from quotestance.tracking import tracked_run
@@ -146,6 +147,16 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
             say(line)
         mlflow.log_text("\n".join(lines) + "\n", "adapt/learning_curve.md")
         mlflow.log_figure(curve_plot(result, sizes), "adapt/learning_curve.png")
+        if a.write:
+            cmd = f"quotestance-train experiment=adapt adapt.recipe={a.recipe} adapt.write={a.write}"
+            note = (
+                f"<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')}, MLflow run "
+                f"{mlflow.active_run().info.run_id[:12]}; recipe {a.recipe}, {len(user)} user quotes, "
+                f"{a.folds} folds by {a.group_by} -->"
+            )
+            replace_block(
+                a.write, "<!-- adapt:begin -->", "<!-- adapt:end -->", "\n".join([note, "", *lines])
+            )
         return result
 
 

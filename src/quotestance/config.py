@@ -104,7 +104,7 @@ class DatasetConfig:
     test_fraction: float = 0.2
     validation_fraction: float = 0.15
     min_join_overlap: float = 0.5
-    frozen_splits: str | None = None
+    frozen_splits: str | None = "data/annotations/splits.json"
     weak: WeakConfig = field(default_factory=WeakConfig)
     realdev: str | None = None
     user_gold: list[str] = field(default_factory=list)
@@ -209,6 +209,7 @@ class AdaptConfig:
     replay: float = 1.0
     epochs: int = 3
     learning_rate: float = 5e-5
+    write: str | None = None
 
 
 @dataclass

@@ -344,11 +344,11 @@ def evaluate(app: EvaluateApp, params: dict[str, Any] | None = None) -> int:
     table = compare_table(runs)
     print(table)
     if app.evaluate.write:
-        from quotestance.io import atomic_writer
+        from quotestance.io import replace_block
 
-        text = Path(app.evaluate.write).read_text(encoding="utf-8")
-        head, rest = text.split(RESULTS_BEGIN, 1)
-        tail = rest.split(RESULTS_END, 1)[1]
-        with atomic_writer(app.evaluate.write) as fh:
-            fh.write(f"{head}{RESULTS_BEGIN}\n{table}\n{RESULTS_END}{tail}")
+        try:
+            replace_block(app.evaluate.write, RESULTS_BEGIN, RESULTS_END, table)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     return 0

@@ -98,6 +98,18 @@ def write_json(path: str | Path, obj: Any) -> None:
         json.dump(obj, fh, indent=1)
 
 
+def replace_block(path: str | Path, begin: str, end: str, body: str) -> None:
+    """Put `body` between the `begin` and `end` marker lines of a text file (atomically); ValueError when the
+    file lacks them, so a figure never lands in the wrong place or silently nowhere."""
+    text = Path(path).read_text(encoding="utf-8")
+    if begin not in text or end not in text.split(begin, 1)[1]:
+        raise ValueError(f"{path} has no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    with atomic_writer(path) as fh:
+        fh.write(f"{head}{begin}\n{body}\n{end}{tail}")
+
+
 def read_gold(path: str | Path, default_article: str | None = None) -> list[dict[str, Any]]:
     """Gold quote rows in either format (our gold.jsonl names `article_id`, the realdev sets `passage_id`),
     each with `article_id` as a string; the seed set names none and takes `default_article`.

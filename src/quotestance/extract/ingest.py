@@ -125,8 +125,36 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     except RecursionError:
         raise FrontMatterError("front matter nested too deep") from None
     except yaml.YAMLError:
-        return {}, text  # not front matter after all: keep the text whole
+        # the usual hand-written slip, `title: Explainer: why ...` (an unquoted colon), is not YAML but is plainly
+        # key: value lines; anything else is not front matter after all: keep the text whole
+        meta = _plain_front_matter(m.group(1))
+        return (meta, text[m.end() :]) if meta else ({}, text)
     return (meta if isinstance(meta, dict) else {}), text[m.end() :]
+
+
+_PLAIN_LINE = re.compile(r"([A-Za-z_][\w-]*):(?:\s+(.*))?")
+
+
+def _plain_front_matter(block: str) -> dict[str, str]:
+    r"""Front matter read as `key: value` lines, split at the first colon; {} unless every line is one.
+
+    >>> _plain_front_matter('id: a1\ntitle: Explainer: what "DNS blocking" means\nurl: ""')
+    {'id': 'a1', 'title': 'Explainer: what "DNS blocking" means', 'url': ''}
+    >>> _plain_front_matter("id: a1\n- a list item")
+    {}
+    """
+    meta = {}
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        m = _PLAIN_LINE.fullmatch(line.rstrip())
+        if not m:
+            return {}
+        value = (m.group(2) or "").strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        meta[m.group(1)] = value
+    return meta
 
 
 def make_article(aid: str, text: str, meta: dict, source: str) -> Article | Skip:

@@ -1,0 +1,125 @@
+"""Stance ablation: one change per row, each trained with 2 seeds, stance macro-F1 on validation, test, realdev
+and realdev2 (mean of the seeds), the TF-IDF baseline beside it.
+
+usage: python benchmarks/stance_ablation.py [--rows NAME,...] [--seeds 13,14] [--write docs/experiments.md]
+
+Each row is `quotestance-train` with Hydra overrides, run in this process and logged to MLflow (tag
+`ablation=<row>`); a row that changes `dataset.*` first builds its own dataset under experiments/ablation/.
+realdev and realdev2 are measurement only here: every row trains on the shipped corpus alone. --write puts the
+table between the `<!-- ablation:begin -->` and `<!-- ablation:end -->` markers of the file.
+Needs ../shared beside the repository (realdev, realdev2); about 6 minutes a row on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+from pathlib import Path
+
+from sections import write_block
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (row, what changes, overrides); the first row is the recipe `make pipeline` trains
+ROWS: list[tuple[str, str, list[str]]] = [
+    ("shipped", "the shipped recipe: 145-article corpus, `{speaker}: {quote}`, class weights, 5 epochs", []),
+    (
+        "corpus-115",
+        "without the 30 real-news-style articles (ev24–ev29)",
+        ["dataset.sources=[data/corpus/ev0*.md,data/corpus/ev1*.md,data/corpus/ev2[0-3]*.md]"],
+    ),
+    ("no-weak", "no weak labels for the corpus's unlabelled quotes", ["dataset.weak.enabled=false"]),
+    ("no-class-weights", "no inverse-frequency class weights", ["train.class_weights=false"]),
+    (
+        "paragraph",
+        "the paragraph around the quote as a second segment",
+        ["train.template='{speaker}: {quote} [SEP] {context}'"],
+    ),
+    ("quote-only", "the quote alone (no speaker)", ["train.template='{quote}'"]),
+    ("epochs-8", "8 epochs at learning rate 5e-5", ["train.epochs=8", "train.learning_rate=5e-5"]),
+]
+METRICS = ("validation", "test", "external_realdev", "external_realdev2")
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from quotestance.config import CONF_DIR, register
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = hydra_compose(config_name="train_app", overrides=overrides)
+    return OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)
+
+
+def run_row(name: str, overrides: list[str], seeds: list[int]) -> dict[str, dict[str, list[float]]]:
+    import mlflow
+
+    from quotestance.dataset import build_dataset
+    from quotestance.train import run_baseline, run_transformer
+
+    if any(o.startswith("dataset.") for o in overrides):
+        overrides = [*overrides, f"dataset.output=experiments/ablation/{name}"]
+        app, _ = compose(overrides)
+        build_dataset(app.dataset, app.labels, app.extract)
+    scores: dict[str, dict[str, list[float]]] = {"transformer": {}, "baseline": {}}
+    for seed in seeds:
+        app, params = compose([*overrides, f"train.seed={seed}"])
+        for kind, fn in (("transformer", run_transformer), ("baseline", run_baseline)):
+            if kind == "baseline" and seed != seeds[0]:
+                continue  # TF-IDF + logistic regression is deterministic given the data
+            m = fn(app, params)
+            mlflow.MlflowClient().set_tag(m["run_id"], "ablation", name)
+            for k in METRICS:
+                scores[kind].setdefault(k, []).append(m.get(f"{k}_stance_macro_f1", float("nan")))
+    return scores
+
+
+def fmt(vals: list[float]) -> str:
+    if not vals:
+        return ""
+    if len(vals) == 1:
+        return f"{vals[0]:.3f}"
+    return f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", default=",".join(r[0] for r in ROWS))
+    ap.add_argument("--seeds", default="13,14")
+    ap.add_argument("--write", type=Path)
+    a = ap.parse_args()
+    if not (ROOT.parent / "shared/data/realdev2").exists():
+        sys.exit("needs ../shared/data/realdev and realdev2 beside the repository")
+    wanted = a.rows.split(",")
+    seeds = [int(s) for s in a.seeds.split(",")]
+    lines = [
+        f"stance macro-F1, transformer (MiniLM-L6) mean ± std over seeds {', '.join(map(str, seeds))}; TF-IDF once",
+        "",
+        "| row | change | validation | test | realdev | realdev2 | TF-IDF realdev | TF-IDF realdev2 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, what, overrides in ROWS:
+        if name not in wanted:
+            continue
+        s = run_row(name, overrides, seeds)
+        t, b = s["transformer"], s["baseline"]
+        row = (
+            f"| {name} | {what} | {fmt(t['validation'])} | {fmt(t['test'])} | {fmt(t['external_realdev'])} | "
+            f"{fmt(t['external_realdev2'])} | {fmt(b['external_realdev'])} | {fmt(b['external_realdev2'])} |"
+        )
+        print(row, flush=True)
+        lines.append(row)
+    print("\n".join(lines))
+    if a.write:
+        cmd = "python benchmarks/stance_ablation.py " + " ".join(re.sub(r"\s", "", x) for x in sys.argv[1:])
+        write_block(a.write, "ablation", [f"<!-- written by `{cmd}` -->", "", *lines])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
