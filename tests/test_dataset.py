@@ -169,7 +169,8 @@ def test_skipped_inputs_and_duplicate_ids_are_reported(slice_dir, labels, tmp_pa
 
 def test_user_gold_goes_to_train_only_with_its_weight(built, slice_dir, labels, tmp_path):
     """dataset.user_gold rows (as `quotestance-label import` writes them) join train with dataset.user_weight;
-    validation and test, and so their digests and the promotion gate, stay the corpus's; a user quote that is
+    validation and test, and so their digests and the promotion gate, stay the corpus's (unless a user
+    validation share is asked for: then whole user events join validation, never test); a user quote that is
     also a held-out corpus quote is skipped with the reason, never trained on."""
     from datasets import load_from_disk
 
@@ -212,6 +213,18 @@ def test_user_gold_goes_to_train_only_with_its_weight(built, slice_dir, labels, 
     assert rep.rows["train"] == rep_a.rows["train"] + 2
     assert any("held-out corpus quote" in s["reason"] for s in rep.skipped)
     assert "| user |" in (slice_dir / "u/README.md").read_text(encoding="utf-8")
+    # asked for a user validation split: whole user events go to validation, still never to test
+    rep_v = build_dataset(
+        cfg_for(slice_dir, "uv", user_gold=[str(user)], user_validation=0.5), labels, ExtractConfig()
+    )
+    ds_v = load_from_disk(str(slice_dir / "uv/dataset"))
+    val_user = [r["quote_id"] for r in ds_v["validation"] if r["label_source"] == "user"]
+    train_user = [r["quote_id"] for r in ds_v["train"] if r["label_source"] == "user"]
+    assert len(val_user) == 1 and len(train_user) == 1 and not set(val_user) & set(train_user)
+    assert (
+        rep_v.digests["test"] == rep_a.digests["test"]
+        and rep_v.digests["validation"] != rep_a.digests["validation"]
+    )
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"quote": "x y", "stance": "maybe"}) + "\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="stance 'maybe' is not in the taxonomy"):

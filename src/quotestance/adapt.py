@@ -46,10 +46,13 @@ def user_rows(app: TrainApp) -> list[dict[str, Any]]:
     """The user's labelled quotes of every set in adapt.sets, each with its group (adapt.group_by) and set."""
     a = app.adapt
     rows: list[dict[str, Any]] = []
-    for name, s in a.sets.items():
+    if not a.sets:
+        raise TrainError("adapt.sets is empty: name the user's labelled quotes")
+    for s in a.sets:
+        name = s.name
         if not Path(s.quotes).exists():
             raise FileNotFoundError(
-                f"adapt.sets.{name}.quotes {s.quotes} not found: name the user's labelled quotes"
+                f"adapt.sets {name}: {s.quotes} not found: name the user's labelled quotes"
             )
         group_of: dict[str, str] = {}
         if s.meta and Path(s.meta).exists():

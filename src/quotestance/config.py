@@ -109,6 +109,7 @@ class DatasetConfig:
     realdev: str | None = None
     user_gold: list[str] = field(default_factory=list)
     user_weight: float = 1.0
+    user_validation: float = 0.0
 
 
 @dataclass
@@ -189,6 +190,7 @@ class CvConfig:
 
 @dataclass
 class UserSet:
+    name: str = "user"  # the set's name in per-set metrics
     quotes: str = ""  # the user's labelled quotes (gold-quote JSONL)
     texts: str = ""  # their articles, for the context sentence
     meta: str | None = None  # JSONL with passage_id -> incident/event, so folds hold whole groups
@@ -198,7 +200,7 @@ class UserSet:
 class AdaptConfig:
     """The schema of `adapt` (experiment=adapt): values and what they mean are in conf/experiment/adapt.yaml."""
 
-    sets: dict[str, UserSet] = field(default_factory=dict)
+    sets: list[UserSet] = field(default_factory=list)
     group_by: str = "incident"
     folds: int = 5
     sizes: list[int] = field(default_factory=lambda: [0, 50, 100, 200, 400])

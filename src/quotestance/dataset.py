@@ -336,8 +336,9 @@ def build_dataset(
         r["label_confidence"] = round(float(r["label_confidence"]), 4)
     held_out = {normalise(r["text"]) for r in rows if split_of[r["event"]] != "train"}
     users = _user_rows(cfg, names, held_out, skipped)
+    user_val = user_validation_events(users, cfg.user_validation, cfg.seed)
     for r in users:
-        split_of[r["event"]] = "train"
+        split_of[r["event"]] = "validation" if r["event"] in user_val else "train"
     rows += users
     validate(rows, names)
     splits = {
@@ -387,10 +388,31 @@ def build_dataset(
     return report
 
 
+def user_validation_events(users: list[dict], share: float, seed: int) -> set[str]:
+    """The user's events (whole) held out as validation (dataset.user_validation): in a seeded hash order, each
+    event that still fits within `share` of the user's rows; at least one, never all (some must train).
+
+    >>> rows = [{"event": e} for e in "aabbbc"]
+    >>> sorted(user_validation_events(rows, 0.3, 13)), user_validation_events(rows, 0.0, 13)
+    (['c'], set())
+    """
+    sizes = Counter(r["event"] for r in users)
+    if share <= 0 or len(sizes) < 2:
+        return set()
+    order = sorted(sizes, key=lambda e: hashlib.sha1(f"{seed}:{e}".encode()).hexdigest())
+    held: set[str] = set()
+    rows = 0
+    for e in order[:-1]:  # the last event always trains
+        if rows + sizes[e] <= share * len(users):
+            held.add(e)
+            rows += sizes[e]
+    return held or {order[0]}  # asked for some: at least one event
+
+
 def _user_rows(cfg: DatasetConfig, labels: list[str], held_out: set[str], skipped: list[dict]) -> list[dict]:
     """The user's own labelled quotes (dataset.user_gold, as `quotestance-label import` writes them) as train
-    rows of weight dataset.user_weight. They never reach validation or test: the corpus's held-out splits, and
-    so the promotion gate, stay what they were. A row whose quote is also a held-out corpus quote is skipped
+    rows of weight dataset.user_weight (or, for dataset.user_validation's share of their events, validation
+    rows). They never reach test: the corpus's test split, and so the promotion gate, stay what they were. A row whose quote is also a held-out corpus quote is skipped
     (it would leak), with the reason in errors.jsonl."""
     rows, problems, seen = [], [], set()
     for path in cfg.user_gold:
@@ -678,7 +700,10 @@ def external_rows(quotes_path: str, texts_dir: str) -> list[dict[str, Any]]:
                 "event": q.get("event"),
                 "text": q["quote"],
                 "speaker": q.get("speaker"),
-                "context": line_around(t, q.get("char_start", 0), q.get("char_end")),
+                # the line around it in its text; else the context the row carries (quotestance-label import)
+                "context": line_around(t, q.get("char_start", 0), q.get("char_end"))
+                if t
+                else q.get("context") or "",
                 "label": q["stance"],
             }
         )
