@@ -1,12 +1,14 @@
 """Stance ablation: one change per row, each trained with 2 seeds, stance macro-F1 on validation, test, realdev
 and realdev2 (mean of the seeds), the TF-IDF baseline beside it.
 
-usage: python benchmarks/stance_ablation.py [--rows NAME,...] [--seeds 13,14] [--write docs/experiments.md]
+usage: python benchmarks/stance_ablation.py [--rows NAME,...] [--seeds 13,14] [--table-only] [--write docs/experiments.md]
 
 Each row is `quotestance-train` with Hydra overrides, run in this process and logged to MLflow (tag
 `ablation=<row>`); a row that changes `dataset.*` first builds its own dataset under experiments/ablation/.
 realdev and realdev2 are measurement only here: every row trains on the shipped corpus alone. --write puts the
-table between the `<!-- ablation:begin -->` and `<!-- ablation:end -->` markers of the file.
+table between the `<!-- ablation:begin -->` and `<!-- ablation:end -->` markers of the file. Each row's
+figures are read back from its tagged runs (the newest per seed), so rows can be run one invocation at a time
+and the table written from them all with --table-only.
 Needs ../shared beside the repository (realdev, realdev2); about 6 minutes a row on 2 cores.
 """
 
@@ -28,7 +30,7 @@ ROWS: list[tuple[str, str, list[str]]] = [
     (
         "corpus-115",
         "without the 30 real-news-style articles (ev24–ev29)",
-        ["dataset.sources=[data/corpus/ev0*.md,data/corpus/ev1*.md,data/corpus/ev2[0-3]*.md]"],
+        ["dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2[0-3]*.md']"],
     ),
     ("no-weak", "no weak labels for the corpus's unlabelled quotes", ["dataset.weak.enabled=false"]),
     ("no-class-weights", "no inverse-frequency class weights", ["train.class_weights=false"]),
@@ -56,7 +58,8 @@ def compose(overrides: list[str]):
     return OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)
 
 
-def run_row(name: str, overrides: list[str], seeds: list[int]) -> dict[str, dict[str, list[float]]]:
+def run_row(name: str, overrides: list[str], seeds: list[int]) -> None:
+    """Train the row's transformer (each seed) and baseline (once), each an MLflow run tagged with the row."""
     import mlflow
 
     from quotestance.dataset import build_dataset
@@ -66,7 +69,6 @@ def run_row(name: str, overrides: list[str], seeds: list[int]) -> dict[str, dict
         overrides = [*overrides, f"dataset.output=experiments/ablation/{name}"]
         app, _ = compose(overrides)
         build_dataset(app.dataset, app.labels, app.extract)
-    scores: dict[str, dict[str, list[float]]] = {"transformer": {}, "baseline": {}}
     for seed in seeds:
         app, params = compose([*overrides, f"train.seed={seed}"])
         for kind, fn in (("transformer", run_transformer), ("baseline", run_baseline)):
@@ -74,9 +76,34 @@ def run_row(name: str, overrides: list[str], seeds: list[int]) -> dict[str, dict
                 continue  # TF-IDF + logistic regression is deterministic given the data
             m = fn(app, params)
             mlflow.MlflowClient().set_tag(m["run_id"], "ablation", name)
-            for k in METRICS:
-                scores[kind].setdefault(k, []).append(m.get(f"{k}_stance_macro_f1", float("nan")))
-    return scores
+
+
+def row_scores(name: str, seeds: list[int]) -> dict[str, dict[str, list[float]]]:
+    """The row's figures from its MLflow runs: the newest finished run per seed (transformer) and the newest
+    baseline; so a table can be written from runs made earlier, row by row."""
+    import mlflow
+
+    from quotestance.config import MlflowConfig
+    from quotestance.tracking import setup
+
+    setup(MlflowConfig(), create=False)
+    runs = mlflow.search_runs(
+        experiment_names=[MlflowConfig().experiment],
+        filter_string=f"tags.ablation = '{name}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    out: dict[str, dict[str, list[float]]] = {"transformer": {}, "baseline": {}}
+    taken: set[tuple[str, str]] = set()
+    for r in runs:
+        kind, seed = r.data.tags.get("model_kind"), r.data.params.get("train.seed")
+        key = (kind, "any" if kind == "baseline" else seed)
+        if kind not in out or key in taken or (kind == "transformer" and int(seed or -1) not in seeds):
+            continue
+        taken.add(key)
+        for k in METRICS:
+            out[kind].setdefault(k, []).append(r.data.metrics.get(f"{k}_stance_macro_f1", float("nan")))
+    return out
 
 
 def fmt(vals: list[float]) -> str:
@@ -92,6 +119,7 @@ def main() -> int:
     ap.add_argument("--rows", default=",".join(r[0] for r in ROWS))
     ap.add_argument("--seeds", default="13,14")
     ap.add_argument("--write", type=Path)
+    ap.add_argument("--table-only", action="store_true", help="train nothing: the table from the tagged runs")
     a = ap.parse_args()
     if not (ROOT.parent / "shared/data/realdev2").exists():
         sys.exit("needs ../shared/data/realdev and realdev2 beside the repository")
@@ -106,11 +134,16 @@ def main() -> int:
     for name, what, overrides in ROWS:
         if name not in wanted:
             continue
-        s = run_row(name, overrides, seeds)
-        t, b = s["transformer"], s["baseline"]
+        if not a.table_only:
+            run_row(name, overrides, seeds)
+        sc = row_scores(name, seeds)
+        t, b = sc["transformer"], sc["baseline"]
+        if not t:
+            continue  # never run: no row
         row = (
             f"| {name} | {what} | {fmt(t['validation'])} | {fmt(t['test'])} | {fmt(t['external_realdev'])} | "
-            f"{fmt(t['external_realdev2'])} | {fmt(b['external_realdev'])} | {fmt(b['external_realdev2'])} |"
+            f"{fmt(t['external_realdev2'])} | {fmt(b.get('external_realdev', []))} | "
+            f"{fmt(b.get('external_realdev2', []))} |"
         )
         print(row, flush=True)
         lines.append(row)
