@@ -225,3 +225,18 @@ def test_a_quote_inside_reported_speech_is_the_reporters(nlp):
     )
     q = find(direct(run(nlp, text)), "rules were written")
     assert q.speaker == "Marek Halloran"
+
+
+def test_she_said_skips_the_husband_named_just_before_her(nlp):
+    """A pronoun speaker agrees in gender with the person it resolves to, where the text marks the gender
+    ("her husband, ...", "his wife, ..."), instead of taking the last person named."""
+    text = (
+        "For a month, Adaora Nwosu slept with her phone under her pillow. Her husband, Chidi Nwosu, a bus "
+        "driver, had been taken on the highway in March.\n\n"
+        "“Every night the same app sent the same demand,” she said.\n\n"
+        "Across town, Emeka Obi keeps his shop open late. His wife, Ngozi Obi, runs the stall next door.\n\n"
+        "“We lost half our customers the week the app went dark,” he said.\n"
+    )
+    qs = direct(run(nlp, text))
+    assert find(qs, "Every night").speaker == "Adaora Nwosu"
+    assert find(qs, "We lost half").speaker == "Emeka Obi"

@@ -77,6 +77,9 @@ class NameIndex:
     # descriptions of speakers ("a bipartisan coalition of lawmakers"), by each person noun in them, so that a
     # later "the lawmakers" is the description the article gave
     descriptions: dict[str, list[Mention]] = field(default_factory=dict)
+    # evidence of each person's gender (lowercased name -> +1 per masculine, -1 per feminine cue), so that "she
+    # said" skips the husband named just before her
+    gender_votes: dict[str, int] = field(default_factory=dict)
 
     def description_before(self, noun: str, pos: int, window: int = 2000) -> Mention | None:
         """The latest description before pos that contains `noun` (a lemma); a bisection, since mentions are
@@ -124,14 +127,23 @@ class NameIndex:
                 return max(cands, key=lambda m: m.pos)
         return None
 
-    def person_before(self, pos: int, window: int = 1500) -> Mention | None:
+    def gender(self, name: str) -> str | None:
+        """'m', 'f' or None (no cue, or cues that disagree) for a person the article names."""
+        v = self.gender_votes.get(name.lower(), 0)
+        return "m" if v > 0 else "f" if v < 0 else None
+
+    def person_before(self, pos: int, window: int = 1500, pronoun: str | None = None) -> Mention | None:
         """'he'/'she': the closest earlier named person who spoke or acted; full names (two words or more)
-        first, since a one-word "person" is often a site or group the tagger took for one."""
+        first, since a one-word "person" is often a site or group the tagger took for one. A person whose
+        gender the article marks the other way is passed over ("she said" after "her husband, Musa")."""
         pool = [
             m
             for m in self.speakers + self.subjects + self.people
             if m.pos < pos and m.is_person and m.name[:1].isupper()
         ]
+        unlike = {"he": "f", "him": "f", "she": "m", "her": "m"}.get(pronoun or "")
+        if unlike:
+            pool = [m for m in pool if self.gender(m.name) != unlike] or pool
         full = [m for m in pool if len(m.name.split()) >= 2 and pos - m.pos <= window]
         cands = full or pool
         # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
@@ -161,6 +173,10 @@ def finish_index(idx: NameIndex) -> None:
     for m in idx.people + idx.subjects:
         if len(m.name.split()) == 1:
             m.name = idx.canonical(m.name)
+    for name, v in list(idx.gender_votes.items()):  # "Musa" voted before "Musa Danjuma" was named in full
+        full = idx.canonical(name).lower()
+        if len(name.split()) == 1 and full != name:
+            idx.gender_votes[full] = idx.gender_votes.get(full, 0) + v
 
 
 def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
@@ -187,6 +203,9 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                         idx.full_names[key] = full
                 idx.full_names.setdefault(toks[0].lower(), full)
             idx.people.append(Mention(ent.start_char + offset, full, True))
+            vote = _gender_cue(ent)
+            if vote:
+                idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
             root = ent.root
             if root.dep_ in ("nsubj", "nsubjpass") or (
                 root.dep_ == "appos" and root.head.dep_.startswith("nsubj")
@@ -203,6 +222,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 initials = "".join(w[0] for w in name.split() if w[:1].isupper())
                 for short in {after.group(1) if after else "", initials if len(initials) >= 2 else ""} - {""}:
                     idx.acronyms.setdefault(short, name)
+    _untagged_people(doc, idx, offset, headlines)
     # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind";
     # every word after the first counts as a surname ("Rosario Guzmán Leyva" -> "Guzmán")
     words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
@@ -225,6 +245,69 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         _register_run(idx, run)
         run = [w] if _name_word(w) else []
     return idx
+
+
+_MASCULINE = {"he", "him", "his", "himself"}
+_FEMININE = {"she", "her", "hers", "herself"}
+_GENDER_NOUNS = {
+    **dict.fromkeys("husband father son brother man boy uncle nephew grandfather mr widower".split(), 1),
+    **dict.fromkeys(
+        "wife mother daughter sister woman girl aunt niece grandmother mrs ms miss widow".split(), -1
+    ),
+}
+
+
+def _gender_cue(ent: Span) -> int:
+    """+1 (masculine), -1 (feminine) or 0 for a person mention, from its own phrase ("Her husband, Musa",
+    "Mrs Ortiz", "Simran Athwal, his wife") or, in a sentence that names no one else and quotes no one, the
+    gendered pronouns in it ("Hauwa Danjuma slept with her phone under her pillow")."""
+    doc = ent.doc
+    near = [t for t in ent.root.children if t.dep_ == "appos"] + [
+        doc[i] for i in range(max(ent.start - 2, 0), ent.start)
+    ]
+    if ent.root.dep_ == "appos":
+        near.append(ent.root.head)
+    for t in near:
+        if t.lower_.strip(".") in _GENDER_NOUNS:
+            return _GENDER_NOUNS[t.lower_.strip(".")]
+    if not doc.has_annotation("SENT_START"):  # a paragraph given the entity recogniser alone (extract.select)
+        return 0
+    sent = ent.sent
+    if any(c in sent.text for c in '"“”') or sum(e.label_ == "PERSON" for e in sent.ents) != 1:
+        return 0
+    m = sum(t.lower_ in _MASCULINE for t in sent)
+    f = sum(t.lower_ in _FEMININE for t in sent)
+    return (m > 0) - (f > 0)
+
+
+def _untagged_people(doc: Doc, idx: NameIndex, offset: int, headlines: list[tuple[int, int]]) -> None:
+    """People the tagger missed or took for an organisation: a two- or three-word proper name that is the
+    subject of a sentence whose gendered pronoun can only be theirs ("Emeka Obi keeps his shop open late";
+    an organisation would keep "its"). Registered as a person who acted, with that gender."""
+    if not doc.has_annotation("DEP"):
+        return
+    for tok in doc:
+        if tok.dep_ not in ("nsubj", "nsubjpass") or tok.pos_ != "PROPN" or tok.ent_type_ not in ("", "ORG"):
+            continue
+        words = [t for t in tok.lefts if t.dep_ == "compound" and t.pos_ == "PROPN"] + [tok]
+        if not 2 <= len(words) <= 3 or words[-1].i - words[0].i != len(words) - 1:
+            continue
+        if not all(w.text[:1].isupper() for w in words) or any(a <= words[0].idx < b for a, b in headlines):
+            continue
+        sent = tok.sent
+        if any(c in sent.text for c in '"“”') or any(e.label_ == "PERSON" for e in sent.ents):
+            continue
+        vote = (any(t.lower_ in _MASCULINE for t in sent)) - (any(t.lower_ in _FEMININE for t in sent))
+        if not vote:
+            continue
+        full = " ".join(w.text for w in words)
+        pos = words[0].idx + offset
+        for key in (words[-1].lower_, full.lower()):
+            if len(full) > len(idx.full_names.get(key, "")):
+                idx.full_names[key] = full
+        idx.people.append(Mention(pos, full, True))
+        idx.subjects.append(Mention(pos, full, True))
+        idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
 
 
 def _name_word(word: str) -> bool:

@@ -136,7 +136,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if low in ("i", "we"):
             return Speaker(None)  # first person inside the quote's own frame: not an attribution
         if low in PERSON_PRONOUNS:
-            m = idx.person_before(pos)
+            m = idx.person_before(pos, pronoun=low)
         else:  # "it" and "they" speak for organisations and groups
             m = idx.org_before(pos) or idx.last_before(pos, None)
         return with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
