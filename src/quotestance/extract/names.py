@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from spacy.tokens import Doc, Span
 
+from quotestance.extract.gender import gender_cue, untagged_people
 from quotestance.extract.parse import doc_text
 
 # titles that name the same office ("its creator" is the founder the article introduced)
@@ -203,7 +204,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                         idx.full_names[key] = full
                 idx.full_names.setdefault(toks[0].lower(), full)
             idx.people.append(Mention(ent.start_char + offset, full, True))
-            vote = _gender_cue(ent)
+            vote = gender_cue(ent)
             if vote:
                 idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
             root = ent.root
@@ -222,7 +223,13 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 initials = "".join(w[0] for w in name.split() if w[:1].isupper())
                 for short in {after.group(1) if after else "", initials if len(initials) >= 2 else ""} - {""}:
                     idx.acronyms.setdefault(short, name)
-    _untagged_people(doc, idx, offset, headlines)
+    for start, full, vote in untagged_people(doc, headlines):
+        for key in (full.split()[-1].lower(), full.lower()):
+            if len(full) > len(idx.full_names.get(key, "")):
+                idx.full_names[key] = full
+        idx.people.append(Mention(start + offset, full, True))
+        idx.subjects.append(Mention(start + offset, full, True))
+        idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
     # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind";
     # every word after the first counts as a surname ("Rosario Guzmán Leyva" -> "Guzmán")
     words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
@@ -245,69 +252,6 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         _register_run(idx, run)
         run = [w] if _name_word(w) else []
     return idx
-
-
-_MASCULINE = {"he", "him", "his", "himself"}
-_FEMININE = {"she", "her", "hers", "herself"}
-_GENDER_NOUNS = {
-    **dict.fromkeys("husband father son brother man boy uncle nephew grandfather mr widower".split(), 1),
-    **dict.fromkeys(
-        "wife mother daughter sister woman girl aunt niece grandmother mrs ms miss widow".split(), -1
-    ),
-}
-
-
-def _gender_cue(ent: Span) -> int:
-    """+1 (masculine), -1 (feminine) or 0 for a person mention, from its own phrase ("Her husband, Musa",
-    "Mrs Ortiz", "Simran Athwal, his wife") or, in a sentence that names no one else and quotes no one, the
-    gendered pronouns in it ("Hauwa Danjuma slept with her phone under her pillow")."""
-    doc = ent.doc
-    near = [t for t in ent.root.children if t.dep_ == "appos"] + [
-        doc[i] for i in range(max(ent.start - 2, 0), ent.start)
-    ]
-    if ent.root.dep_ == "appos":
-        near.append(ent.root.head)
-    for t in near:
-        if t.lower_.strip(".") in _GENDER_NOUNS:
-            return _GENDER_NOUNS[t.lower_.strip(".")]
-    if not doc.has_annotation("SENT_START"):  # a paragraph given the entity recogniser alone (extract.select)
-        return 0
-    sent = ent.sent
-    if any(c in sent.text for c in '"“”') or sum(e.label_ == "PERSON" for e in sent.ents) != 1:
-        return 0
-    m = sum(t.lower_ in _MASCULINE for t in sent)
-    f = sum(t.lower_ in _FEMININE for t in sent)
-    return (m > 0) - (f > 0)
-
-
-def _untagged_people(doc: Doc, idx: NameIndex, offset: int, headlines: list[tuple[int, int]]) -> None:
-    """People the tagger missed or took for an organisation: a two- or three-word proper name that is the
-    subject of a sentence whose gendered pronoun can only be theirs ("Emeka Obi keeps his shop open late";
-    an organisation would keep "its"). Registered as a person who acted, with that gender."""
-    if not doc.has_annotation("DEP"):
-        return
-    for tok in doc:
-        if tok.dep_ not in ("nsubj", "nsubjpass") or tok.pos_ != "PROPN" or tok.ent_type_ not in ("", "ORG"):
-            continue
-        words = [t for t in tok.lefts if t.dep_ == "compound" and t.pos_ == "PROPN"] + [tok]
-        if not 2 <= len(words) <= 3 or words[-1].i - words[0].i != len(words) - 1:
-            continue
-        if not all(w.text[:1].isupper() for w in words) or any(a <= words[0].idx < b for a, b in headlines):
-            continue
-        sent = tok.sent
-        if any(c in sent.text for c in '"“”') or any(e.label_ == "PERSON" for e in sent.ents):
-            continue
-        vote = (any(t.lower_ in _MASCULINE for t in sent)) - (any(t.lower_ in _FEMININE for t in sent))
-        if not vote:
-            continue
-        full = " ".join(w.text for w in words)
-        pos = words[0].idx + offset
-        for key in (words[-1].lower_, full.lower()):
-            if len(full) > len(idx.full_names.get(key, "")):
-                idx.full_names[key] = full
-        idx.people.append(Mention(pos, full, True))
-        idx.subjects.append(Mention(pos, full, True))
-        idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
 
 
 def _name_word(word: str) -> bool:
