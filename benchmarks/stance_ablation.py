@@ -15,7 +15,6 @@ Needs ../shared beside the repository (realdev, realdev2); about 6 minutes a row
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 from pathlib import Path
@@ -149,8 +148,7 @@ def main() -> int:
         lines.append(row)
     print("\n".join(lines))
     if a.write:
-        cmd = "python benchmarks/stance_ablation.py " + " ".join(re.sub(r"\s", "", x) for x in sys.argv[1:])
-        write_block(a.write, "ablation", [f"<!-- written by `{cmd}` -->", "", *lines])
+        write_block(a.write, "ablation", lines)  # it notes the command and the date
     return 0
 
 
