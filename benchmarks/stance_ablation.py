@@ -44,7 +44,7 @@ ROWS: list[tuple[str, str, list[str]]] = [
 METRICS = ("validation", "test", "external_realdev", "external_realdev2")
 
 
-def compose(overrides: list[str]):
+def compose(overrides: list[str], app: str = "train_app"):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
@@ -53,7 +53,7 @@ def compose(overrides: list[str]):
 
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = hydra_compose(config_name="train_app", overrides=overrides)
+        cfg = hydra_compose(config_name=app, overrides=overrides)
     return OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -66,8 +66,20 @@ def run_row(name: str, overrides: list[str], seeds: list[int]) -> None:
 
     if any(o.startswith("dataset.") for o in overrides):
         overrides = [*overrides, f"dataset.output=experiments/ablation/{name}"]
-        app, _ = compose(overrides)
-        build_dataset(app.dataset, app.labels, app.extract)
+        ds, _ = compose([o for o in overrides if o.startswith("dataset.")], "dataset_app")
+        if any(o.startswith("dataset.sources=") for o in overrides):
+            # a subset of the articles: the gold rows of those articles only (the rest would match nothing)
+            import glob
+            import json
+
+            stems = {Path(f).stem for pat in ds.dataset.sources for f in glob.glob(pat)}
+            gold = Path(f"experiments/ablation/{name}-gold.jsonl")
+            gold.parent.mkdir(parents=True, exist_ok=True)
+            rows = [x for g in ds.dataset.gold for x in Path(g).read_text(encoding="utf-8").splitlines()]
+            gold.write_text("".join(x + "\n" for x in rows if json.loads(x)["article_id"] in stems), "utf-8")
+            overrides.append(f"dataset.gold=[{gold}]")
+            ds, _ = compose([o for o in overrides if o.startswith("dataset.")], "dataset_app")
+        build_dataset(ds.dataset, ds.labels, ds.extract)
     for seed in seeds:
         app, params = compose([*overrides, f"train.seed={seed}"])
         for kind, fn in (("transformer", run_transformer), ("baseline", run_baseline)):
