@@ -199,9 +199,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 continue
             full = " ".join(toks)
             if len(toks) >= 2:
-                for key in (toks[-1].lower(), full.lower()):
-                    if len(full) > len(idx.full_names.get(key, "")):
-                        idx.full_names[key] = full
+                _register_full(idx, full)
                 idx.full_names.setdefault(toks[0].lower(), full)
             idx.people.append(Mention(ent.start_char + offset, full, True))
             vote = gender_cue(ent)
@@ -224,9 +222,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 for short in {after.group(1) if after else "", initials if len(initials) >= 2 else ""} - {""}:
                     idx.acronyms.setdefault(short, name)
     for start, full, vote in untagged_people(doc, headlines):
-        for key in (full.split()[-1].lower(), full.lower()):
-            if len(full) > len(idx.full_names.get(key, "")):
-                idx.full_names[key] = full
+        _register_full(idx, full)
         idx.people.append(Mention(start + offset, full, True))
         idx.subjects.append(Mention(start + offset, full, True))
         idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
@@ -252,6 +248,13 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         _register_run(idx, run)
         run = [w] if _name_word(w) else []
     return idx
+
+
+def _register_full(idx: NameIndex, full: str) -> None:
+    """A later surname alone, or the name itself, resolves to the longest full name seen for it."""
+    for key in (full.split()[-1].lower(), full.lower()):
+        if len(full) > len(idx.full_names.get(key, "")):
+            idx.full_names[key] = full
 
 
 def _name_word(word: str) -> bool:
