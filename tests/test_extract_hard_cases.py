@@ -165,7 +165,7 @@ def test_unbalanced_marks_never_raise(nlp, n):
 SPEAKER_CASES = [
     (  # a headline line names nobody
         "Kestrel Networks Cites Terms Of Service In Expulsion Of Forum View Comments\n\n"
-        "Kestrel Networks said on Monday it had dropped the forum from its network.\n\n"
+        "On Monday, Kestrel Networks said it had dropped the forum from its network.\n\n"
         "“The forum broke our terms of service,” the company said.",
         "The forum broke",
         "Kestrel Networks",
@@ -240,3 +240,35 @@ def test_she_said_skips_the_husband_named_just_before_her(nlp):
     qs = direct(run(nlp, text))
     assert find(qs, "Every night").speaker == "Adaora Nwosu"
     assert find(qs, "We lost half").speaker == "Emeka Obi"
+
+
+def indirect(qs):
+    return [q for q in qs if q.kind == "indirect"]
+
+
+def test_a_line_break_ends_the_sentence_above(nlp):
+    """Paragraphs one line apart: the closing quotation above must not swallow the next line's report."""
+    text = (
+        "“That material has no place on our networks, and we will keep saying so.”\n"
+        "Minister for Digital Affairs, Laura Benning said the government was taking firm action against the "
+        "forum's hosts.\n"
+    )
+    q = find(indirect(run(nlp, text)), "the government was taking")
+    assert q.speaker == "Laura Benning"
+
+
+def test_a_reported_clause_keeps_its_relative_clause(nlp):
+    """Gold on real news and on our corpus keeps ", which ..." inside the report."""
+    text = "The regulator said it had banned 12 messaging apps, which it called a threat to public order."
+    q = find(indirect(run(nlp, text)), "it had banned")
+    assert q.text.endswith("a threat to public order")
+
+
+def test_a_contrasting_report_is_its_own_quote(nlp):
+    text = (
+        "Industry analysts say the ban has no precedent in the country, while free speech advocates said the "
+        "bans abridge the rights of ordinary users."
+    )
+    qs = indirect(run(nlp, text))
+    assert find(qs, "the ban has no precedent").text == "the ban has no precedent in the country"
+    assert find(qs, "the bans abridge").speaker == "free speech advocates"

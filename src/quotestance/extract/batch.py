@@ -116,16 +116,21 @@ class ExtractSummary:
 
 def load_nlp(name: str) -> spacy.language.Language:
     """The spaCy pipeline by package name or folder, with a clear error when it is not installed; its
-    attribute ruler swapped for the equivalent, faster one (extract.fastpipe)."""
+    attribute ruler swapped for the equivalent, faster one (extract.fastpipe); line breaks made sentence
+    starts before the parser runs (parse.line_breaks)."""
     from quotestance.extract.fastpipe import speed_up
+    from quotestance.extract.parse import LINE_BREAKS
 
     try:
-        return speed_up(spacy.load(name))
+        nlp = speed_up(spacy.load(name))
     except OSError as e:
         raise SystemExit(
             f"error: spaCy pipeline {name!r} is not installed ({e.__class__.__name__}); "
             "run `make setup` or set extract.spacy_model"
         ) from None
+    if "parser" in nlp.pipe_names and LINE_BREAKS not in nlp.pipe_names:
+        nlp.add_pipe(LINE_BREAKS, before="parser")
+    return nlp
 
 
 def errors_path(output: str) -> Path:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from spacy.language import Language
 from spacy.tokens import Doc, Token
 from spacy.tokens import Span as SpacySpan
 
@@ -17,6 +18,20 @@ from quotestance.extract.quotes import DOUBLE, paragraphs
 
 MAX_CHUNK_CHARS = 50_000  # spaCy's parser is quadratic in nothing, but memory grows with doc length
 _WORD = re.compile(r"\w+")
+
+
+LINE_BREAKS = "quotestance_line_breaks"
+
+
+@Language.component(LINE_BREAKS)
+def line_breaks(doc: Doc) -> Doc:
+    """A line break starts a sentence. Set before the parser, which keeps preset boundaries: without it the
+    parser runs a headline, a dateline or a closing quotation on into the next line's sentence, and the
+    next line's "X said the government ..." loses its subject, verb or clause to the line above."""
+    for tok in doc[1:]:
+        if tok.is_space and "\n" in tok.text:
+            tok.is_sent_start = True
+    return doc
 
 
 def word_count(s: str) -> int:

@@ -70,7 +70,6 @@ def _core(toks: list[Token]) -> list[Token]:
             and toks[k - 1].text == ","
             and (
                 (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
-                or t.lower_ in ("which", "who", "whose", "where")
                 or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
                 or t.dep_ == "appos"
             )
@@ -98,7 +97,7 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
             ):
                 toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
                 break
-    toks = _core(toks)
+    toks = _core(_before_next_report(toks, comp))
     # a trailing participle after a comma is the writer's gloss, not the report: "..., pointing out that",
     # "..., citing ...", "..., following its rival" (the clause ends at the comma)
     for k, t in enumerate(toks[1:], 1):
@@ -123,6 +122,17 @@ def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     if len(toks) < 3 or any(t.i == verb.i for t in toks):
         return None
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:
+    """A clause up to a report set against it ("the ban has no precedent, while advocates said the bans ..."),
+    which has its own speaker; "if a court told it", "after the police confirmed" stay the report's own."""
+    for x in toks:
+        if x.i > comp.i and x.lemma_.lower() in INDIRECT_VERBS and any(c.dep_ == "nsubj" for c in x.children):
+            top = next((a for a in [x, *x.ancestors] if a.head.i == comp.i or a.dep_ == "advcl"), x)
+            if top.dep_ == "advcl" and {c.lower_ for c in top.children} & {"while", "whereas"}:
+                return toks if inside_quote(x) else [t for t in toks if t.i < top.left_edge.i]
+    return toks
 
 
 _ADVERBIAL_MARKS = set(
