@@ -272,3 +272,9 @@ def test_a_contrasting_report_is_its_own_quote(nlp):
     qs = indirect(run(nlp, text))
     assert find(qs, "the ban has no precedent").text == "the ban has no precedent in the country"
     assert find(qs, "the bans abridge").speaker == "free speech advocates"
+
+
+def test_a_request_is_a_speech_act(nlp):
+    text = "Deputy minister Ivan Sorel wrote to the registry on Monday. He requested that the registry revoke the domains."
+    q = find(indirect(run(nlp, text)), "the registry revoke")
+    assert q.speaker == "Ivan Sorel"

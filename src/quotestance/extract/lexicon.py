@@ -96,3 +96,16 @@ inform notify hint opine signal
 )
 # every verb that reports speech, with a quote beside it or a clause after it
 INDIRECT_VERBS_ALL = SPEECH_VERBS | INDIRECT_VERBS
+# marks of an adverbial clause ("after the company inked ..."): such a clause is never the report
+ADVERBIAL_MARKS = set(
+    """
+after before because since while when as although though until once unless whereas
+""".split()
+)
+# reporting verbs whose report may be the rest of the sentence when the parser attached no clause
+REPORT_FALLBACK = set(
+    """
+say tell argue claim insist warn contend maintain acknowledge admit suggest stress explain note predict
+conclude allege assert concede
+""".split()
+)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
-from quotestance.extract.lexicon import INDIRECT_VERBS, SPEAKING_NOUNS
+from quotestance.extract.lexicon import ADVERBIAL_MARKS, INDIRECT_VERBS, REPORT_FALLBACK, SPEAKING_NOUNS
 from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
 
 # (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
-ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition"}
+ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition", "request"}
 # speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
 ACT_PHRASES = {
     "accuse": ("dobj", None),
@@ -47,7 +47,7 @@ def _complement(verb: Token) -> Token | None:
     if comp is None:
         return None
     marks = {c.lower_ for c in comp.children if c.dep_ == "mark"}
-    if marks & _ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
+    if marks & ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
         return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
     if comp.i < verb.i:
         gap = verb.doc[comp.right_edge.i + 1 : verb.i]
@@ -133,19 +133,6 @@ def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:
             if top.dep_ == "advcl" and {c.lower_ for c in top.children} & {"while", "whereas"}:
                 return toks if inside_quote(x) else [t for t in toks if t.i < top.left_edge.i]
     return toks
-
-
-_ADVERBIAL_MARKS = set(
-    """
-after before because since while when as although though until once unless whereas
-""".split()
-)
-REPORT_FALLBACK = set(
-    """
-say tell argue claim insist warn contend maintain acknowledge admit suggest stress explain note predict
-conclude allege assert concede
-""".split()
-)
 
 
 def _unasserted(verb: Token) -> bool:
@@ -293,6 +280,11 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 None,
             )
             if comp is None:
+                continue
+            if comp.dep_ == "ccomp" and comp.i > t.i and (span := _clause_span(comp, t)):
+                out.append(
+                    (span[0] + off, span[1] + off, subj, t.text)
+                )  # "requested that X revoke ...": X ...
                 continue
             last = max(x.i for x in comp.subtree)
             if comp.dep_ in ("prep", "dobj"):
