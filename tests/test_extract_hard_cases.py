@@ -203,6 +203,18 @@ SPEAKER_CASES = [
         "Restore the accounts",
         "coalition of 30 civil society groups",
     ),
+    (  # a country's possessive before a surname is not part of the name
+        "Ivan Sorel, Ruritania's deputy prime minister, wrote to the registry on Monday.\n\n"
+        "“Cut them off now,” Ruritania's Sorel said in a post on Tuesday.",
+        "Cut them off",
+        "Ivan Sorel",
+    ),
+    (  # "the CEO" is whom the article called its chief executive
+        "Stratavault chief executive Dana Whitby met investors on Monday.\n\n"
+        "“We will not switch off ordinary users,” the CEO said.",
+        "We will not switch",
+        "Dana Whitby",
+    ),
 ]
 
 

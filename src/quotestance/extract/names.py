@@ -326,10 +326,12 @@ def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
     if role_span is None:
         left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
         if left:
-            role_span = ent.doc[left[0].i : ent.start]
+            role_span = ent.doc[left[0].left_edge.i : ent.start]  # "chief executive", not "executive"
     if role_span is None or len(role_span) > 12:
         return
     role = role_span.text.strip(" ,")
     org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
     head = role_span.root.lemma_.lower()
+    if re.search(r"\bchief executive\b", role, re.I):
+        head = "ceo"  # a later "the CEO" or "the company's boss" means this person
     idx.roles[ROLE_SYNONYMS.get(head, head)] = (name, role, org)

@@ -149,6 +149,13 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             if nxt:
                 subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
     np = noun_phrase(subject)
+    poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
+    if (
+        subject.pos_ == "PROPN"
+        and poss is not None
+        and (poss.pos_ == "PROPN" or poss.ent_type_ in ("GPE", "ORG"))
+    ):
+        np = subject.doc[poss.right_edge.i + 1 : subject.i + 1]  # "Ukraine's Fedorov": Fedorov, in full
     role, org = _appos_role(subject)
     # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker
     for child in subject.children:
@@ -203,10 +210,13 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             return with_role(Speaker(full, role, org, True), idx)
         name = idx.acronyms.get(name, name) if name.isupper() else name
         return Speaker(name, role, org or name, False)
+    head = subject.lemma_.lower()
+    if ROLE_SYNONYMS.get(head, head) in idx.roles and subject.lower_ in PERSON_NOUNS:
+        name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]  # "the CEO", tagged as a name
+        return Speaker(name, r, o, True)
     if all(_is_name_token(t) for t in np if t.dep_ != "det") and subject.pos_ == "PROPN":
         name = idx.canonical(clean_name(np.text))
         return with_role(Speaker(name, role, org, True), idx)
-    head = subject.lemma_.lower()
     if head in DOCUMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS:
         # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks
         for child in subject.children:
