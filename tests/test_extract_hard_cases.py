@@ -290,3 +290,36 @@ def test_a_request_is_a_speech_act(nlp):
     text = "Deputy minister Ivan Sorel wrote to the registry on Monday. He requested that the registry revoke the domains."
     q = find(indirect(run(nlp, text)), "the registry revoke")
     assert q.speaker == "Ivan Sorel"
+
+
+# speakers of reported speech, as real news gives them (written for this suite)
+REPORT_CASES = [
+    (  # a relative clause's "who" is the person it describes
+        "The message was posted by Oksana Petrenko, who said she had spent a sixth night in a shelter.",
+        "she had spent",
+        "Oksana Petrenko",
+    ),
+    (  # a list's bullet is not a name
+        "• Norhill said it does not have the authority to act on the ministry's request.",
+        "it does not have",
+        "Norhill",
+    ),
+    (  # a technical term is never the one who speaks
+        "The resolver was ordered to block the site. Quadrant argued that blocking should not happen at the "
+        "level of the DNS. They also warned that the ruling could undermine the trust users place in it.",
+        "the ruling could",
+        "Quadrant",
+    ),
+    (  # an essay speaks for its writer
+        "Lena Farrow, who leads the Open Routing Society, published an essay on Tuesday.\n\n"
+        "In it, Farrow notes that cutting a country off the network has never worked. The essay argues that "
+        "such cuts hurt ordinary users most.",
+        "such cuts hurt",
+        "Lena Farrow",
+    ),
+]
+
+
+@pytest.mark.parametrize("text,start,speaker", REPORT_CASES, ids=[c[2] for c in REPORT_CASES])
+def test_reported_speakers_as_real_news_gives_them(nlp, text, start, speaker):
+    assert find(indirect(run(nlp, text)), start).speaker == speaker

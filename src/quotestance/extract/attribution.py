@@ -65,11 +65,15 @@ def subject_of(verb: Token) -> Token | None:
     ):
         return prev  # "In an email, Haverlake said ...": a name the parser did not take for the subject
     for _ in range(4):
-        subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        # of two subjects ("• ICANN said", "In an email [PDF], Fedorov asked"), the word, nearest the verb
+        subjs = [c for c in v.children if c.dep_ in ("nsubj", "nsubjpass") and c.text[:1].isalnum()]
+        subj = max(subjs, key=lambda c: (c.i < v.i, c.i if c.i < v.i else -c.i)) if subjs else None
         if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ != "quote":
             # "the host has been called a “safe haven”": what is called is not who speaks; the agent is
             agent = next((c for c in v.children if c.dep_ == "agent"), None)
             return next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
+        if subj is not None and subj.lower_ in ("who", "that", "which") and v.dep_ == "relcl":
+            return v.head  # "Oksana Petrenko, who said ...": the noun the relative clause describes
         if subj is not None:
             return subj
         if v.dep_ in _CLIMB and v.head.i != v.i:

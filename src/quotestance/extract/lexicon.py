@@ -72,7 +72,8 @@ material site's evidence process system approach effect attack shooting violence
 DOCUMENT_NOUNS = set(
     """
 statement email letter post blog tweet message release note notice memo filing complaint ruling order
-judgment judgement report announcement update thread video website page lawsuit suit
+judgment judgement report announcement update thread video website page lawsuit suit essay analysis article
+study paper column survey
 """.split()
 )
 
@@ -107,5 +108,11 @@ REPORT_FALLBACK = set(
     """
 say tell argue claim insist warn contend maintain acknowledge admit suggest stress explain note predict
 conclude allege assert concede
+""".split()
+)
+# technical terms the recogniser tags as organisations ("at the level of the DNS"): never a speaker
+TECH_TERMS = frozenset(
+    """
+dns ip pdf vpn vpns url urls http https ssl tls api cdn ddos tld tlds cctld sms isp isps it ai ios
 """.split()
 )

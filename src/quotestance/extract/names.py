@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span
 
 from quotestance.extract.gender import gender_cue, untagged_people
+from quotestance.extract.lexicon import TECH_TERMS
 from quotestance.extract.parse import doc_text
 
 # titles that name the same office ("its creator" is the founder the article introduced)
@@ -25,6 +26,7 @@ ROLE_SYNONYMS = {
     "chairwoman": "chairman",
     "chair": "chairman",
     "head": "director",
+    "executive": "ceo",
 }
 TITLES = set(
     """
@@ -42,7 +44,7 @@ _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 
 def clean_name(text: str) -> str:
     """'Matthew Prince’s' -> 'Matthew Prince'; 'Anonymous Twitter' -> 'Anonymous'; 'the group' -> 'group'."""
-    t = " ".join(text.split())
+    t = " ".join(text.split()).lstrip("•·*>–—-| ")  # a list's bullet or a block quote's mark is no name
     t = re.split(r"(?<=[a-z])\.\s+", t)[-1]  # an entity run across a sentence end: "Monday. Under NameHarbor"
     t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
     t = _POSSESSIVE.sub("", t)
@@ -211,7 +213,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             ):
                 idx.subjects.append(Mention(ent.start_char + offset, full, True))
             _register_role(idx, ent, full)
-        elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper():
+        elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper() and ent.text.lower() not in TECH_TERMS:
             name = clean_name(ent.text)
             idx.orgs.append(Mention(ent.start_char + offset, name, False))
             if ent.label_ == "ORG" and len(name.split()) >= 2:

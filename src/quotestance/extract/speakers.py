@@ -24,6 +24,7 @@ from quotestance.extract.lexicon import (
     PRONOUNS,
     ROLE_NOUNS,
     SPOKES_NOUNS,
+    TECH_TERMS,
 )
 from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex, clean_name
 
@@ -195,6 +196,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     ent = entity_in(np, ("PERSON",)) or entity_in(
         np, ("ORG",)
     )  # "Kremlin spokesman Dmitry Peskov": the person
+    if ent is not None and ent.text.lower() in TECH_TERMS:
+        return Speaker(None)  # "the IP addresses said": the parser picked the wrong word
     if ent is None and subject.ent_type_ == "NORP":
         ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
     if ent is not None and ent.label_ == "PERSON":
