@@ -317,6 +317,28 @@ REPORT_CASES = [
         "such cuts hurt",
         "Lena Farrow",
     ),
+    (  # a dateline before the speaker
+        "OSLO — Norhill, the Oslo-based company that protects the forum from attacks, says it has no plans to "
+        "stop working with the board.",
+        "it has no plans",
+        "Norhill",
+    ),
+    (  # an outlet that relays a report is not its speaker
+        "Dana Whitby said she had received a warning from the city's police, the Ledger reported.",
+        "she had received",
+        "Dana Whitby",
+    ),
+    (  # "the company" is the one its own sentence names
+        "Kestrel says Norhill Telecom still serves two carriers in the country. As for Norhill Telecom, the company said its "
+        "exit would be complete by March.",
+        "its exit would",
+        "Norhill Telecom",
+    ),
+    (  # the title before a name is not the speaker
+        "According to Founder and CEO Pavel Orlov, the ban was enacted because of missed emails.",
+        "the ban was enacted",
+        "Pavel Orlov",
+    ),
 ]
 
 

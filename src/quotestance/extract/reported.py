@@ -308,6 +308,10 @@ def _can_speak(subj: Token) -> bool:
     )
 
 
+def _inside(r: tuple[int, int, Token, str], o: tuple[int, int, Token, str]) -> bool:
+    return o[0] <= r[0] and r[1] <= o[1] and r[:2] != o[:2]
+
+
 def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
     """The text from the report's clause to its subject, whichever comes first."""
     start, end, subj, _ = r
@@ -334,6 +338,8 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
         if covered > 0.5 * (end - start) or text[start] in DOUBLE:
             continue
         kept.append((start, end, subj, cue))
+    # "Cook said he had ..., Bloomberg reported": an outlet relays the report inside, whose speaker it is
+    kept = [o for o in kept if not (o[3].startswith("report") and any(_inside(r, o) for r in kept))]
     kept.sort(key=lambda r: (r[0], -r[1]))
     outer: list[tuple[int, int, Token, str]] = []
     for r in kept:

@@ -27,6 +27,7 @@ from quotestance.extract.lexicon import (
     TECH_TERMS,
 )
 from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex, clean_name
+from quotestance.extract.parse import doc_text
 
 
 def _is_name_token(t: Token) -> bool:
@@ -48,7 +49,10 @@ def noun_phrase(tok: Token) -> Span:
     for t in tok.lefts:
         if t.dep_ == "poss":
             left = min(left, t.left_edge.i)
-    return doc[left : tok.i + 1]
+    dashes = [
+        t.i for t in doc[left : tok.i] if t.text in ("—", "–")
+    ]  # "OSLO — Norhill": a dateline before it
+    return doc[(dashes[-1] + 1 if dashes else left) : tok.i + 1]
 
 
 def description(tok: Token) -> Span | None:
@@ -142,6 +146,17 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.org_before(pos) or idx.last_before(pos, None)
         return with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
 
+    appos = next((c for c in subject.children if c.dep_ == "appos" and c.i > subject.i), None)
+    if subject.text.isupper() and appos is not None and "—" in doc_text(subject.doc)[subject.idx : appos.idx]:
+        subject = appos  # "SAN FRANCISCO — Norhill, the company that ..., says": a dateline, then the speaker
+    if subject.lower_ in PERSON_NOUNS:  # "Founder and CEO Pavel Durov" parsed with the title as the head
+        doc = subject.doc
+        for e in doc.ents:
+            gap = doc[subject.i + 1 : e.start]
+            if e.label_ == "PERSON" and subject.i < e.start <= subject.right_edge.i and len(gap) <= 4:
+                if all(t.pos_ in ("PROPN", "NOUN", "CCONJ", "ADJ") for t in gap):
+                    name = idx.canonical(clean_name(e.text))
+                    return with_role(Speaker(name, doc[subject.i : e.start].text, None, True), idx)
     if subject.lower_.strip(".") in TITLES:  # "Sgt. Ray Dillard" parsed with the title as the subject
         if subject.head.pos_ == "PROPN" and subject.head.i != subject.i:
             subject = subject.head
@@ -193,9 +208,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if desc is not None and entity_in(subject.doc[desc.start : subject.i + 1], ("PERSON",)) is None:
             org = entity_in(desc, ("ORG", "NORP", "GPE"))
             return Speaker(as_written(desc.text), subject.text, clean_name(org.text) if org else None, True)
-    ent = entity_in(np, ("PERSON",)) or entity_in(
-        np, ("ORG",)
-    )  # "Kremlin spokesman Dmitry Peskov": the person
+    # "Kremlin spokesman Dmitry Peskov": the person; the one the subject word is in ("Founder and CEO Pavel
+    # Durov" with "Founder" tagged a person too)
+    own = next((e for e in subject.doc.ents if e.start <= subject.i < e.end and e.label_ == "PERSON"), None)
+    ent = own or entity_in(np, ("PERSON",)) or entity_in(np, ("ORG",))
     if ent is not None and ent.text.lower() in TECH_TERMS:
         return Speaker(None)  # "the IP addresses said": the parser picked the wrong word
     if ent is None and subject.ent_type_ == "NORP":
@@ -267,6 +283,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if (head in ORG_NOUNS or subject.lower_ in ORG_NOUNS) and (subject.tag_ != "NNS" or head in GROUP_NOUNS):
         # one organisation for "the company"; "the telcos" are several, and stay as written
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
+        same = [e for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.i]
+        if poss is None and head not in GROUP_NOUNS and same and same[-1].text.lower() not in TECH_TERMS:
+            name = clean_name(same[-1].text)  # "As for Lumen, the company said": the one its sentence names
+            return Speaker(name, None, name, False)
         if poss is None or poss.lower_ in ("its", "their"):
             m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
             if m is not None:
