@@ -205,7 +205,7 @@ SPEAKER_CASES = [
     ),
     (  # a country's possessive before a surname is not part of the name
         "Ivan Sorel, Ruritania's deputy prime minister, wrote to the registry on Monday.\n\n"
-        "“Cut them off now,” Ruritania's Sorel said in a post on Tuesday.",
+        "“Cut them off now,” Ruritania’s Sorel said in a post on Tuesday.",
         "Cut them off",
         "Ivan Sorel",
     ),

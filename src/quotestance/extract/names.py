@@ -95,6 +95,11 @@ class NameIndex:
 
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
+        owned = re.match(r"^\w+['’]s\s+(.+)$", name)
+        if owned:  # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
+            rest = owned.group(1)
+            if self.canonical(rest) != rest or rest.lower() in self.full_names or rest in self.org_names():
+                return self.canonical(rest)
         toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
         if not toks:
             return name
@@ -106,6 +111,9 @@ class NameIndex:
         if best and best.lower().endswith(key) and len(best) > len(key):
             return best
         return " ".join(toks)
+
+    def org_names(self) -> set[str]:
+        return {m.name for m in self.orgs}
 
     def recent_speaker(self, pos: int, window: int = 600) -> Mention | None:
         """The latest speaker within `window` characters before pos."""
@@ -195,7 +203,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         if any(a <= ent.start_char < b for a, b in headlines):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ...")
         if ent.label_ == "PERSON":
-            name = clean_name(ent.text)
+            name = re.sub(r"^\w+['’]s\s+", "", clean_name(ent.text))  # "Ukraine’s Fedorov": no possessor
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
             if not toks:
                 continue
