@@ -215,6 +215,13 @@ SPEAKER_CASES = [
         "We will not switch",
         "Dana Whitby",
     ),
+    (  # the statement a speaker said it in is not the speaker
+        "The carrier has few customers there.\n"
+        "Norhill Telecom said in a statement posted to its website, “We are taking steps to stop business in "
+        "the region.”",
+        "We are taking steps",
+        "Norhill Telecom",
+    ),
 ]
 
 

@@ -96,7 +96,9 @@ class NameIndex:
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
         owned = re.match(r"^\w+['’]s\s+(.+)$", name)
-        if owned:  # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
+        if (
+            owned
+        ):  # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
             rest = owned.group(1)
             if self.canonical(rest) != rest or rest.lower() in self.full_names or rest in self.org_names():
                 return self.canonical(rest)

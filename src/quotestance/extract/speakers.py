@@ -23,6 +23,7 @@ from quotestance.extract.lexicon import (
     PERSON_PRONOUNS,
     PRONOUNS,
     ROLE_NOUNS,
+    SPEECH_VERBS,
     SPOKES_NOUNS,
     TECH_TERMS,
 )
@@ -247,6 +248,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                 )
                 if target is not None and target.lower_ not in ("its", "their", "his", "her"):
                     return resolve(target, idx, pos)
+        # "Lumen said in a statement posted to its website, “...”": who said it in the statement
+        verb = subject.head.head if subject.dep_ == "pobj" and subject.head.dep_ == "prep" else None
+        said = next((c for c in verb.children if c.dep_ == "nsubj"), None) if verb is not None else None
+        if said is not None and verb.lemma_.lower() in SPEECH_VERBS:
+            return resolve(said, idx, pos)
         # "the statement said": whoever was last reported speaking nearby (else nobody, and the quote may
         # inherit its neighbour's speaker)
         m = idx.recent_speaker(pos)
