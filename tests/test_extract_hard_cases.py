@@ -222,6 +222,13 @@ SPEAKER_CASES = [
         "We are taking steps",
         "Norhill Telecom",
     ),
+    (  # "the email" is the one the text said came from someone
+        "According to the forum's developers, they received an email from Stratavault's legal department "
+        "informing them of the termination.\n\n"
+        "“Your site is in violation of our published terms of service,” the email stated.",
+        "Your site is in violation",
+        "Stratavault",
+    ),
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.gender import gender_cue, untagged_people
 from quotestance.extract.lexicon import TECH_TERMS
@@ -83,6 +83,9 @@ class NameIndex:
     # evidence of each person's gender (lowercased name -> +1 per masculine, -1 per feminine cue), so that "she
     # said" skips the husband named just before her
     gender_votes: dict[str, int] = field(default_factory=dict)
+    # documents whose issuer the text names ("an email from Cloudflare's legal department"), by lemma: (article
+    # offset, the issuer's token), so that a later "the email stated" is the issuer's
+    documents: dict[str, list[tuple[int, Token]]] = field(default_factory=dict)
 
     def description_before(self, noun: str, pos: int, window: int = 2000) -> Mention | None:
         """The latest description before pos that contains `noun` (a lemma); a bisection, since mentions are

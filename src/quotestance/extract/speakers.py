@@ -94,11 +94,33 @@ def as_written(text: str) -> str:
     return re.sub(r"^(?:the|a|an)\s+", "", " ".join(text.split()), flags=re.I)
 
 
+def issuer(doc_noun: Token) -> Token | None:
+    """Who issued a document the text names: "Kestrel's statement", "a statement from Kestrel" (no pronoun)."""
+    for child in doc_noun.children:
+        if child.dep_ == "poss" or (child.dep_ == "prep" and child.lower_ in ("from", "by", "of")):
+            target = (
+                child if child.dep_ == "poss" else next((c for c in child.children if c.dep_ == "pobj"), None)
+            )
+            if target is not None and target.lower_ not in ("its", "their", "his", "her"):
+                return target
+    verb = doc_noun.head if doc_noun.dep_ == "dobj" else None
+    if verb is not None and verb.lemma_ in ("receive", "get", "obtain"):  # "received an email from X"
+        prep = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "from"), None)
+        return next((c for c in prep.children if c.dep_ == "pobj"), None) if prep is not None else None
+    if verb is not None and verb.lemma_ in ("send", "publish", "issue", "release", "post", "write"):
+        who = next((c for c in verb.children if c.dep_ == "nsubj"), None)  # "X published a statement"
+        return who if who is not None and who.lower_ not in ("i", "we", "you") else None
+    return None
+
+
 def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
     """Every description of people in the chunk ("26 rights, media and Internet freedom groups"), under each
-    person noun it holds, for a later "the groups" (`NameIndex.description_before`)."""
+    person noun it holds, for a later "the groups" (`NameIndex.description_before`); and every document with
+    its issuer, for a later "the email" (`NameIndex.documents`)."""
     found: list[Span] = []
     for tok in doc:
+        if tok.pos_ == "NOUN" and tok.lemma_.lower() in DOCUMENT_NOUNS and (who := issuer(tok)) is not None:
+            idx.documents.setdefault(tok.lemma_.lower(), []).append((tok.idx + offset, who))
         if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PEOPLE_NOUNS:
             continue
         desc = description(tok)
@@ -238,16 +260,14 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         name = idx.canonical(clean_name(np.text))
         return with_role(Speaker(name, role, org, True), idx)
     if head in DOCUMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS:
-        # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks
-        for child in subject.children:
-            if child.dep_ == "poss" or (child.dep_ == "prep" and child.lower_ in ("from", "by", "of")):
-                target = (
-                    child
-                    if child.dep_ == "poss"
-                    else next((c for c in child.children if c.dep_ == "pobj"), None)
-                )
-                if target is not None and target.lower_ not in ("its", "their", "his", "her"):
-                    return resolve(target, idx, pos)
+        # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks; "the email stated":
+        # the issuer of the email the text named before
+        who = issuer(subject)
+        if who is None and any(c.lower_ in ("the", "this", "that") for c in subject.children):
+            earlier = [(p, t) for p, t in idx.documents.get(head, []) if p < pos]
+            who = earlier[-1][1] if earlier else None
+        if who is not None:
+            return resolve(who, idx, pos)
         # "Lumen said in a statement posted to its website, “...”": who said it in the statement
         verb = subject.head.head if subject.dep_ == "pobj" and subject.head.dep_ == "prep" else None
         said = next((c for c in verb.children if c.dep_ == "nsubj"), None) if verb is not None else None
