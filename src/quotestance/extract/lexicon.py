@@ -116,3 +116,25 @@ TECH_TERMS = frozenset(
 dns ip pdf vpn vpns url urls http https ssl tls api cdn ddos tld tlds cctld sms isp isps it ai ios
 """.split()
 )
+
+# titles that name the same office ("its creator" is the founder the article introduced)
+ROLE_SYNONYMS = {
+    "creator": "founder",
+    "cofounder": "founder",
+    "co-founder": "founder",
+    "boss": "ceo",
+    "spokesman": "spokesperson",
+    "spokeswoman": "spokesperson",
+    "attorney": "lawyer",
+    "counsel": "lawyer",
+    "chairwoman": "chairman",
+    "chair": "chairman",
+    "head": "director",
+    "executive": "ceo",
+}
+TITLES = set(
+    """
+mr mrs ms dr prof sir dame sgt lt col gen capt det insp supt cmdr gov sen rep rev fr hon superintendent
+inspector commissioner professor judge senator minister sergeant detective constable chancellor
+""".split()
+)

@@ -10,30 +10,9 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.gender import gender_cue, untagged_people
-from quotestance.extract.lexicon import TECH_TERMS
+from quotestance.extract.lexicon import ROLE_SYNONYMS, TECH_TERMS, TITLES
 from quotestance.extract.parse import doc_text
 
-# titles that name the same office ("its creator" is the founder the article introduced)
-ROLE_SYNONYMS = {
-    "creator": "founder",
-    "cofounder": "founder",
-    "co-founder": "founder",
-    "boss": "ceo",
-    "spokesman": "spokesperson",
-    "spokeswoman": "spokesperson",
-    "attorney": "lawyer",
-    "counsel": "lawyer",
-    "chairwoman": "chairman",
-    "chair": "chairman",
-    "head": "director",
-    "executive": "ceo",
-}
-TITLES = set(
-    """
-mr mrs ms dr prof sir dame sgt lt col gen capt det insp supt cmdr gov sen rep rev fr hon superintendent
-inspector commissioner professor judge senator minister sergeant detective constable chancellor
-""".split()
-)
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
     r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$",

@@ -23,11 +23,13 @@ from quotestance.extract.lexicon import (
     PERSON_PRONOUNS,
     PRONOUNS,
     ROLE_NOUNS,
+    ROLE_SYNONYMS,
     SPEECH_VERBS,
     SPOKES_NOUNS,
     TECH_TERMS,
+    TITLES,
 )
-from quotestance.extract.names import ROLE_SYNONYMS, TITLES, Mention, NameIndex, clean_name
+from quotestance.extract.names import Mention, NameIndex, clean_name
 from quotestance.extract.parse import doc_text
 
 
