@@ -14,11 +14,12 @@ from spacy.tokens import Span as SpacySpan
 
 from quotestance import __version__
 from quotestance.extract.attribution import direct_attribution, enclosing_report, speaker_from
+from quotestance.extract.mentions import register_descriptions
 from quotestance.extract.names import Mention, NameIndex, build_index, finish_index
 from quotestance.extract.parse import Parsed, chunk_text, word_count
 from quotestance.extract.quotes import Span, ends_sentence, find_direct_spans
 from quotestance.extract.reported import reported_statements
-from quotestance.extract.speakers import Speaker, register_descriptions, resolve
+from quotestance.extract.speakers import Speaker, resolve
 from quotestance.records import Article, Quote
 
 

@@ -7,10 +7,9 @@ Nothing is guessed: a phrase that resolves to nobody is kept as written (without
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Span, Token
 
 from quotestance.extract.lexicon import (
     DESCRIBED_NOUNS,
@@ -18,7 +17,6 @@ from quotestance.extract.lexicon import (
     GROUP_NOUNS,
     INANIMATE_NOUNS,
     ORG_NOUNS,
-    PEOPLE_NOUNS,
     PERSON_NOUNS,
     PERSON_PRONOUNS,
     PRONOUNS,
@@ -29,6 +27,7 @@ from quotestance.extract.lexicon import (
     TECH_TERMS,
     TITLES,
 )
+from quotestance.extract.mentions import as_written, description, entity_in, issuer
 from quotestance.extract.names import Mention, NameIndex, clean_name
 from quotestance.extract.parse import doc_text
 
@@ -56,99 +55,6 @@ def noun_phrase(tok: Token) -> Span:
         t.i for t in doc[left : tok.i] if t.text in ("—", "–")
     ]  # "OSLO — Norhill": a dateline before it
     return doc[(dashes[-1] + 1 if dashes else left) : tok.i + 1]
-
-
-def description(tok: Token) -> Span | None:
-    """The phrase a person noun heads when it says more than the noun ("Visa spokesman", "official at
-    Amazon", "one user on Twitter", "26 rights groups"), without relative clauses or appositions; None
-    for a bare noun ("the spokesman")."""
-    doc = tok.doc
-    left = min(
-        [tok.i]
-        + [t.left_edge.i for t in tok.lefts if t.dep_ in ("compound", "amod", "nummod", "nmod", "poss")]
-    )
-    right = tok.i
-    prep = next(
-        (
-            t
-            for t in tok.rights
-            if t.dep_ == "prep" and t.lower_ in ("of", "for", "at", "on", "to", "from", "with")
-        ),
-        None,
-    )
-    if prep is not None and any(c.dep_ == "pobj" for c in prep.children):
-        # to the end of the phrase, but not into a relative clause or past a comma ("..., who asked not to be named")
-        cut = {x.i for t in prep.subtree if t.dep_ in ("relcl", "acl", "advcl", "appos") for x in t.subtree}
-        right = prep.i
-        for t in doc[prep.i : prep.right_edge.i + 1]:
-            if t.i in cut or t.text == ",":
-                break
-            right = t.i
-    while right > tok.i and doc[right].is_punct:
-        right -= 1
-    if left == tok.i and right == tok.i:
-        return None
-    return doc[left : right + 1]
-
-
-def as_written(text: str) -> str:
-    """A description as the text gives it, without its article: "an official at Amazon" -> "official at Amazon"."""
-    return re.sub(r"^(?:the|a|an)\s+", "", " ".join(text.split()), flags=re.I)
-
-
-def issuer(doc_noun: Token) -> Token | None:
-    """Who issued a document the text names: "Kestrel's statement", "a statement from Kestrel" (no pronoun)."""
-    for child in doc_noun.children:
-        if child.dep_ == "poss" or (child.dep_ == "prep" and child.lower_ in ("from", "by", "of")):
-            target = (
-                child if child.dep_ == "poss" else next((c for c in child.children if c.dep_ == "pobj"), None)
-            )
-            if target is not None and target.lower_ not in ("its", "their", "his", "her"):
-                return target
-    verb = doc_noun.head if doc_noun.dep_ == "dobj" else None
-    if verb is not None and verb.lemma_ in ("receive", "get", "obtain"):  # "received an email from X"
-        prep = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "from"), None)
-        return next((c for c in prep.children if c.dep_ == "pobj"), None) if prep is not None else None
-    if verb is not None and verb.lemma_ in ("send", "publish", "issue", "release", "post", "write"):
-        who = next((c for c in verb.children if c.dep_ == "nsubj"), None)  # "X published a statement"
-        return who if who is not None and who.lower_ not in ("i", "we", "you") else None
-    return None
-
-
-def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
-    """Every description of people in the chunk ("26 rights, media and Internet freedom groups"), under each
-    person noun it holds, for a later "the groups" (`NameIndex.description_before`); and every document with
-    its issuer, for a later "the email" (`NameIndex.documents`)."""
-    found: list[Span] = []
-    for tok in doc:
-        if tok.pos_ == "NOUN" and tok.lemma_.lower() in DOCUMENT_NOUNS and (who := issuer(tok)) is not None:
-            idx.documents.setdefault(tok.lemma_.lower(), []).append((tok.idx + offset, who))
-        if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PEOPLE_NOUNS:
-            continue
-        desc = description(tok)
-        if (
-            desc is not None
-            and len(desc) <= 12
-            and entity_in(doc[desc.start : tok.i + 1], ("PERSON",)) is None
-        ):
-            found.append(desc)
-    for desc in found:
-        if any(o.start <= desc.start and desc.end <= o.end and o != desc for o in found):
-            continue  # "30 civil society groups" inside "a coalition of 30 civil society groups": the whole
-        text = as_written(desc.text)
-        for t in desc:
-            if t.pos_ == "NOUN" and t.lemma_.lower() in PEOPLE_NOUNS:
-                idx.descriptions.setdefault(t.lemma_.lower(), []).append(
-                    Mention(desc.start_char + offset, text, True)
-                )
-
-
-def entity_in(span: Span, labels: tuple[str, ...] = ("PERSON", "ORG", "NORP", "GPE")) -> Span | None:
-    """The first entity with one of `labels` that overlaps the span, or None."""
-    for e in span.doc.ents:
-        if e.label_ in labels and e.start < span.end and e.end > span.start:
-            return e
-    return None
 
 
 @dataclass
