@@ -229,6 +229,25 @@ SPEAKER_CASES = [
         "Your site is in violation",
         "Stratavault",
     ),
+    (  # "the senators" are the two the article named
+        "Senators Tom Hadley and Rosa Quintero have some questions for Norhill.\n\n"
+        "“Removing these apps does not help anyone speak up,” the senators wrote.",
+        "Removing these apps",
+        "Tom Hadley and Rosa Quintero",
+    ),
+    (  # "the groups" are the coalition the article described
+        "A coalition of more than 35 civil society organisations sent a letter to the minister on Monday.\n\n"
+        "“Cutting people off the network will not stop the war,” wrote the groups, which include Open Routing "
+        "and Net Rights Watch.",
+        "Cutting people off",
+        "coalition of more than 35 civil society organisations",
+    ),
+    (  # "the head of the registry" is whom the article gave that role
+        "Dana Whitby, the head of the Nordic Registry, spoke to reporters on Monday.\n\n"
+        "“Once the answer arrives, we will know what to do,” the head of the registry said.",
+        "Once the answer",
+        "Dana Whitby",
+    ),
 ]
 
 

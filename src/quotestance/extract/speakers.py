@@ -138,6 +138,12 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # below; a name after it ("an official at Kestrel Pay") is part of the description
         if desc is not None and entity_in(subject.doc[desc.start : subject.i + 1], ("PERSON",)) is None:
             org = entity_in(desc, ("ORG", "NORP", "GPE"))
+            key = ROLE_SYNONYMS.get(subject.lemma_.lower(), subject.lemma_.lower())
+            the = any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
+            if key in idx.roles and the and (org is None or clean_name(org.text) == idx.roles[key][2]):
+                return Speaker(
+                    *idx.roles[key], True
+                )  # "the head of Roskomnadzor": whom the text gave that role
             return Speaker(as_written(desc.text), subject.text, clean_name(org.text) if org else None, True)
     # "Kremlin spokesman Dmitry Peskov": the person; the one the subject word is in ("Founder and CEO Pavel
     # Durov" with "Founder" tagged a person too)
@@ -185,8 +191,16 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # inherit its neighbour's speaker)
         m = idx.recent_speaker(pos)
         return Speaker(m.name, None, None, m.is_person) if m else Speaker(None)
-    if subject.tag_ == "NNS" and all(t.dep_ == "det" and t.lower_ == "the" for t in subject.children):
+    if subject.tag_ == "NNS" and all(
+        (t.dep_ == "det" and t.lower_ == "the") or (t.i > subject.i and t.dep_ in ("relcl", "punct", "appos"))
+        for t in subject.children
+    ):  # "the groups", "the groups, which include ...": a description the article gave before
         m = idx.description_before(head, pos)  # "the lawmakers": "a bipartisan coalition of lawmakers"
+        if m is None and head in GROUP_NOUNS | {"group", "organization", "organisation"}:
+            ms = [x for g in GROUP_NOUNS if (x := idx.description_before(g, pos)) is not None]
+            m = (
+                max(ms, key=lambda x: x.pos) if ms else None
+            )  # "the groups": "a coalition of 35 organisations"
         if m is not None:
             return Speaker(m.name, None, None, True)
     if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
