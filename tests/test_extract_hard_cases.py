@@ -367,6 +367,12 @@ REPORT_CASES = [
         "its exit would",
         "Norhill Telecom",
     ),
+    (  # ... or names in a phrase before it, untagged
+        "Kestrel Networks says Lumen still serves two carriers. However, in Cogent’s case, the company said its "
+        "customers can move to other providers.",
+        "its customers can move",
+        "Cogent",
+    ),
     (  # the title before a name is not the speaker
         "According to Founder and CEO Pavel Orlov, the ban was enacted because of missed emails.",
         "the ban was enacted",
@@ -378,3 +384,11 @@ REPORT_CASES = [
 @pytest.mark.parametrize("text,start,speaker", REPORT_CASES, ids=[c[2] for c in REPORT_CASES])
 def test_reported_speakers_as_real_news_gives_them(nlp, text, start, speaker):
     assert find(indirect(run(nlp, text)), start).speaker == speaker
+
+
+def test_a_headline_reports_no_one(nlp):
+    text = (
+        "Norhill Tells Customers In The Region To Find New Hosts\n\nNorhill said it would close the accounts."
+    )
+    qs = indirect(run(nlp, text))
+    assert [q.text for q in qs] == ["it would close the accounts"]

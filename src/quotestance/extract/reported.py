@@ -10,6 +10,7 @@ from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
 from quotestance.extract.lexicon import ADVERBIAL_MARKS, INDIRECT_VERBS, REPORT_FALLBACK, SPEAKING_NOUNS
+from quotestance.extract.names import headline_lines
 from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
 
@@ -329,7 +330,10 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
     starts = [a for a, _ in direct]
     longest = max((b - a for a, b in direct), default=0)
     kept = []
+    headlines = headline_lines(text)
     for start, end, subj, cue in _indirect_candidates(parsed):
+        if any(a <= start < b for a, b in headlines):
+            continue  # "Namecheap Tells Russian Customers To Leave": a headline reports no one
         # only the direct spans that can overlap [start, end): those starting within `longest` before it
         lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
         covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct[lo:hi])

@@ -231,9 +231,13 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if (head in ORG_NOUNS or subject.lower_ in ORG_NOUNS) and (subject.tag_ != "NNS" or head in GROUP_NOUNS):
         # one organisation for "the company"; "the telcos" are several, and stay as written
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
-        same = [e for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.i]
-        if poss is None and head not in GROUP_NOUNS and same and same[-1].text.lower() not in TECH_TERMS:
-            name = clean_name(same[-1].text)  # "As for Lumen, the company said": the one its sentence names
+        # "As for Lumen, the company said", "In Cogent’s case, the company said": the one its sentence names
+        same = [e.text for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.i]
+        fronted = subject.doc[subject.sent.start : subject.left_edge.i]
+        if not same and fronted and fronted[-1].text == ",":
+            same = [t.text for t in fronted if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE")]
+        if poss is None and head not in GROUP_NOUNS and same and same[-1].lower() not in TECH_TERMS:
+            name = clean_name(same[-1])
             return Speaker(name, None, name, False)
         if poss is None or poss.lower_ in ("its", "their"):
             m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
