@@ -392,3 +392,26 @@ def test_a_headline_reports_no_one(nlp):
     )
     qs = indirect(run(nlp, text))
     assert [q.text for q in qs] == ["it would close the accounts"]
+
+
+SPEECH_ACTS = [
+    ("The campaigners also call for the government to license basic services in the region.", "call for"),
+    (
+        "A coalition of 35 groups sent a letter to the president urging the administration to keep users online.",
+        "urging",
+    ),
+    ("Fedorov has asked for the revocation of the country's domains.", "asked for"),
+    ("Chinese state media blasted the tech giant for supporting the protesters.", "blasted"),
+    ("Norhill chief executive Tom Reyes defended his company's decision.", "defended"),
+    ("But the telcos have also expressed reservations about their role as censors.", "expressed"),
+]
+
+
+@pytest.mark.parametrize("text,start", SPEECH_ACTS, ids=[c[1] for c in SPEECH_ACTS])
+def test_speech_acts_are_reported_speech(nlp, text, start):
+    assert find(indirect(run(nlp, text)), start)
+
+
+def test_verbs_with_a_physical_sense_are_speech_only_on_speech_objects(nlp):
+    text = "The soldiers defended the town for a week, and the mayor expressed the letters to the capital."
+    assert indirect(run(nlp, text)) == []

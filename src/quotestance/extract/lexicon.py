@@ -56,7 +56,7 @@ journalist journalists reporter reporters blogger commentator poster account acc
 attacker man woman men women friend fan fans founder trustee regulator regulators authorities authority
 plaintiff plaintiffs complainant complainants defendant defendants petitioner petitioners claimant appellant
 ally allies follower followers group groups campaign organizer organiser organizers organisers volunteer
-court government ministry agency police company firm
+court government ministry agency police company firm media
 """.split()
 )
 # bare titles that speak for an organisation ("a spokesperson said" in a story about one company)
@@ -107,7 +107,7 @@ after before because since while when as although though until once unless where
 REPORT_FALLBACK = set(
     """
 say tell argue claim insist warn contend maintain acknowledge admit suggest stress explain note predict
-conclude allege assert concede
+conclude allege assert concede confirm state reiterate
 """.split()
 )
 # technical terms the recogniser tags as organisations ("at the level of the DNS"): never a speaker
@@ -138,3 +138,51 @@ mr mrs ms dr prof sir dame sgt lt col gen capt det insp supt cmdr gov sen rep re
 inspector commissioner professor judge senator minister sergeant detective constable chancellor
 """.split()
 )
+
+# (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
+ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition", "request"}
+# speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
+ACT_PHRASES = {
+    "accuse": ("dobj", None),
+    "welcome": ("dobj", None),
+    "blame": ("dobj", None),
+    "claim": ("xcomp", None),
+    "join": ("dobj", "calls"),
+    "testify": ("prep", "in"),
+}
+# speech acts that take a stand on their object ("condemned the blocking", "denied both claims"), reported only
+# when a speaker does it (a person, an organisation, a pronoun); verbs with a physical sense as common as the
+# spoken one ("defend", "express") only on the objects in OBJECT_ACTS
+STANCE_ACTS = frozenset(
+    """
+condemn deny confirm criticise criticize praise blast slam applaud reject hail decry denounce lambast lambaste
+rebuke dispute refute
+""".split()
+)
+ACT_PHRASES.update({v: ("dobj", None) for v in STANCE_ACTS if v not in ACT_PHRASES})
+# verbs with a physical sense too, speech acts only on these objects ("defended its decision", "expressed concern")
+OBJECT_ACTS = {
+    "defend": {
+        "decision",
+        "move",
+        "choice",
+        "policy",
+        "action",
+        "ban",
+        "block",
+        "removal",
+        "stance",
+        "position",
+    },
+    "express": {
+        "concern",
+        "reservation",
+        "support",
+        "regret",
+        "disappointment",
+        "outrage",
+        "solidarity",
+        "doubt",
+    },
+}
+ACT_PHRASES.update({v: ("dobj", None) for v in OBJECT_ACTS})

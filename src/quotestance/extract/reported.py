@@ -6,35 +6,24 @@ are a direct quote's own frame and keeps the outermost of nested reports.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
-from quotestance.extract.lexicon import ADVERBIAL_MARKS, INDIRECT_VERBS, REPORT_FALLBACK, SPEAKING_NOUNS
+from quotestance.extract.lexicon import (
+    ACT_PHRASES,
+    ACT_VERBS,
+    ADVERBIAL_MARKS,
+    INDIRECT_VERBS,
+    OBJECT_ACTS,
+    REPORT_FALLBACK,
+    SPEAKING_NOUNS,
+    STANCE_ACTS,
+)
 from quotestance.extract.names import headline_lines
 from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
-
-# (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
-ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition", "request"}
-# speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
-ACT_PHRASES = {
-    "accuse": ("dobj", None),
-    "welcome": ("dobj", None),
-    "blame": ("dobj", None),
-    "claim": ("xcomp", None),
-    "join": ("dobj", "calls"),
-    "testify": ("prep", "in"),
-}
-# speech acts that take a stand on their object ("condemned the blocking", "denied both claims"); verbs with a
-# physical sense as common as the spoken one ("defend", "question", "express") are left out;
-# reported only when a speaker does it (a person, an organisation, a pronoun), never "the army defended ..."
-STANCE_ACTS = frozenset(
-    """
-condemn deny confirm criticise criticize praise blast slam applaud reject hail decry denounce lambast lambaste
-rebuke dispute refute
-""".split()
-)
-ACT_PHRASES.update({v: ("dobj", None) for v in STANCE_ACTS if v not in ACT_PHRASES})
 
 
 def _complement(verb: Token) -> Token | None:
@@ -58,9 +47,8 @@ def _complement(verb: Token) -> Token | None:
 
 
 def _core(toks: list[Token]) -> list[Token]:
-    """A reported clause without what hangs off it after a comma: a non-restrictive appositive or
-    relative clause (", the message board where ...", ", which ..."), a "such as" list; never past a
-    paragraph break (a headline the parser glued on)."""
+    """A reported clause without an appositive after a comma (", the message board where ...") or a "such as"
+    list (a relative clause stays: gold keeps ", which ..."); never past a paragraph break."""
     for k, t in enumerate(toks):
         if "\n" in t.text or (
             k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
@@ -254,22 +242,35 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             # "called for the forum to be taken down", "urged the host to drop the site"
             if any(c.dep_ == "prt" for c in t.children):
                 continue  # "called out", "called off": not a demand
-            if not any(c.dep_ == "nsubj" for c in t.children) and t.dep_ not in ("conj", "xcomp"):
-                continue  # "the man accused of ...": a passive participle, nobody is speaking
+            participle = t.tag_ == "VBG" and t.dep_ in ("advcl", "acl") and lemma in ACT_VERBS
+            if (
+                not any(c.dep_ == "nsubj" for c in t.children)
+                and t.dep_ not in ("conj", "xcomp")
+                and not participle
+            ):
+                continue  # "the man accused of ...": a passive participle, nobody is speaking ("a letter urging": one)
             if _unasserted(t) or (
                 lemma in ("ask", "urge", "press", "implore", "beg")
-                and not any(c.dep_ in ("dobj", "dative") for c in t.children)
+                and not any(
+                    c.dep_ in ("dobj", "dative") or (c.dep_ == "prep" and c.lower_ == "for")
+                    for c in t.children
+                )
             ):
                 continue  # "asked not to be named", "Asked whether ...": no demand of anyone
+            if lemma in OBJECT_ACTS and not any(
+                c.dep_ == "dobj" and c.lemma_.lower() in OBJECT_ACTS[lemma] for c in t.children
+            ):
+                continue  # "defended the town": not a speech act
             if lemma == "describe" and not any(c.lower_ == "as" for c in t.subtree):
                 continue  # "described a tense call" tells a story; "described X as Y" says something
-            if lemma in STANCE_ACTS and not _can_speak(subj):
+            if (lemma in STANCE_ACTS or lemma in OBJECT_ACTS) and not _can_speak(subj):
                 continue
             comp = next(
                 (
                     c
                     for c in t.children
-                    if (lemma == "call" and c.dep_ == "prep" and c.lower_ in ("for", "on"))
+                    if (lemma in ("call", "ask", "press") and c.dep_ == "prep" and c.lower_ in ("for", "on"))
+                    or (lemma == "call" and c.dep_ == "advcl" and any(m.lower_ == "for" for m in c.children))
                     or (lemma not in ("call",) and c.dep_ in ("xcomp", "ccomp"))
                     or (
                         lemma in ACT_PHRASES
@@ -283,9 +284,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             if comp is None:
                 continue
             if comp.dep_ == "ccomp" and comp.i > t.i and (span := _clause_span(comp, t)):
-                out.append(
-                    (span[0] + off, span[1] + off, subj, t.text)
-                )  # "requested that X revoke ...": X ...
+                out.append((span[0] + off, span[1] + off, subj, t.text))  # "requested that X revoke": X ...
                 continue
             last = max(x.i for x in comp.subtree)
             if comp.dep_ in ("prep", "dobj"):
@@ -306,6 +305,7 @@ def _can_speak(subj: Token) -> bool:
         subj.ent_type_ in ("PERSON", "ORG", "NORP", "GPE")
         or subj.pos_ in ("PRON", "PROPN")
         or subj.lemma_.lower() in SPEAKING_NOUNS
+        or subj.lower_ in SPEAKING_NOUNS  # "media", whose lemma is "medium"
     )
 
 
@@ -324,8 +324,6 @@ def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
 
 def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tuple[int, int, Token, str]]:
     """Indirect candidates that are not a direct quote's own frame; nested reports keep the outermost."""
-    from bisect import bisect_left
-
     direct = sorted((s.start, s.end) for s in spans)
     starts = [a for a, _ in direct]
     longest = max((b - a for a, b in direct), default=0)

@@ -150,7 +150,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     own = next((e for e in subject.doc.ents if e.start <= subject.i < e.end and e.label_ == "PERSON"), None)
     ent = own or entity_in(np, ("PERSON",)) or entity_in(np, ("ORG",))
     if ent is not None and ent.text.lower() in TECH_TERMS:
-        return Speaker(None)  # "the IP addresses said": the parser picked the wrong word
+        if ent.start <= subject.i < ent.end:
+            return Speaker(None)  # "the IP said": the parser picked the wrong word
+        ent = None  # "the DNS provider": a description, resolved below
     if ent is None and subject.ent_type_ == "NORP":
         ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
     if ent is not None and ent.label_ == "PERSON":
@@ -235,7 +237,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         same = [e.text for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.i]
         fronted = subject.doc[subject.sent.start : subject.left_edge.i]
         if not same and fronted and fronted[-1].text == ",":
-            same = [t.text for t in fronted if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE")]
+            same = [
+                t.text for t in fronted if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE")
+            ]
         if poss is None and head not in GROUP_NOUNS and same and same[-1].lower() not in TECH_TERMS:
             name = clean_name(same[-1])
             return Speaker(name, None, name, False)
