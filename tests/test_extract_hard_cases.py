@@ -248,6 +248,12 @@ SPEAKER_CASES = [
         "Once the answer",
         "Dana Whitby",
     ),
+    (  # "the Senator" is the one the article gave that (abbreviated) title
+        "Ohio Sen. Tom Hadley said on Monday that the host should drop the forum.\n\n"
+        "“They did the right thing,” the Senator said.",
+        "They did the right",
+        "Tom Hadley",
+    ),
 ]
 
 
@@ -372,6 +378,12 @@ REPORT_CASES = [
         "customers can move to other providers.",
         "its customers can move",
         "Cogent",
+    ),
+    (  # a title as the subject takes the name right after it, never a word past the verb
+        "Senator Tom Hadley has asked the host to drop the forum.\n\n"
+        "The host has since told Hadley it would end its contract, the Senator revealed on Tuesday.",
+        "The host has since",
+        "Tom Hadley",
     ),
     (  # the title before a name is not the speaker
         "According to Founder and CEO Pavel Orlov, the ban was enacted because of missed emails.",

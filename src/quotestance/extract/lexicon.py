@@ -186,3 +186,14 @@ OBJECT_ACTS = {
     },
 }
 ACT_PHRASES.update({v: ("dobj", None) for v in OBJECT_ACTS})
+# abbreviated titles, as the noun a later reference uses ("Sen. Joe Lieberman" ... "the Senator")
+TITLE_NOUNS = {
+    "sen": "senator",
+    "sens": "senator",
+    "rep": "representative",
+    "reps": "representative",
+    "gov": "governor",
+    "supt": "superintendent",
+    "insp": "inspector",
+    "prof": "professor",
+}

@@ -9,7 +9,7 @@ import re
 
 from spacy.tokens import Doc, Span, Token
 
-from quotestance.extract.lexicon import DOCUMENT_NOUNS, PEOPLE_NOUNS
+from quotestance.extract.lexicon import DOCUMENT_NOUNS, PEOPLE_NOUNS, TITLE_NOUNS
 from quotestance.extract.names import Mention, NameIndex
 
 
@@ -70,9 +70,6 @@ def issuer(doc_noun: Token) -> Token | None:
     return None
 
 
-_TITLE_NOUNS = {"sen": "senator", "sens": "senator", "rep": "representative", "reps": "representative"}
-
-
 def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
     """Every description of people in the chunk ("26 rights, media and Internet freedom groups"), under each
     person noun it holds, for a later "the groups" (`NameIndex.description_before`); and every document with
@@ -94,7 +91,7 @@ def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
         other = next((c for c in e.root.children if c.dep_ == "conj" and c.ent_type_ == "PERSON"), None)
         title = doc[e.start - 1] if e.start else None
         if e.label_ == "PERSON" and other is not None and title is not None:
-            noun = _TITLE_NOUNS.get(title.lower_.rstrip("."), title.lower_.rstrip("s"))
+            noun = TITLE_NOUNS.get(title.lower_.rstrip("."), title.lower_.rstrip("s"))
             if noun in PEOPLE_NOUNS:
                 pair = f"{e.text} and {doc[other.left_edge.i : other.i + 1].text}"
                 idx.descriptions.setdefault(noun, []).append(Mention(e.start_char + offset, pair, True))

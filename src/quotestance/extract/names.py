@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.gender import gender_cue, untagged_people
-from quotestance.extract.lexicon import ROLE_SYNONYMS, TECH_TERMS, TITLES
+from quotestance.extract.lexicon import ROLE_SYNONYMS, TECH_TERMS, TITLE_NOUNS, TITLES
 from quotestance.extract.parse import doc_text
 
 _PLATFORM_TAIL = re.compile(
@@ -205,6 +205,9 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             ):
                 idx.subjects.append(Mention(ent.start_char + offset, full, True))
             _register_role(idx, ent, full)
+            title = next((w.lower().strip(".") for w in name.split() if w.lower().strip(".") in TITLES), None)
+            if title:  # "Senator Joe Lieberman" tagged whole: a later "the Senator"
+                idx.roles[TITLE_NOUNS.get(title, title)] = (full, title, None)
         elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper() and ent.text.lower() not in TECH_TERMS:
             name = clean_name(ent.text)
             idx.orgs.append(Mention(ent.start_char + offset, name, False))
@@ -325,7 +328,8 @@ def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
         return
     role = role_span.text.strip(" ,")
     org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
-    head = role_span.root.lemma_.lower()
+    head = role_span.root.lemma_.lower().strip(".")
+    head = TITLE_NOUNS.get(head, head)  # "Sen. Joe Lieberman": a later "the Senator"
     if re.search(r"\bchief executive\b", role, re.I):
         head = "ceo"  # a later "the CEO" or "the company's boss" means this person
     idx.roles[ROLE_SYNONYMS.get(head, head)] = (name, role, org)

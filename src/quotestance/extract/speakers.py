@@ -92,7 +92,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if subject.head.pos_ == "PROPN" and subject.head.i != subject.i:
             subject = subject.head
         else:
-            nxt = [t for t in subject.doc[subject.i + 1 : subject.i + 5] if t.pos_ == "PROPN"]
+            nxt = []  # the name right after the title, never past the verb ("the Senator revealed on Tuesday")
+            for t in subject.doc[subject.i + 1 : subject.i + 5]:
+                if t.pos_ != "PROPN" and t.text not in (".", "of"):  # "Superintendent of Police Anil Chauhan"
+                    break
+                nxt += [t] if t.pos_ == "PROPN" else []
             if nxt:
                 subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
     np = noun_phrase(subject)
