@@ -416,6 +416,11 @@ SPEECH_ACTS = [
     ("Chinese state media blasted the tech giant for supporting the protesters.", "blasted"),
     ("Norhill chief executive Tom Reyes defended his company's decision.", "defended"),
     ("But the telcos have also expressed reservations about their role as censors.", "expressed"),
+    ("Stratavault cited a violation of the company's terms of service.", "cited"),
+    (  # the clause the parser hung on the statement is the report
+        "Dana Whitby wrote in a statement released on Sunday that the gunman had been inspired by the board.",
+        "the gunman had been",
+    ),
 ]
 
 

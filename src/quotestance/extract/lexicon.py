@@ -156,7 +156,7 @@ ACT_PHRASES = {
 STANCE_ACTS = frozenset(
     """
 condemn deny confirm criticise criticize praise blast slam applaud reject hail decry denounce lambast lambaste
-rebuke dispute refute
+rebuke dispute refute cite
 """.split()
 )
 ACT_PHRASES.update({v: ("dobj", None) for v in STANCE_ACTS if v not in ACT_PHRASES})

@@ -11,10 +11,10 @@ from bisect import bisect_left
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
+from quotestance.extract.clauses import clause_span, complement, core
 from quotestance.extract.lexicon import (
     ACT_PHRASES,
     ACT_VERBS,
-    ADVERBIAL_MARKS,
     INDIRECT_VERBS,
     OBJECT_ACTS,
     REPORT_FALLBACK,
@@ -24,104 +24,6 @@ from quotestance.extract.lexicon import (
 from quotestance.extract.names import headline_lines
 from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
-
-
-def _complement(verb: Token) -> Token | None:
-    """The reported clause of a speech verb: its ccomp, or the ccomp of 'firm' in 'stood firm that'.
-
-    An inverted report ("Y, Prince added") counts only when nothing but the subject stands between the
-    clause and the verb; a conditional ("If ... , X said") is never the report.
-    """
-    holders = [verb] + [c for c in verb.children if c.dep_ == "acomp"]
-    comp = next((c for h in holders for c in h.children if c.dep_ == "ccomp"), None)
-    if comp is None:
-        return None
-    marks = {c.lower_ for c in comp.children if c.dep_ == "mark"}
-    if marks & ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
-        return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
-    if comp.i < verb.i:
-        gap = verb.doc[comp.right_edge.i + 1 : verb.i]
-        if any(t.text in DOUBLE for t in gap) or len(gap) > 8:
-            return None
-    return comp
-
-
-def _core(toks: list[Token]) -> list[Token]:
-    """A reported clause without an appositive after a comma (", the message board where ...") or a "such as"
-    list (a relative clause stays: gold keeps ", which ..."); never past a paragraph break."""
-    for k, t in enumerate(toks):
-        if "\n" in t.text or (
-            k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
-        ):
-            return toks[:k]
-        if (
-            k > 2
-            and toks[k - 1].text == ","
-            and (
-                (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
-                or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
-                or t.dep_ == "appos"
-            )
-        ):
-            return toks[: k - 1]
-    return toks
-
-
-def _clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
-    """Character span of a reported clause, without 'that', final punctuation or a trailing 'such as' list.
-
-    A subjectless verb conjoined to the speech verb right after the clause ("stood firm that it does not
-    judge content, and merely works to ...") is the parser attaching the clause's second half to the wrong
-    verb: it joins the clause.
-    """
-    toks = [t for t in comp.subtree]
-    if comp.i > verb.i:
-        for c in verb.rights:
-            if (
-                c.dep_ == "conj"
-                and c.pos_ == "VERB"
-                and c.i > comp.right_edge.i
-                and not any(x.dep_.startswith("nsubj") for x in c.children)
-                and c.lemma_.lower() not in INDIRECT_VERBS
-            ):
-                toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
-                break
-    toks = _core(_before_next_report(toks, comp))
-    # a trailing participle after a comma is the writer's gloss, not the report: "..., pointing out that",
-    # "..., citing ...", "..., following its rival" (the clause ends at the comma)
-    for k, t in enumerate(toks[1:], 1):
-        nxt = toks[k + 1] if k + 1 < len(toks) else None
-        if (
-            t.text == ","
-            and nxt is not None
-            and nxt.tag_ == "VBG"
-            and nxt.dep_ in ("advcl", "xcomp", "prep", "acl")
-        ):
-            toks = toks[:k]
-            break
-    while toks and (
-        toks[0].dep_ == "mark"
-        and toks[0].lower_ in ("that", "whether", "if")
-        or toks[0].is_punct
-        or toks[0].lower_ in ("“", '"')
-    ):
-        toks = toks[1:]
-    while toks and (toks[-1].is_punct or toks[-1].is_space):
-        toks = toks[:-1]
-    if len(toks) < 3 or any(t.i == verb.i for t in toks):
-        return None
-    return toks[0].idx, toks[-1].idx + len(toks[-1].text)
-
-
-def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:
-    """A clause up to a report set against it ("the ban has no precedent, while advocates said the bans ..."),
-    which has its own speaker; "if a court told it", "after the police confirmed" stay the report's own."""
-    for x in toks:
-        if x.i > comp.i and x.lemma_.lower() in INDIRECT_VERBS and any(c.dep_ == "nsubj" for c in x.children):
-            top = next((a for a in [x, *x.ancestors] if a.head.i == comp.i or a.dep_ == "advcl"), x)
-            if top.dep_ == "advcl" and {c.lower_ for c in top.children} & {"while", "whereas"}:
-                return toks if inside_quote(x) else [t for t in toks if t.i < top.left_edge.i]
-    return toks
 
 
 def _unasserted(verb: Token) -> bool:
@@ -164,7 +66,7 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
             k += 1
         else:
             break
-    toks = _core([t for t in doc[k:sent_end] if not t.is_space])
+    toks = core([t for t in doc[k:sent_end] if not t.is_space])
     while toks and toks[-1].is_punct:
         toks = toks[:-1]
     finite = any("Fin" in t.morph.get("VerbForm") for t in toks)
@@ -216,7 +118,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             toks = [x for x in t.head.subtree if x.i not in own and not x.is_space]
             while toks and (toks[0].is_punct or toks[0].lower_ in ("but", "and")):
                 toks = toks[1:]
-            toks = _core(toks)
+            toks = core(toks)
             while toks and toks[-1].is_punct:
                 toks = toks[:-1]
             if len(toks) >= 3 and not any(x.text in DOUBLE for x in toks):
@@ -229,11 +131,11 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 continue
             if _unasserted(t):
                 continue
-            comp = _complement(t)
+            comp = complement(t)
             if comp is None:
                 span = _unparsed_report(t) if lemma in REPORT_FALLBACK else None
             else:
-                span = None if _is_question(comp) else _clause_span(comp, t)
+                span = None if _is_question(comp) else clause_span(comp, t)
             if span:
                 out.append((span[0] + off, span[1] + off, subj, cue_text(t)))
             if comp is not None or span:
@@ -242,7 +144,9 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             # "called for the forum to be taken down", "urged the host to drop the site"
             if any(c.dep_ == "prt" for c in t.children):
                 continue  # "called out", "called off": not a demand
-            participle = t.tag_ == "VBG" and t.dep_ in ("advcl", "acl") and lemma in ACT_VERBS
+            participle = (
+                t.tag_ == "VBG" and t.dep_ in ("advcl", "acl") and lemma in ACT_VERBS
+            )  # "…, urging …"
             if (
                 not any(c.dep_ == "nsubj" for c in t.children)
                 and t.dep_ not in ("conj", "xcomp")
@@ -283,14 +187,14 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             )
             if comp is None:
                 continue
-            if comp.dep_ == "ccomp" and comp.i > t.i and (span := _clause_span(comp, t)):
+            if comp.dep_ == "ccomp" and comp.i > t.i and (span := clause_span(comp, t)):
                 out.append((span[0] + off, span[1] + off, subj, t.text))  # "requested that X revoke": X ...
                 continue
             last = max(x.i for x in comp.subtree)
             if comp.dep_ in ("prep", "dobj"):
                 # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase
                 last = max([last] + [x.right_edge.i for x in t.rights if x.dep_ in ("xcomp", "prep", "oprd")])
-            toks = _core([x for x in t.doc[t.i : last + 1]])
+            toks = core([x for x in t.doc[t.i : last + 1]])
             while toks and toks[-1].is_punct:
                 toks.pop()
             if len(toks) >= 4:

@@ -1,0 +1,118 @@
+"""The reported clause of a speech verb, as a span: which dependent holds it, where it starts and ends.
+
+A clause keeps its relative clauses and stops at an appositive, a "such as" list, a paragraph break, a
+trailing participle after a comma, or a report set against it ("…, while advocates said …").
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Token
+
+from quotestance.extract.lexicon import ADVERBIAL_MARKS, INDIRECT_VERBS
+from quotestance.extract.parse import doc_text, inside_quote
+from quotestance.extract.quotes import DOUBLE
+
+
+def complement(verb: Token) -> Token | None:
+    """The reported clause of a speech verb: its ccomp, or the ccomp of 'firm' in 'stood firm that'.
+
+    An inverted report ("Y, Prince added") counts only when nothing but the subject stands between the
+    clause and the verb; a conditional ("If ... , X said") is never the report.
+    """
+    holders = [verb] + [c for c in verb.children if c.dep_ == "acomp"]
+    comp = next((c for h in holders for c in h.children if c.dep_ == "ccomp"), None)
+    if comp is None:  # "wrote in a statement released on Sunday that ...": the clause hung on the statement
+        inner = [t for p in verb.children if p.dep_ == "prep" and p.i > verb.i for t in p.subtree]
+        comp = next((t for t in inner if t.dep_ in ("acl", "relcl") and _that_clause(t)), None)
+    if comp is None:
+        return None
+    marks = {c.lower_ for c in comp.children if c.dep_ == "mark"}
+    if marks & ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
+        return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
+    if comp.i < verb.i:
+        gap = verb.doc[comp.right_edge.i + 1 : verb.i]
+        if any(t.text in DOUBLE for t in gap) or len(gap) > 8:
+            return None
+    return comp
+
+
+def _that_clause(t: Token) -> bool:
+    return t.pos_ in ("VERB", "AUX") and any(c.dep_ == "mark" and c.lower_ == "that" for c in t.children)
+
+
+def core(toks: list[Token]) -> list[Token]:
+    """A reported clause without an appositive after a comma (", the message board where ...") or a "such as"
+    list (a relative clause stays: gold keeps ", which ..."); never past a paragraph break."""
+    for k, t in enumerate(toks):
+        if "\n" in t.text or (
+            k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
+        ):
+            return toks[:k]
+        if (
+            k > 2
+            and toks[k - 1].text == ","
+            and (
+                (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
+                or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
+                or t.dep_ == "appos"
+            )
+        ):
+            return toks[: k - 1]
+    return toks
+
+
+def clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
+    """Character span of a reported clause, without 'that', final punctuation or a trailing 'such as' list.
+
+    A subjectless verb conjoined to the speech verb right after the clause ("stood firm that it does not
+    judge content, and merely works to ...") is the parser attaching the clause's second half to the wrong
+    verb: it joins the clause.
+    """
+    toks = [t for t in comp.subtree]
+    if comp.i > verb.i:
+        for c in verb.rights:
+            if (
+                c.dep_ == "conj"
+                and c.pos_ == "VERB"
+                and c.i > comp.right_edge.i
+                and not any(x.dep_.startswith("nsubj") for x in c.children)
+                and c.lemma_.lower() not in INDIRECT_VERBS
+            ):
+                toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
+                break
+    toks = core(_before_next_report(toks, comp))
+    # a trailing participle after a comma is the writer's gloss, not the report: "..., pointing out that",
+    # "..., citing ...", "..., following its rival" (the clause ends at the comma)
+    for k, t in enumerate(toks[1:], 1):
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if (
+            t.text == ","
+            and nxt is not None
+            and nxt.tag_ == "VBG"
+            and nxt.dep_ in ("advcl", "xcomp", "prep", "acl")
+        ):
+            toks = toks[:k]
+            break
+    while toks and (
+        toks[0].dep_ == "mark"
+        and toks[0].lower_ in ("that", "whether", "if")
+        or toks[0].is_punct
+        or toks[0].lower_ in ("“", '"')
+    ):
+        toks = toks[1:]
+    while toks and (toks[-1].is_punct or toks[-1].is_space):
+        toks = toks[:-1]
+    if len(toks) < 3 or any(t.i == verb.i for t in toks):
+        return None
+    return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:
+    """A clause up to a report set against it ("the ban has no precedent, while advocates said the bans ..."),
+    which has its own speaker; "if a court told it", "after the police confirmed" stay the report's own."""
+    for x in toks:
+        if x.i > comp.i and x.lemma_.lower() in INDIRECT_VERBS and any(c.dep_ == "nsubj" for c in x.children):
+            top = next((a for a in [x, *x.ancestors] if a.head.i == comp.i or a.dep_ == "advcl"), x)
+            if top.dep_ == "advcl" and {c.lower_ for c in top.children} & {"while", "whereas"}:
+                return toks if inside_quote(x) else [t for t in toks if t.i < top.left_edge.i]
+    return toks
