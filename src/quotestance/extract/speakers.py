@@ -7,6 +7,7 @@ Nothing is guessed: a phrase that resolves to nobody is kept as written (without
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spacy.tokens import Span, Token
@@ -100,13 +101,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             if nxt:
                 subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
     np = noun_phrase(subject)
-    poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
-    if (
-        subject.pos_ == "PROPN"
-        and poss is not None
-        and (poss.pos_ == "PROPN" or poss.ent_type_ in ("GPE", "ORG"))
-    ):
-        np = subject.doc[poss.right_edge.i + 1 : subject.i + 1]  # "Ukraine's Fedorov": Fedorov, in full
+    # "Ukraine's Fedorov": Fedorov, in full (the parser hangs the possessor as poss, nmod or compound)
+    marks = [t.i for t in np if t.dep_ == "case" and t.lower_ in ("'s", "’s") and t.i < subject.i]
+    if subject.pos_ == "PROPN" and marks and subject.doc[marks[-1] - 1].pos_ == "PROPN":
+        np = subject.doc[marks[-1] + 1 : subject.i + 1]
     role, org = _appos_role(subject)
     # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker
     for child in subject.children:
@@ -160,7 +158,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if ent is None and subject.ent_type_ == "NORP":
         ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
     if ent is not None and ent.label_ == "PERSON":
-        name = idx.canonical(clean_name(ent.text))
+        name = idx.canonical(re.sub(r"^\w+['’]s\s+", "", clean_name(ent.text)))  # "Ukraine’s Fedorov"
         title = [t.text for t in np if t.i < ent.start and t.pos_ in ("NOUN", "PROPN") and not t.ent_type_]
         return with_role(Speaker(name, role or (" ".join(title) or None), org, True), idx)
     if ent is not None:
