@@ -229,6 +229,13 @@ SPEAKER_CASES = [
         "Your site is in violation",
         "Stratavault",
     ),
+    (  # a document no one was said to issue speaks for the one its phrase names
+        "The registrar is cutting off customers in the region.\n\n"
+        "“We will no longer provide services to users registered in the region,” an email sent to Norhill "
+        "users said.",
+        "We will no longer",
+        "Norhill",
+    ),
     (  # "the senators" are the two the article named
         "Senators Tom Hadley and Rosa Quintero have some questions for Norhill.\n\n"
         "“Removing these apps does not help anyone speak up,” the senators wrote.",

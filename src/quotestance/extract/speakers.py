@@ -191,10 +191,15 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         said = next((c for c in verb.children if c.dep_ == "nsubj"), None) if verb is not None else None
         if said is not None and verb.lemma_.lower() in SPEECH_VERBS:
             return resolve(said, idx, pos)
-        # "the statement said": whoever was last reported speaking nearby (else nobody, and the quote may
-        # inherit its neighbour's speaker)
+        # "the statement said": whoever was last reported speaking nearby; else the one the phrase names ("an
+        # email sent to Namecheap users said"); else nobody, and the quote may inherit its neighbour's speaker
         m = idx.recent_speaker(pos)
-        return Speaker(m.name, None, None, m.is_person) if m else Speaker(None)
+        if m is not None:
+            return Speaker(m.name, None, None, m.is_person)
+        named = [
+            t for t in subject.subtree if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE")
+        ]
+        return Speaker(named[0].text, None, named[0].text, False) if named else Speaker(None)
     if subject.tag_ == "NNS" and all(
         (t.dep_ == "det" and t.lower_ == "the") or (t.i > subject.i and t.dep_ in ("relcl", "punct", "appos"))
         for t in subject.children
