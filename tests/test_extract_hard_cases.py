@@ -231,10 +231,10 @@ SPEAKER_CASES = [
     ),
     (  # a document no one was said to issue speaks for the one its phrase names
         "The registrar is cutting off customers in the region.\n\n"
-        "“We will no longer provide services to users registered in the region,” an email sent to Norhill "
-        "users said.",
+        "“We will no longer provide services to users registered in the region,” an email sent to Kestrel "
+        "Networks users said.",
         "We will no longer",
-        "Norhill",
+        "Kestrel",
     ),
     (  # "the senators" are the two the article named
         "Senators Tom Hadley and Rosa Quintero have some questions for Norhill.\n\n"
