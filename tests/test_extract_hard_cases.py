@@ -234,7 +234,7 @@ SPEAKER_CASES = [
         "“We will no longer provide services to users registered in the region,” an email sent to Kestrel "
         "Networks users said.",
         "We will no longer",
-        "Kestrel",
+        "Kestrel Networks",
     ),
     (  # "the senators" are the two the article named
         "Senators Tom Hadley and Rosa Quintero have some questions for Norhill.\n\n"

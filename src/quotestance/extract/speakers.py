@@ -199,7 +199,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         named = [
             t for t in subject.subtree if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE")
         ]
-        return Speaker(named[0].text, None, named[0].text, False) if named else Speaker(None)
+        run = " ".join(t.text for k, t in enumerate(named) if t.i == named[0].i + k)  # "Kestrel Networks"
+        return Speaker(run, None, run, False) if named else Speaker(None)
     if subject.tag_ == "NNS" and all(
         (t.dep_ == "det" and t.lower_ == "the") or (t.i > subject.i and t.dep_ in ("relcl", "punct", "appos"))
         for t in subject.children
