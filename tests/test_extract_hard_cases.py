@@ -236,6 +236,12 @@ SPEAKER_CASES = [
         "We will no longer",
         "Kestrel Networks",
     ),
+    (  # a rank abbreviation before a name is not the speaker
+        "“The first contact with the family came through that app,” said CSP Ibrahim Garba-Lawal, the police "
+        "force's spokesman.",
+        "The first contact",
+        "Ibrahim Garba-Lawal",
+    ),
     (  # "the senators" are the two the article named
         "Senators Tom Hadley and Rosa Quintero have some questions for Norhill.\n\n"
         "“Removing these apps does not help anyone speak up,” the senators wrote.",

@@ -208,7 +208,15 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             title = next((w.lower().strip(".") for w in name.split() if w.lower().strip(".") in TITLES), None)
             if title:  # "Senator Joe Lieberman" tagged whole: a later "the Senator"
                 idx.roles[TITLE_NOUNS.get(title, title)] = (full, title, None)
-        elif ent.label_ in ("ORG", "NORP") and ent.text[:1].isupper() and ent.text.lower() not in TECH_TERMS:
+        elif (
+            ent.label_ in ("ORG", "NORP")
+            and ent.text[:1].isupper()
+            and ent.text.lower() not in TECH_TERMS
+            and not text[ent.end_char : ent.end_char + 7].startswith(
+                ("-based", "–based")
+            )  # "Linz-based": a place
+            and ent.root.pos_ != "ADJ"  # "Austrian": a nationality, not an organisation
+        ):
             name = clean_name(ent.text)
             idx.orgs.append(Mention(ent.start_char + offset, name, False))
             if ent.label_ == "ORG" and len(name.split()) >= 2:

@@ -81,7 +81,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     appos = next((c for c in subject.children if c.dep_ == "appos" and c.i > subject.i), None)
     if subject.text.isupper() and appos is not None and "—" in doc_text(subject.doc)[subject.idx : appos.idx]:
         subject = appos  # "SAN FRANCISCO — Norhill, the company that ..., says": a dateline, then the speaker
-    if subject.lower_ in PERSON_NOUNS:  # "Founder and CEO Pavel Durov" parsed with the title as the head
+    rank = subject.text.isupper() and 2 <= len(subject.text) <= 5  # "said CSP Ibrahim Garba-Lawal"
+    if (
+        subject.lower_ in PERSON_NOUNS or rank
+    ):  # "Founder and CEO Pavel Durov" parsed with the title as the head
         doc = subject.doc
         for e in doc.ents:
             gap = doc[subject.i + 1 : e.start]
@@ -151,6 +154,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     # Durov" with "Founder" tagged a person too)
     own = next((e for e in subject.doc.ents if e.start <= subject.i < e.end and e.label_ == "PERSON"), None)
     ent = own or entity_in(np, ("PERSON",)) or entity_in(np, ("ORG",))
+    if ent is not None and ent.end + 1 < len(np.doc) and np.doc[ent.end + 1].lower_ == "based":
+        ent = None  # "the Linz-based company": a place, and the company is the one in view
+    if ent is not None and ent.label_ == "ORG" and subject.pos_ == "PROPN" and ent.end <= subject.i:
+        if ent.text.isupper() and len(ent.text) <= 5:  # "CSP Ibrahim Garba-Lawal": a rank, not the speaker
+            np, ent = subject.doc[ent.end : subject.i + 1], None
     if ent is not None and ent.text.lower() in TECH_TERMS:
         if ent.start <= subject.i < ent.end:
             return Speaker(None)  # "the IP said": the parser picked the wrong word
@@ -242,7 +250,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # one organisation for "the company"; "the telcos" are several, and stay as written
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
         # "As for Lumen, the company said", "In Cogent’s case, the company said": the one its sentence names
-        same = [e.text for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.i]
+        same = [e.text for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.left_edge.i]
         fronted = subject.doc[subject.sent.start : subject.left_edge.i]
         if not same and fronted and fronted[-1].text == ",":
             same = [
