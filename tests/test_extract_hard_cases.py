@@ -445,3 +445,13 @@ def test_speech_acts_are_reported_speech(nlp, text, start):
 def test_verbs_with_a_physical_sense_are_speech_only_on_speech_objects(nlp):
     text = "The soldiers defended the town for a week, and the mayor expressed the letters to the capital."
     assert indirect(run(nlp, text)) == []
+
+
+def test_a_sentence_opening_preposition_or_number_is_no_part_of_a_name(nlp):
+    from quotestance.extract.names import build_index
+
+    doc = nlp(
+        "Inside Tallgrass, the view is different. One Tallgrass engineer said staff had signed a petition."
+    )
+    names = set(build_index(doc).full_names.values())
+    assert not any(n.startswith(("Inside", "One")) for n in names), names
