@@ -236,6 +236,12 @@ SPEAKER_CASES = [
         "We will no longer",
         "Kestrel Networks",
     ),
+    (  # an organisation run together with the outlet before the comma
+        "Residents marched on Tuesday.\n\n"
+        "In a statement to the Review, Bastionline Networks said its position “has not changed.”",
+        "has not changed",
+        "Bastionline Networks",
+    ),
     (  # a rank abbreviation before a name is not the speaker
         "“The first contact with the family came through that app,” said CSP Ibrahim Garba-Lawal, the police "
         "force's spokesman.",

@@ -170,6 +170,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         title = [t.text for t in np if t.i < ent.start and t.pos_ in ("NOUN", "PROPN") and not t.ent_type_]
         return with_role(Speaker(name, role or (" ".join(title) or None), org, True), idx)
     if ent is not None:
+        commas = [t.i for t in ent if t.text == "," and t.i < subject.i]
+        if commas:  # "In a statement to the Review, Bastionline said": the recogniser ran over the comma
+            ent = subject.doc[commas[-1] + 1 : ent.end]
         name = clean_name(ent.text)
         if name.split()[0].lower().strip(".") in TITLES:
             name = " ".join(name.split()[1:]) or name
