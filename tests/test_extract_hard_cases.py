@@ -375,6 +375,18 @@ REPORT_CASES = [
         "such cuts hurt",
         "Lena Farrow",
     ),
+    (  # a participle after what a speaker said is the speaker's act, though parsed inside the clause
+        "Kramer said the company did not want the power to decide what stays online, pointing out that even if "
+        "Norhill stopped working with the board it could still stay online.",
+        "even if Norhill",
+        "Kramer",
+    ),
+    (  # ... and a "while" report after a report is its own quote
+        "The lawyer declined to name the clients, saying only that the label would have done so, while "
+        "confirming that the site has been operating for twenty years.",
+        "the site has been operating",
+        "lawyer",
+    ),
     (  # a dateline before the speaker
         "OSLO — Norhill, the Oslo-based company that protects the forum from attacks, says it has no plans to "
         "stop working with the board.",

@@ -64,6 +64,14 @@ def subject_of(verb: Token) -> Token | None:
         and prev.dep_ in ("advmod", "npadvmod", "dep")
     ):
         return prev  # "In an email, Haverlake said ...": a name the parser did not take for the subject
+    if verb.tag_ == "VBG" and verb.dep_ == "advcl":
+        # "X said the company did not want ..., pointing out that ...": the participle is the speaker's act,
+        # though the parser hangs it inside what X said
+        said = next(
+            (a for a in verb.ancestors if a.lemma_.lower() in SPEECH_VERBS and a.pos_ == "VERB"), None
+        )
+        if said is not None and verb.head.dep_ in ("ccomp", "xcomp"):
+            return subject_of(said)
     for _ in range(4):
         # of two subjects ("• ICANN said", "In an email [PDF], Fedorov asked"), the word, nearest the verb
         subjs = [c for c in v.children if c.dep_ in ("nsubj", "nsubjpass") and c.text[:1].isalnum()]

@@ -111,7 +111,8 @@ def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:
     """A clause up to a report set against it ("the ban has no precedent, while advocates said the bans ..."),
     which has its own speaker; "if a court told it", "after the police confirmed" stay the report's own."""
     for x in toks:
-        if x.i > comp.i and x.lemma_.lower() in INDIRECT_VERBS and any(c.dep_ == "nsubj" for c in x.children):
+        own = any(c.dep_ == "nsubj" for c in x.children) or x.tag_ == "VBG"  # "…, while confirming that"
+        if x.i > comp.i and x.lemma_.lower() in INDIRECT_VERBS and own:
             top = next((a for a in [x, *x.ancestors] if a.head.i == comp.i or a.dep_ == "advcl"), x)
             if top.dep_ == "advcl" and {c.lower_ for c in top.children} & {"while", "whereas"}:
                 return toks if inside_quote(x) else [t for t in toks if t.i < top.left_edge.i]
