@@ -276,11 +276,6 @@ SPEAKER_CASES = [
 ]
 
 
-@pytest.mark.parametrize("text,start,speaker", SPEAKER_CASES, ids=[c[2] for c in SPEAKER_CASES])
-def test_speakers_as_real_news_gives_them(nlp, text, start, speaker):
-    assert find(direct(run(nlp, text)), start).speaker == speaker
-
-
 def test_a_stance_taking_speech_act_is_reported_speech(nlp):
     text = "The Digital Liberties Foundation condemned the blocking of the forum by the country's largest providers."
     q = find([q for q in run(nlp, text) if q.kind == "indirect"], "condemned")
@@ -316,17 +311,6 @@ def indirect(qs):
     return [q for q in qs if q.kind == "indirect"]
 
 
-def test_a_line_break_ends_the_sentence_above(nlp):
-    """Paragraphs one line apart: the closing quotation above must not swallow the next line's report."""
-    text = (
-        "“That material has no place on our networks, and we will keep saying so.”\n"
-        "Minister for Digital Affairs, Laura Benning said the government was taking firm action against the "
-        "forum's hosts.\n"
-    )
-    q = find(indirect(run(nlp, text)), "the government was taking")
-    assert q.speaker == "Laura Benning"
-
-
 def test_a_reported_clause_keeps_its_relative_clause(nlp):
     """Gold on real news and on our corpus keeps ", which ..." inside the report."""
     text = "The regulator said it had banned 12 messaging apps, which it called a threat to public order."
@@ -344,14 +328,21 @@ def test_a_contrasting_report_is_its_own_quote(nlp):
     assert find(qs, "the bans abridge").speaker == "free speech advocates"
 
 
-def test_a_request_is_a_speech_act(nlp):
-    text = "Deputy minister Ivan Sorel wrote to the registry on Monday. He requested that the registry revoke the domains."
-    q = find(indirect(run(nlp, text)), "the registry revoke")
-    assert q.speaker == "Ivan Sorel"
-
-
 # speakers of reported speech, as real news gives them (written for this suite)
 REPORT_CASES = [
+    (  # a request is a speech act, reported as the clause
+        "Deputy minister Ivan Sorel wrote to the registry on Monday. He requested that the registry revoke the "
+        "domains.",
+        "the registry revoke",
+        "Ivan Sorel",
+    ),
+    (  # paragraphs one line apart: the closing quotation above must not swallow the next line's report
+        "“That material has no place on our networks, and we will keep saying so.”\n"
+        "Minister for Digital Affairs, Laura Benning said the government was taking firm action against the "
+        "forum's hosts.\n",
+        "the government was taking",
+        "Laura Benning",
+    ),
     (  # a relative clause's "who" is the person it describes
         "The message was posted by Oksana Petrenko, who said she had spent a sixth night in a shelter.",
         "she had spent",
@@ -424,9 +415,12 @@ REPORT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("text,start,speaker", REPORT_CASES, ids=[c[2] for c in REPORT_CASES])
-def test_reported_speakers_as_real_news_gives_them(nlp, text, start, speaker):
-    assert find(indirect(run(nlp, text)), start).speaker == speaker
+CASES = [("direct", *c) for c in SPEAKER_CASES] + [("indirect", *c) for c in REPORT_CASES]
+
+
+@pytest.mark.parametrize("kind,text,start,speaker", CASES, ids=[f"{c[0]}-{c[3]}" for c in CASES])
+def test_speakers_as_real_news_gives_them(nlp, kind, text, start, speaker):
+    assert find([q for q in run(nlp, text) if q.kind == kind], start).speaker == speaker
 
 
 def test_a_headline_reports_no_one(nlp):
