@@ -467,3 +467,12 @@ def test_a_sentence_opening_preposition_or_number_is_no_part_of_a_name(nlp):
     )
     names = set(build_index(doc).full_names.values())
     assert not any(n.startswith(("Inside", "One")) for n in names), names
+
+
+def test_a_company_tagged_as_a_person_stays_a_company(nlp):
+    """ "she said" never resolves to "Tallgrass Hosting", whatever the recogniser calls it."""
+    from quotestance.extract.names import build_index
+
+    doc = nlp("Tallgrass Hosting, the Omaha company that housed the site, cut it off on Oct. 10.")
+    idx = build_index(doc)
+    assert all(m.name != "Tallgrass Hosting" for m in idx.people)

@@ -197,3 +197,10 @@ TITLE_NOUNS = {
     "insp": "inspector",
     "prof": "professor",
 }
+# last words of company names, never of a person's ("Tallgrass Hosting", "Kestrel Networks")
+COMPANY_WORDS = frozenset(
+    """
+hosting networks network cloud technologies technology inc ltd llc gmbh group media systems telecom
+communications labs digital domains security solutions services holdings corp corporation registry
+""".split()
+)

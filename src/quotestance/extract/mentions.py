@@ -9,7 +9,7 @@ import re
 
 from spacy.tokens import Doc, Span, Token
 
-from quotestance.extract.lexicon import DOCUMENT_NOUNS, PEOPLE_NOUNS, TITLE_NOUNS
+from quotestance.extract.lexicon import DOCUMENT_NOUNS, PEOPLE_NOUNS, SPEECH_VERBS, TITLE_NOUNS
 from quotestance.extract.names import Mention, NameIndex
 
 
@@ -60,6 +60,10 @@ def issuer(doc_noun: Token) -> Token | None:
             )
             if target is not None and target.lower_ not in ("its", "their", "his", "her"):
                 return target
+    said = doc_noun.head.head if doc_noun.dep_ == "pobj" and doc_noun.head.dep_ == "prep" else None
+    if said is not None and said.lemma_.lower() in SPEECH_VERBS:  # "X said in a statement posted to its site"
+        who = next((c for c in said.children if c.dep_ == "nsubj"), None)
+        return who if who is not None and who.lower_ not in ("i", "we", "you") else None
     verb = doc_noun.head if doc_noun.dep_ == "dobj" else None
     if verb is not None and verb.lemma_ in ("receive", "get", "obtain"):  # "received an email from X"
         prep = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "from"), None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.gender import gender_cue, untagged_people
-from quotestance.extract.lexicon import ROLE_SYNONYMS, TECH_TERMS, TITLE_NOUNS, TITLES
+from quotestance.extract.lexicon import COMPANY_WORDS, ROLE_SYNONYMS, TECH_TERMS, TITLE_NOUNS, TITLES
 from quotestance.extract.parse import doc_text
 
 _PLATFORM_TAIL = re.compile(
@@ -187,7 +187,10 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             ent = doc.char_span(ent.start_char + ent.text.rindex("\n") + 1, ent.end_char, ent.label_) or ent
         if any(a <= ent.start_char < b for a, b in headlines):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ...")
-        if ent.label_ == "PERSON":
+        label = ent.label_
+        if label == "PERSON" and ent.text.split()[-1].lower() in COMPANY_WORDS:
+            label = "ORG"  # "Tallgrass Hosting" tagged as a person: a company's name
+        if label == "PERSON":
             name = re.sub(r"^\w+['’]s\s+", "", clean_name(ent.text))  # "Ukraine’s Fedorov": no possessor
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
             if not toks:
@@ -210,7 +213,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             if title:  # "Senator Joe Lieberman" tagged whole: a later "the Senator"
                 idx.roles[TITLE_NOUNS.get(title, title)] = (full, title, None)
         elif (
-            ent.label_ in ("ORG", "NORP")
+            label in ("ORG", "NORP")
             and ent.text[:1].isupper()
             and ent.text.lower() not in TECH_TERMS
             and not text[ent.end_char : ent.end_char + 7].startswith(

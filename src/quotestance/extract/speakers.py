@@ -23,7 +23,6 @@ from quotestance.extract.lexicon import (
     PRONOUNS,
     ROLE_NOUNS,
     ROLE_SYNONYMS,
-    SPEECH_VERBS,
     SPOKES_NOUNS,
     TECH_TERMS,
     TITLES,
@@ -197,11 +196,6 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             who = earlier[-1][1] if earlier else None
         if who is not None:
             return resolve(who, idx, pos)
-        # "Lumen said in a statement posted to its website, “...”": who said it in the statement
-        verb = subject.head.head if subject.dep_ == "pobj" and subject.head.dep_ == "prep" else None
-        said = next((c for c in verb.children if c.dep_ == "nsubj"), None) if verb is not None else None
-        if said is not None and verb.lemma_.lower() in SPEECH_VERBS:
-            return resolve(said, idx, pos)
         # "the statement said": whoever was last reported speaking nearby; else the one the phrase names ("an
         # email sent to Namecheap users said"); else nobody, and the quote may inherit its neighbour's speaker
         m = idx.recent_speaker(pos)
