@@ -476,3 +476,11 @@ def test_a_company_tagged_as_a_person_stays_a_company(nlp):
     doc = nlp("Tallgrass Hosting, the Omaha company that housed the site, cut it off on Oct. 10.")
     idx = build_index(doc)
     assert all(m.name != "Tallgrass Hosting" for m in idx.people)
+
+
+def test_the_company_is_the_firm_in_view_not_the_site_it_hosts():
+    from quotestance.extract.names import Mention, NameIndex
+
+    idx = NameIndex(orgs=[Mention(10, "Corallo Hosting", False), Mention(60, "Tallyboard", False)])
+    assert idx.org_before(200, company=True).name == "Corallo Hosting"
+    assert idx.org_before(200).name == "Tallyboard"  # "it", "the group": the last one named

@@ -150,11 +150,20 @@ class NameIndex:
             else (max(cands, key=lambda m: m.pos) if cands else None)
         )
 
-    def org_before(self, pos: int, window: int = 1500) -> Mention | None:
-        """'the company': the last organisation that spoke nearby, else the last one named twice or more."""
+    def org_before(self, pos: int, window: int = 1500, company: bool = False) -> Mention | None:
+        """'the company': the last organisation that spoke nearby, else (`company`: the head noun names a firm)
+        the last one nearby whose name says it is a company ("Corallo Hosting", not the "Tallyboard" it hosts),
+        else the last one named twice or more."""
         near = [m for m in self.speakers if not m.is_person and pos - window <= m.pos < pos]
         if near:
             return max(near, key=lambda m: m.pos)
+        firms = [
+            m
+            for m in self.orgs
+            if pos - window <= m.pos < pos and m.name.split()[-1].lower() in COMPANY_WORDS
+        ]
+        if company and firms:
+            return max(firms, key=lambda m: m.pos)
         counts: dict[str, int] = {}
         for m in self.orgs:
             counts[m.name] = counts.get(m.name, 0) + 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from spacy.tokens import Span, Token
 
 from quotestance.extract.lexicon import (
+    COMPANY_NOUNS,
     DESCRIBED_NOUNS,
     DOCUMENT_NOUNS,
     GROUP_NOUNS,
@@ -193,7 +194,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         who = issuer(subject)
         if who is None and any(c.lower_ in ("the", "this", "that") for c in subject.children):
             earlier = [(p, t) for p, t in idx.documents.get(head, []) if p < pos]
-            who = earlier[-1][1] if earlier else None
+            if earlier:  # resolved where the document was named: "the company" there, not here
+                return resolve(earlier[-1][1], idx, earlier[-1][0])
         if who is not None:
             return resolve(who, idx, pos)
         # "the statement said": whoever was last reported speaking nearby; else the one the phrase names ("an
@@ -257,7 +259,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             name = clean_name(same[-1])
             return Speaker(name, None, name, False)
         if poss is None or poss.lower_ in ("its", "their"):
-            m = idx.group_before(pos) if head in GROUP_NOUNS else idx.org_before(pos)
+            m = (
+                idx.group_before(pos)
+                if head in GROUP_NOUNS
+                else idx.org_before(pos, company=head in COMPANY_NOUNS)
+            )
             if m is not None:
                 return Speaker(m.name, None, m.name, False)
     if head in INANIMATE_NOUNS:
