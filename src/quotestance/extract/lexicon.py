@@ -204,3 +204,14 @@ hosting networks network cloud technologies technology inc ltd llc gmbh group me
 communications labs digital domains security solutions services holdings corp corporation registry
 """.split()
 )
+# words that never start a name, though capitalised at a sentence's start ("Inside Tallgrass, ...")
+NOT_NAME_START = set(
+    """
+the a an in on at for but and when after before if as since while with by from to of this that last next
+every monday tuesday wednesday thursday friday saturday sunday january february march april may june
+july august september october november december mr mrs ms dr both all each every another some many most
+several given despite although though because unless until once then now still yet also meanwhile however
+instead like unlike amid among against without within through during following including according inside
+outside across under over beyond behind toward towards throughout one
+""".split()
+)

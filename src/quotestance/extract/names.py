@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.gender import gender_cue, untagged_people
-from quotestance.extract.lexicon import COMPANY_WORDS, ROLE_SYNONYMS, TECH_TERMS, TITLE_NOUNS, TITLES
-from quotestance.extract.parse import doc_text
+from quotestance.extract.lexicon import (
+    COMPANY_WORDS,
+    NOT_NAME_START,
+    ROLE_SYNONYMS,
+    TECH_TERMS,
+    TITLE_NOUNS,
+    TITLES,
+)
+from quotestance.extract.parse import doc_text, headline_lines
 
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
@@ -280,7 +287,7 @@ def _name_word(word: str) -> bool:
     adjective like "US-based", not a possessor ("Donald’s" in "Donald’s Discord" names another thing)."""
     return (
         word[:1].isupper()
-        and word.lower().strip(".") not in _NOT_FIRST
+        and word.lower().strip(".") not in NOT_NAME_START
         and not re.search(r"-[a-z]", word)
         and not word.endswith(("’s", "'s"))
     )
@@ -300,39 +307,7 @@ def _register_run(idx: NameIndex, run: list[str]) -> None:
             idx.full_names.setdefault(w.lower(), full)
 
 
-def headline_lines(text: str) -> list[tuple[int, int]]:
-    """Lines that read as a headline or a page's furniture, not prose: three words or more, no closing
-    punctuation, and nearly every word capitalised ("WikiLeaks Booted by Amazon, But Site Lives On").
-
-    >>> headline_lines("Host Drops Forum After Outcry\\nThe host said on Monday it had dropped the forum.")
-    [(0, 29)]
-    """
-    out, pos = [], 0
-    for line in text.split("\n"):
-        words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if w.lower() not in _MINOR]
-        if len(words) >= 3 and not line.rstrip().endswith((".", "!", "?", ":", "”", '"', "’", ",")):
-            if sum(w[:1].isupper() for w in words) >= 0.8 * len(words):
-                out.append((pos, pos + len(line)))
-        pos += len(line) + 1
-    return out
-
-
-_MINOR = set(
-    """
-a an the and or but of in on at to for by with as from vs via after over into is are its
-""".split()
-)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
-_NOT_FIRST = set(
-    """
-the a an in on at for but and when after before if as since while with by from to of this that last next
-every monday tuesday wednesday thursday friday saturday sunday january february march april may june
-july august september october november december mr mrs ms dr both all each every another some many most
-several given despite although though because unless until once then now still yet also meanwhile however
-instead like unlike amid among against without within through during following including according inside
-outside across under over beyond behind toward towards throughout one
-""".split()
-)
 
 
 def _register_role(idx: NameIndex, ent: Span, name: str) -> None:

@@ -156,3 +156,27 @@ def inside_quote(tok: Token) -> bool:
     o0, c0, s0 = counts[a - 1] if a else (0, 0, 0)
     o1, c1, s1 = counts[b - 1]
     return o1 - o0 > c1 - c0 or (s1 - s0) % 2 == 1
+
+
+def headline_lines(text: str) -> list[tuple[int, int]]:
+    """Lines that read as a headline or a page's furniture, not prose: three words or more, no closing
+    punctuation, and nearly every word capitalised ("WikiLeaks Booted by Amazon, But Site Lives On").
+
+    >>> headline_lines("Host Drops Forum After Outcry\\nThe host said on Monday it had dropped the forum.")
+    [(0, 29)]
+    """
+    out, pos = [], 0
+    for line in text.split("\n"):
+        words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if w.lower() not in _MINOR]
+        if len(words) >= 3 and not line.rstrip().endswith((".", "!", "?", ":", "”", '"', "’", ",")):
+            if sum(w[:1].isupper() for w in words) >= 0.8 * len(words):
+                out.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+_MINOR = set(
+    """
+a an the and or but of in on at to for by with as from vs via after over into is are its
+""".split()
+)

@@ -21,8 +21,7 @@ from quotestance.extract.lexicon import (
     SPEAKING_NOUNS,
     STANCE_ACTS,
 )
-from quotestance.extract.names import headline_lines
-from quotestance.extract.parse import Parsed, doc_text, inside_quote, word_count
+from quotestance.extract.parse import Parsed, doc_text, headline_lines, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE, Span
 
 
