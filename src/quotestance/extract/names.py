@@ -85,10 +85,9 @@ class NameIndex:
 
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
+        # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
         owned = re.match(r"^\w+['’]s\s+(.+)$", name)
-        if (
-            owned
-        ):  # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
+        if owned:
             rest = owned.group(1)
             if self.canonical(rest) != rest or rest.lower() in self.full_names or rest in self.org_names():
                 return self.canonical(rest)
@@ -232,9 +231,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             label in ("ORG", "NORP")
             and ent.text[:1].isupper()
             and ent.text.lower() not in TECH_TERMS
-            and not text[ent.end_char : ent.end_char + 7].startswith(
-                ("-based", "–based")
-            )  # "Linz-based": a place
+            and not re.match(r"[-–]based", text[ent.end_char : ent.end_char + 6])  # "Linz-based": a place
             and ent.root.pos_ != "ADJ"  # "Austrian": a nationality, not an organisation
         ):
             name = clean_name(ent.text)

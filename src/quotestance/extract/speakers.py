@@ -52,9 +52,8 @@ def noun_phrase(tok: Token) -> Span:
     for t in tok.lefts:
         if t.dep_ == "poss":
             left = min(left, t.left_edge.i)
-    dashes = [
-        t.i for t in doc[left : tok.i] if t.text in ("—", "–")
-    ]  # "OSLO — Norhill": a dateline before it
+    # "OSLO — Norhill": a dateline before it is not part of the phrase
+    dashes = [t.i for t in doc[left : tok.i] if t.text in ("—", "–")]
     return doc[(dashes[-1] + 1 if dashes else left) : tok.i + 1]
 
 
@@ -81,10 +80,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     appos = next((c for c in subject.children if c.dep_ == "appos" and c.i > subject.i), None)
     if subject.text.isupper() and appos is not None and "—" in doc_text(subject.doc)[subject.idx : appos.idx]:
         subject = appos  # "SAN FRANCISCO — Norhill, the company that ..., says": a dateline, then the speaker
-    rank = subject.text.isupper() and 2 <= len(subject.text) <= 5  # "said CSP Ibrahim Garba-Lawal"
-    if (
-        subject.lower_ in PERSON_NOUNS or rank
-    ):  # "Founder and CEO Pavel Durov" parsed with the title as the head
+    # a title or rank parsed as the head of the name after it: "Founder and CEO Pavel Durov", "said CSP Ibrahim
+    # Garba-Lawal"
+    rank = subject.text.isupper() and 2 <= len(subject.text) <= 5
+    if subject.lower_ in PERSON_NOUNS or rank:
         doc = subject.doc
         for e in doc.ents:
             gap = doc[subject.i + 1 : e.start]
@@ -146,9 +145,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             key = ROLE_SYNONYMS.get(subject.lemma_.lower(), subject.lemma_.lower())
             the = any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
             if key in idx.roles and the and (org is None or clean_name(org.text) == idx.roles[key][2]):
-                return Speaker(
-                    *idx.roles[key], True
-                )  # "the head of Roskomnadzor": whom the text gave that role
+                return Speaker(*idx.roles[key], True)  # "the head of Roskomnadzor": whom it gave that role
             return Speaker(as_written(desc.text), subject.text, clean_name(org.text) if org else None, True)
     # "Kremlin spokesman Dmitry Peskov": the person; the one the subject word is in ("Founder and CEO Pavel
     # Durov" with "Founder" tagged a person too)
@@ -208,16 +205,16 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         ]
         run = " ".join(t.text for k, t in enumerate(named) if t.i == named[0].i + k)  # "Kestrel Networks"
         return Speaker(run, None, run, False) if named else Speaker(None)
+    # "the groups", "the groups, which include ...": a description the article gave before
     if subject.tag_ == "NNS" and all(
         (t.dep_ == "det" and t.lower_ == "the") or (t.i > subject.i and t.dep_ in ("relcl", "punct", "appos"))
         for t in subject.children
-    ):  # "the groups", "the groups, which include ...": a description the article gave before
+    ):
         m = idx.description_before(head, pos)  # "the lawmakers": "a bipartisan coalition of lawmakers"
         if m is None and head in GROUP_NOUNS | {"group", "organization", "organisation"}:
+            # "the groups": "a coalition of 35 organisations"
             ms = [x for g in GROUP_NOUNS if (x := idx.description_before(g, pos)) is not None]
-            m = (
-                max(ms, key=lambda x: x.pos) if ms else None
-            )  # "the groups": "a coalition of 35 organisations"
+            m = max(ms, key=lambda x: x.pos) if ms else None
         if m is not None:
             return Speaker(m.name, None, None, True)
     if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
