@@ -42,7 +42,7 @@ def stance_counts(df: pd.DataFrame, by: str, top: int = 15, chronological: bool 
     counts = d.groupby([by, "label"]).size().unstack(fill_value=0)
     if chronological:
         return counts.sort_index()
-    return counts.loc[counts.sum(1).sort_values(ascending=False).index[:top]]
+    return counts.loc[counts.sum(axis=1).sort_values(ascending=False).index[:top]]
 
 
 def stance_bars(
