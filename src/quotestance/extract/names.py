@@ -46,6 +46,19 @@ def clean_name(text: str) -> str:
     return stripped if stripped else t
 
 
+_POSSESSOR = re.compile(r"^\w+['’]s\s+(?=\S)")
+
+
+def without_possessor(name: str) -> str:
+    """A person's name without a possessor the recogniser took in: "Ukraine’s Fedorov" -> "Fedorov"."""
+    return _POSSESSOR.sub("", name)
+
+
+def is_firm_name(name: str) -> bool:
+    """A name whose last word says it is a company ("Tallgrass Hosting", "Kestrel Networks")."""
+    return name.split()[-1].lower() in COMPANY_WORDS
+
+
 @dataclass
 class Mention:
     pos: int  # character offset in the article
@@ -86,9 +99,8 @@ class NameIndex:
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
         # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
-        owned = re.match(r"^\w+['’]s\s+(.+)$", name)
-        if owned:
-            rest = owned.group(1)
+        rest = without_possessor(name)
+        if rest != name:
             if self.canonical(rest) != rest or rest.lower() in self.full_names or rest in self.org_names():
                 return self.canonical(rest)
         toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
@@ -163,13 +175,10 @@ class NameIndex:
         near = [m for m in self.speakers if not m.is_person and pos - window <= m.pos < pos]
         if near:
             return max(near, key=lambda m: m.pos)
-        firms = [
-            m
-            for m in self.orgs
-            if pos - window <= m.pos < pos and m.name.split()[-1].lower() in COMPANY_WORDS
-        ]
-        if company and firms:
-            return max(firms, key=lambda m: m.pos)
+        if company:
+            firms = [m for m in self.orgs if pos - window <= m.pos < pos and is_firm_name(m.name)]
+            if firms:
+                return max(firms, key=lambda m: m.pos)
         counts: dict[str, int] = {}
         for m in self.orgs:
             counts[m.name] = counts.get(m.name, 0) + 1
@@ -203,10 +212,10 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         if any(a <= ent.start_char < b for a, b in headlines):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ...")
         label = ent.label_
-        if label == "PERSON" and ent.text.split()[-1].lower() in COMPANY_WORDS:
+        if label == "PERSON" and is_firm_name(ent.text):
             label = "ORG"  # "Tallgrass Hosting" tagged as a person: a company's name
         if label == "PERSON":
-            name = re.sub(r"^\w+['’]s\s+", "", clean_name(ent.text))  # "Ukraine’s Fedorov": no possessor
+            name = without_possessor(clean_name(ent.text))
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
             if not toks:
                 continue

@@ -7,7 +7,6 @@ Nothing is guessed: a phrase that resolves to nobody is kept as written (without
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from spacy.tokens import Span, Token
@@ -29,7 +28,7 @@ from quotestance.extract.lexicon import (
     TITLES,
 )
 from quotestance.extract.mentions import as_written, description, entity_in, issuer
-from quotestance.extract.names import Mention, NameIndex, clean_name
+from quotestance.extract.names import Mention, NameIndex, clean_name, without_possessor
 from quotestance.extract.parse import doc_text
 
 
@@ -103,6 +102,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             if nxt:
                 subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
     np = noun_phrase(subject)
+    head = subject.lemma_.lower()
+    office = ROLE_SYNONYMS.get(head, head)  # the role a title names ("spokesman" -> "spokesperson")
     # "Ukraine's Fedorov": Fedorov, in full (the parser hangs the possessor as poss, nmod or compound)
     marks = [t.i for t in np if t.dep_ == "case" and t.lower_ in ("'s", "’s") and t.i < subject.i]
     if subject.pos_ == "PROPN" and marks and subject.doc[marks[-1] - 1].pos_ == "PROPN":
@@ -142,14 +143,17 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # below; a name after it ("an official at Kestrel Pay") is part of the description
         if desc is not None and entity_in(subject.doc[desc.start : subject.i + 1], ("PERSON",)) is None:
             org = entity_in(desc, ("ORG", "NORP", "GPE"))
-            key = ROLE_SYNONYMS.get(subject.lemma_.lower(), subject.lemma_.lower())
             the = any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
-            if key in idx.roles and the and (org is None or clean_name(org.text) == idx.roles[key][2]):
-                return Speaker(*idx.roles[key], True)  # "the head of Roskomnadzor": whom it gave that role
+            if office in idx.roles and the and (org is None or clean_name(org.text) == idx.roles[office][2]):
+                return Speaker(*idx.roles[office], True)  # "the head of Roskomnadzor": whom it gave that role
             return Speaker(as_written(desc.text), subject.text, clean_name(org.text) if org else None, True)
     # "Kremlin spokesman Dmitry Peskov": the person; the one the subject word is in ("Founder and CEO Pavel
     # Durov" with "Founder" tagged a person too)
-    own = next((e for e in subject.doc.ents if e.start <= subject.i < e.end and e.label_ == "PERSON"), None)
+    own = (
+        next((e for e in subject.doc.ents if e.start <= subject.i < e.end), None)
+        if subject.ent_type_ == "PERSON"
+        else None
+    )
     ent = own or entity_in(np, ("PERSON",)) or entity_in(np, ("ORG",))
     if ent is not None and ent.end + 1 < len(np.doc) and np.doc[ent.end + 1].lower_ == "based":
         ent = None  # "the Linz-based company": a place, and the company is the one in view
@@ -163,7 +167,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if ent is None and subject.ent_type_ == "NORP":
         ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
     if ent is not None and ent.label_ == "PERSON":
-        name = idx.canonical(re.sub(r"^\w+['’]s\s+", "", clean_name(ent.text)))  # "Ukraine’s Fedorov"
+        name = idx.canonical(without_possessor(clean_name(ent.text)))
         title = [t.text for t in np if t.i < ent.start and t.pos_ in ("NOUN", "PROPN") and not t.ent_type_]
         return with_role(Speaker(name, role or (" ".join(title) or None), org, True), idx)
     if ent is not None:
@@ -178,9 +182,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             return with_role(Speaker(full, role, org, True), idx)
         name = idx.acronyms.get(name, name) if name.isupper() else name
         return Speaker(name, role, org or name, False)
-    head = subject.lemma_.lower()
-    if ROLE_SYNONYMS.get(head, head) in idx.roles and subject.lower_ in PERSON_NOUNS:
-        name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]  # "the CEO", tagged as a name
+    if office in idx.roles and subject.lower_ in PERSON_NOUNS:
+        name, r, o = idx.roles[office]  # "the CEO", tagged as a name
         return Speaker(name, r, o, True)
     if all(_is_name_token(t) for t in np if t.dep_ != "det") and subject.pos_ == "PROPN":
         name = idx.canonical(clean_name(np.text))
@@ -217,8 +220,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = max(ms, key=lambda x: x.pos) if ms else None
         if m is not None:
             return Speaker(m.name, None, None, True)
-    if ROLE_SYNONYMS.get(head, head) in idx.roles:  # "the company's CEO" -> whom the article gave that role
-        name, r, o = idx.roles[ROLE_SYNONYMS.get(head, head)]
+    if office in idx.roles:  # "the company's CEO" -> whom the article gave that role
+        name, r, o = idx.roles[office]
         return Speaker(name, r, o, True)
     if (
         head in ROLE_NOUNS  # "the government" is the organisation named, resolved below
