@@ -330,6 +330,18 @@ def test_a_contrasting_report_is_its_own_quote(nlp):
 
 # speakers of reported speech, as real news gives them (written for this suite)
 REPORT_CASES = [
+    (  # a role the tagger takes for a name, then the name in apposition: the name speaks
+        "On Monday the firm’s CEO, Odile Marchetti, said in a blog post that Vantrel would no longer protect the "
+        "forum.",
+        "Vantrel would no longer",
+        "Odile Marchetti",
+    ),
+    (  # the parser hangs the name on the organisation in the role's phrase; a person is no firm's apposition
+        "The spokesperson for Quillnet, Nadia Ferreira, told reporters that the company was disappointed by the "
+        "order.",
+        "the company was disappointed",
+        "Nadia Ferreira",
+    ),
     (  # a request is a speech act, reported as the clause
         "Deputy minister Ivan Sorel wrote to the registry on Monday. He requested that the registry revoke the "
         "domains.",

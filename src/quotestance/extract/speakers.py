@@ -109,13 +109,22 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if subject.pos_ == "PROPN" and marks and subject.doc[marks[-1] - 1].pos_ == "PROPN":
         np = subject.doc[marks[-1] + 1 : subject.i + 1]
     role, org = _appos_role(subject)
-    # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker
-    for child in subject.children:
-        if (
-            child.dep_ == "appos"
-            and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN")
-            and subject.pos_ == "NOUN"
-        ):
+    # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker; also after a
+    # role the tagger took for a name ("the company's CEO, Matthew Prince") and a name the parser hung on the
+    # organisation in the role's phrase ("The spokesperson for LinkedIn, Nicole Leverich"): a person is never
+    # the apposition of a firm or a place
+    role_word = subject.pos_ == "NOUN" or (subject.lower_ in PERSON_NOUNS and not subject.ent_type_)
+    hung = [
+        c
+        for p in subject.children
+        if p.dep_ == "prep"
+        for o in p.children
+        if o.dep_ == "pobj" and o.pos_ == "PROPN" and o.ent_type_ != "PERSON"
+        for c in o.children
+        if c.dep_ == "appos" and c.ent_type_ == "PERSON"
+    ]
+    for child in [*subject.children, *hung]:
+        if child.dep_ == "appos" and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN") and role_word:
             ent = entity_in(noun_phrase(child), ("PERSON",))
             name = idx.canonical(clean_name(ent.text if ent is not None else noun_phrase(child).text))
             org = next((e.text for e in np.ents if e.label_ == "ORG"), None)
