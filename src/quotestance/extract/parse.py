@@ -164,11 +164,17 @@ def headline_lines(text: str) -> list[tuple[int, int]]:
 
     >>> headline_lines("Host Drops Forum After Outcry\\nThe host said on Monday it had dropped the forum.")
     [(0, 29)]
+    >>> headline_lines("Registrar Tells Customers to Leave Over ‘War Crimes’\\nIt said so.")
+    [(0, 52)]
     """
     out, pos = [], 0
     for line in text.split("\n"):
         words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if w.lower() not in _MINOR]
-        if len(words) >= 3 and not line.rstrip().endswith((".", "!", "?", ":", "”", '"', "’", ",")):
+        end = line.rstrip()
+        # a closing mark right after a word ends a quoted phrase, not a sentence: "... Due to Russia’s ‘War
+        # Crimes’"
+        end = end[:-1] if end.endswith(("”", '"', "’")) and end[-2:-1].isalpha() else end
+        if len(words) >= 3 and not end.endswith((".", "!", "?", ":", "”", '"', "’", ",")):
             if sum(w[:1].isupper() for w in words) >= 0.8 * len(words):
                 out.append((pos, pos + len(line)))
         pos += len(line) + 1
