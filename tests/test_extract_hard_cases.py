@@ -330,6 +330,19 @@ def test_a_contrasting_report_is_its_own_quote(nlp):
 
 # speakers of reported speech, as real news gives them (written for this suite)
 REPORT_CASES = [
+    (  # the object of "prompting" is who demands; a title before a name with an apposition is a later "the X"
+        "The leak drew fire, prompting Senator Ada Whitcombe – chair of the oversight committee – to demand "
+        "that hosts drop the site.\nVantrel has since told Whitcombe it would end its contract with the site, "
+        "the Senator revealed on Tuesday.",
+        "Vantrel has since told",
+        "Ada Whitcombe",
+    ),
+    (
+        "The leak drew fire, prompting Senator Ada Whitcombe – chair of the oversight committee – to demand "
+        "that hosts drop the site.",
+        "hosts drop the site",
+        "Ada Whitcombe",
+    ),
     (  # a role the tagger takes for a name, then the name in apposition: the name speaks
         "On Monday the firm’s CEO, Odile Marchetti, said in a blog post that Vantrel would no longer protect the "
         "forum.",

@@ -84,6 +84,11 @@ def subject_of(verb: Token) -> Token | None:
             return v.head  # "Oksana Petrenko, who said ...": the noun the relative clause describes
         if subj is not None:
             return subj
+        obj = next((c for c in v.head.children if c.dep_ == "dobj"), None) if v.dep_ == "xcomp" else None
+        if obj is not None and obj.i < v.i and v is verb:
+            # "prompting Senator X to demand ...": the object of the verb above speaks; only for the speech
+            # verb itself ("used the site to hit back at Amazon, stating ...": the firm speaks)
+            return obj
         if v.dep_ in _CLIMB and v.head.i != v.i:
             v = v.head
         else:

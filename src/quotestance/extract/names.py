@@ -318,17 +318,22 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
 
 def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
     """'Matthew Prince, the company's CEO' and 'CEO Matthew Prince' give a role the article can refer back to."""
-    role_span = None
-    for child in ent.root.children:
-        if child.dep_ == "appos" and child.i > ent.end - 1:
-            role_span = ent.doc[child.left_edge.i : child.right_edge.i + 1]
-            break
-    if role_span is None:
-        left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
-        if left:
-            role_span = ent.doc[left[0].left_edge.i : ent.start]  # "chief executive", not "executive"
-    if role_span is None or len(role_span) > 12:
-        return
+    spans = [
+        ent.doc[child.left_edge.i : child.right_edge.i + 1]
+        for child in ent.root.children
+        if child.dep_ == "appos" and child.i > ent.end - 1
+    ][:1]
+    left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
+    if left:  # "chief executive", not "executive"; kept beside an apposition ("US Senator Joe Lieberman –
+        # chairman of the committee –" is both a later "the Senator" and "the chairman")
+        spans.append(ent.doc[left[0].left_edge.i : ent.start])
+    for role_span in spans:
+        if len(role_span) <= 12:
+            _register_role_span(idx, role_span, name)
+
+
+def _register_role_span(idx: NameIndex, role_span: Span, name: str) -> None:
+    """One role phrase of a person, under its head noun (and the synonym a later reference may use)."""
     role = role_span.text.strip(" ,")
     org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
     head = role_span.root.lemma_.lower().strip(".")
