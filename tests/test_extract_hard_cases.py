@@ -343,6 +343,13 @@ REPORT_CASES = [
         "hosts drop the site",
         "Ada Whitcombe",
     ),
+    (  # a coordination of nouns the parser heads with its first: the people noun closing it is the speaker, and
+        # a later "the groups" is that description
+        "“Stop blocking the app,” 31 rights, media and digital freedom groups said in a statement.\n"
+        "The groups also urged the ministry to lift the block.",
+        "urged the ministry to lift",
+        "31 rights, media and digital freedom groups",
+    ),
     (  # a role the tagger takes for a name, then the name in apposition: the name speaks
         "On Monday the firm’s CEO, Odile Marchetti, said in a blog post that Vantrel would no longer protect the "
         "forum.",

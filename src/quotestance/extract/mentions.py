@@ -22,6 +22,11 @@ def description(tok: Token) -> Span | None:
         [tok.i]
         + [t.left_edge.i for t in tok.lefts if t.dep_ in ("compound", "amod", "nummod", "nmod", "poss")]
     )
+    head = tok
+    while head.dep_ == "conj" and head.head.pos_ == "NOUN" and head.head.i < head.i:
+        head = head.head  # "26 rights, media and Internet freedom groups": the nouns before it qualify it
+    if head is not tok:
+        left = min(left, head.left_edge.i)
     right = tok.i
     prep = next(
         (

@@ -18,6 +18,7 @@ from quotestance.extract.lexicon import (
     GROUP_NOUNS,
     INANIMATE_NOUNS,
     ORG_NOUNS,
+    PEOPLE_NOUNS,
     PERSON_NOUNS,
     PERSON_PRONOUNS,
     PRONOUNS,
@@ -76,6 +77,13 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.org_before(pos) or idx.last_before(pos, None)
         return with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
 
+    # "26 rights, media and Internet freedom groups said": the parser heads the coordination with its first
+    # noun; the people noun that closes it is the head of the description
+    last = subject
+    while subject.pos_ == "NOUN" and (nxt := next((c for c in last.children if c.dep_ == "conj"), None)):
+        last = nxt
+    if last.pos_ == "NOUN" and last.lemma_.lower() in PEOPLE_NOUNS and subject.lemma_.lower() not in PEOPLE_NOUNS:
+        subject = last
     appos = next((c for c in subject.children if c.dep_ == "appos" and c.i > subject.i), None)
     if subject.text.isupper() and appos is not None and "—" in doc_text(subject.doc)[subject.idx : appos.idx]:
         subject = appos  # "SAN FRANCISCO — Norhill, the company that ..., says": a dateline, then the speaker
