@@ -163,6 +163,27 @@ def test_unbalanced_marks_never_raise(nlp, n):
 
 # speakers as real web news gives them (issue 14's failure kinds), each in sentences written for this suite
 SPEAKER_CASES = [
+    (  # an introduction the parser reads without a verb ("post read" as one noun): the post's signatory
+        "The post, signed by Daniel Overbeck, Quillon's vice president for trust and safety, appeared on Monday. "
+        "The post read, in part:\n\n"
+        "On September 5, our team began reviewing Kestrel after reports from users. We contacted the developer "
+        "that day.",
+        "On September 5",
+        "Daniel Overbeck",
+    ),
+    (  # a quoted paragraph after narration that ends on a person, with no attribution of its own
+        "Northvale's chief executive, Miriam Halloran, published a long post on Tuesday. Halloran began with a "
+        "timeline.\n\n"
+        "“At 9:40 p.m. on Saturday our team received the first of more than 300 reports about the site.”",
+        "At 9:40",
+        "Miriam Halloran",
+    ),
+    (  # "the statement" is the notice named in the sentence before, issued by the firm that published it
+        "Tillwright Payments published a shorter notice on its website on Tuesday. The statement read:\n\n"
+        "Tillwright has closed the merchant account associated with the site, effective immediately.",
+        "Tillwright has closed",
+        "Tillwright Payments",
+    ),
     (  # a headline line names nobody
         "Kestrel Networks Cites Terms Of Service In Expulsion Of Forum View Comments\n\n"
         "On Monday, Kestrel Networks said it had dropped the forum from its network.\n\n"

@@ -154,7 +154,7 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
             and frames[i][2] == "between"
         ):
             group[i] = group[i - 1]
-    inherited = _inherit(text, paras, spans, group, d_spk, outer, i_spk, para_of)
+    inherited = _inherit(text, paras, spans, group, d_spk, outer, i_spk, para_of, idx)
 
     quotes: list[Quote] = []
     for i, s in enumerate(spans):
@@ -228,13 +228,22 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
 
 
 def _inherit(
-    text: str, paras, spans: list[Span], group: list[int], d_spk: dict, outer, i_spk: dict, para_of
+    text: str,
+    paras,
+    spans: list[Span],
+    group: list[int],
+    d_spk: dict,
+    outer,
+    i_spk: dict,
+    para_of,
+    idx: NameIndex,
 ) -> set[int]:
     """News conventions that attribute a quote with no frame of its own; returns the indices filled.
 
     - segments of one group (split or multi-paragraph quote) share the speaker;
     - a quote in the same sentence as an attributed one ("..." and "...") shares it;
-    - a quote that opens a paragraph continues the speaker who closed the previous paragraph;
+    - a quote that opens a paragraph continues the speaker who closed the previous paragraph, or, after a
+      paragraph of narration with no quote, the person its last sentence is about;
     - a new sentence-quote right after an attributed quote in the same paragraph continues it.
     A quote with none of these stays unattributed.
     """
@@ -279,6 +288,13 @@ def _inherit(
                 if qs <= r[0] < qe and i_spk.get(j) is not None and i_spk[j].name:
                     if last is None or r[1] > last[0]:
                         last = (r[1], (i_spk[j], None))
+            if last is None and not in_para[s.paragraph - 1]:
+                # a quoted paragraph after narration that ends on a person ("Halloran began with a timeline."):
+                # that person, the subject of its last sentence
+                named = [m for m in idx.subjects if qs <= m.pos < qe and word_count(text[m.pos : qe]) <= 30]
+                if named:
+                    m = named[-1]
+                    last = (qe, (Speaker(m.name, is_person=m.is_person), None))
             if last is not None and word_count(text[last[0] : qe]) <= 25:
                 d_spk[i] = last[1]
                 filled.add(i)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
 
-from quotestance.extract.lexicon import INDIRECT_VERBS_ALL, SPEECH_VERBS
+from quotestance.extract.lexicon import DOCUMENT_NOUNS, INDIRECT_VERBS_ALL, SPEECH_VERBS
 from quotestance.extract.names import NameIndex, clean_name
 from quotestance.extract.parse import Parsed, word_count
 from quotestance.extract.quotes import INTRO_END, Span
@@ -184,6 +184,10 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
         orgs = [e for e in sp.ents if e.label_ in ("ORG", "NORP")]
         if orgs:
             return Attribution(None, cue, orgs[-1])
+        # "The post read, in part:" parsed with no verb: the document speaks for whoever issued it
+        docs = [t for t in sp if t.pos_ == "NOUN" and t.lemma_.lower() in DOCUMENT_NOUNS]
+        if docs:
+            return Attribution(docs[-1], cue)
     return None
 
 

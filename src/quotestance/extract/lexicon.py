@@ -12,7 +12,7 @@ emphasise emphasize contend maintain acknowledge admit concede allege assert rep
 respond answer ask urge demand continue recall predict suggest complain vow threaten promise pledge
 observe remark conclude testify caution counter retort quip joke lament boast accuse charge agree
 argue blog text email message posit reiterate repeat underline mention describe call told says
-reference dub brand label term quote read rule elaborate clarify
+reference dub brand label term quote read rule elaborate clarify begin
 """.split()
 )
 PRONOUNS = {"he", "she", "they", "it", "we", "i", "him", "her", "them"}

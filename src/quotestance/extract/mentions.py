@@ -65,6 +65,12 @@ def issuer(doc_noun: Token) -> Token | None:
             )
             if target is not None and target.lower_ not in ("its", "their", "his", "her"):
                 return target
+    for child in doc_noun.children:  # "The post, signed by Daniel Overbeck, ..."
+        if child.dep_ == "acl" and child.lemma_ in ("sign", "write", "author", "publish", "issue", "release"):
+            agent = next((c for c in child.children if c.dep_ == "agent"), None)
+            who = next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
+            if who is not None:
+                return who
     said = doc_noun.head.head if doc_noun.dep_ == "pobj" and doc_noun.head.dep_ == "prep" else None
     if said is not None and said.lemma_.lower() in SPEECH_VERBS:  # "X said in a statement posted to its site"
         who = next((c for c in said.children if c.dep_ == "nsubj"), None)

@@ -209,8 +209,17 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks; "the email stated":
         # the issuer of the email the text named before
         who = issuer(subject)
-        if who is None and any(c.lower_ in ("the", "this", "that") for c in subject.children):
+        before = subject.doc[subject.i - 1] if subject.i else subject
+        if who is None and any(c.lower_ in ("the", "this", "that") for c in [*subject.children, before]):
             earlier = [(p, t) for p, t in idx.documents.get(head, []) if p < pos]
+            # else the document named just before under another word ("published a notice ... The statement
+            # read:")
+            earlier = earlier or sorted(
+                (p, t)
+                for docs in idx.documents.values()
+                for p, t in docs
+                if pos - 300 <= p < pos and t.doc is subject.doc and t.sent.end >= subject.sent.start - 1
+            )[-1:]
             if earlier:  # resolved where the document was named: "the company" there, not here
                 return resolve(earlier[-1][1], idx, earlier[-1][0])
         if who is not None:
