@@ -82,7 +82,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     last = subject
     while subject.pos_ == "NOUN" and (nxt := next((c for c in last.children if c.dep_ == "conj"), None)):
         last = nxt
-    if last.pos_ == "NOUN" and last.lemma_.lower() in PEOPLE_NOUNS and subject.lemma_.lower() not in PEOPLE_NOUNS:
+    if (
+        last.pos_ == "NOUN"
+        and last.lemma_.lower() in PEOPLE_NOUNS
+        and subject.lemma_.lower() not in PEOPLE_NOUNS
+    ):
         subject = last
     appos = next((c for c in subject.children if c.dep_ == "appos" and c.i > subject.i), None)
     if subject.text.isupper() and appos is not None and "—" in doc_text(subject.doc)[subject.idx : appos.idx]:
@@ -214,12 +218,15 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             earlier = [(p, t) for p, t in idx.documents.get(head, []) if p < pos]
             # else the document named just before under another word ("published a notice ... The statement
             # read:")
-            earlier = earlier or sorted(
-                (p, t)
-                for docs in idx.documents.values()
-                for p, t in docs
-                if pos - 300 <= p < pos and t.doc is subject.doc and t.sent.end >= subject.sent.start - 1
-            )[-1:]
+            earlier = (
+                earlier
+                or sorted(
+                    (p, t)
+                    for docs in idx.documents.values()
+                    for p, t in docs
+                    if pos - 300 <= p < pos and t.doc is subject.doc and t.sent.end >= subject.sent.start - 1
+                )[-1:]
+            )
             if earlier:  # resolved where the document was named: "the company" there, not here
                 return resolve(earlier[-1][1], idx, earlier[-1][0])
         if who is not None:
