@@ -242,3 +242,46 @@ def test_row_weights_count_as_repeated_rows():
         torch.cat([logits, logits[1:2], logits[1:2]]), torch.cat([target, target[1:2], target[1:2]])
     )
     assert torch.allclose(row_weighted_loss(logits, target, [1, 3, 1, 1], cw), tripled)
+
+
+def test_evaluation_scores_the_real_sets_together(tmp_path, mlflow_uri):
+    """Two external sets are scored each on its own and pooled (external_real_), the figure the stance work
+    is held to; pooling is not the mean of the two."""
+    import json
+
+    import mlflow
+    from sklearn.metrics import f1_score
+
+    from quotestance.config import EvaluateConfig, ExternalSet
+    from quotestance.evaluate import evaluate_splits
+
+    def write_set(name: str, labels: list[str]) -> ExternalSet:
+        path = tmp_path / f"{name}.jsonl"
+        rows = [
+            {"passage_id": "p1", "quote": f"{name} quote {i}", "stance": lab} for i, lab in enumerate(labels)
+        ]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return ExternalSet(quotes=str(path), texts="", prefix=f"external_{name}")
+
+    a = ["demand_takedown"] * 6 + ["neutral_infrastructure"] * 2 + ["other"] * 2
+    b = ["law_enforcement_deference"] * 3 + ["demand_takedown"] * 3 + ["other"] * 4
+    cfg = EvaluateConfig(external={"a": write_set("a", a), "b": write_set("b", b)})
+    # a model that is right on set a and answers "demand_takedown" on set b
+    truth = {f"a quote {i}": lab for i, lab in enumerate(a)} | {
+        f"b quote {i}": "demand_takedown" for i in range(10)
+    }
+
+    def logits_of(rows):
+        return np.array(
+            [[4.0 if k == truth.get(r["text"], r.get("label")) else 0.0 for k in LABELS] for r in rows]
+        )
+
+    split = [{"text": f"v{i}", "speaker": "", "context": "", "label": lab} for i, lab in enumerate(a)]
+    mlflow.set_tracking_uri(mlflow_uri)
+    with mlflow.start_run():
+        m, _ = evaluate_splits(cfg, LABELS, STANCE, {"validation": split, "test": split}, logits_of, tmp_path)
+    pred = a + ["demand_takedown"] * 10
+    want = f1_score(a + b, pred, labels=STANCE, average="macro", zero_division=0)
+    assert m["external_real_stance_macro_f1"] == pytest.approx(want)
+    mean_of_two = (m["external_a_stance_macro_f1"] + m["external_b_stance_macro_f1"]) / 2
+    assert m["external_real_stance_macro_f1"] != pytest.approx(mean_of_two)

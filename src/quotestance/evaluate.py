@@ -195,10 +195,18 @@ def evaluate_splits(
             sets[ext.prefix] = external_rows(ext.quotes, ext.texts)
         else:
             mlflow.set_tag(f"skipped_{name}", f"{ext.quotes} not found")
+    computed = {
+        name: val_logits if name == "validation" else logits_of(rows) for name, rows in sets.items() if rows
+    }
+    external = [n for n in computed if n not in ("validation", "test")]
+    # the real sets together ("external_real_"): the figure the stance work is held to
+    if len(external) >= 2:
+        sets["external_real"] = [r for n in external for r in sets[n]]
+        computed["external_real"] = np.concatenate([computed[n] for n in external])
     for name, rows in sets.items():
         if not rows:
             continue
-        logits = val_logits if name == "validation" else logits_of(rows)
+        logits = computed[name]
         probs = softmax(logits, t)
         ev = measure(rows, probs, labels, stance, f"{name}_", cfg.bins, cfg.max_error_rows)
         y = np.array([labels.index(r["label"]) for r in rows])
@@ -259,6 +267,7 @@ HEADLINE = (
     "test_stance_macro_f1",
     "external_realdev_stance_macro_f1",
     "external_realdev2_stance_macro_f1",
+    "external_real_stance_macro_f1",
     "test_macro_f1",
     "test_accuracy",
     "external_realdev_macro_f1",

@@ -318,6 +318,8 @@ def model_card(cfg: RegisterConfig, version, run, inference: dict) -> str:
     rows = [
         ("test (our corpus, held-out events)", "test_"),
         ("realdev (real news, never trained on)", "external_realdev_"),
+        ("realdev2 (real news, never trained on)", "external_realdev2_"),
+        ("realdev + realdev2 together", "external_real_"),
     ]
     table = ["| set | stance macro-F1 | 4-class macro-F1 | accuracy | ECE |", "|---|---:|---:|---:|---:|"]
     for name, p in rows:

@@ -21,7 +21,7 @@ import numpy as np
 from quotestance.adapt import run_adapt
 from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
-from quotestance.dataset import load_splits
+from quotestance.dataset import external_rows, load_splits
 from quotestance.evaluate import measure
 from quotestance.infer import load_predictor
 from quotestance.metrics import softmax
@@ -124,6 +124,12 @@ def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
 
     splits = load_splits(app.dataset.output, app.labels)
     h = app.hpo
+    # each trial also scores the real sets it finds, for the record only: trials are chosen on validation
+    scored = {"validation": splits["validation"]} | {
+        ext.prefix: external_rows(ext.quotes, ext.texts)
+        for ext in app.evaluate.external.values()
+        if Path(ext.quotes).exists()
+    }
     # the store is created (and migrated) once, here, before any parallel trial touches it
     with tracked_run(app.mlflow, f"hpo-{app.model.name}", "hpo", params) as parent:
 
@@ -146,7 +152,7 @@ def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
                     app,
                     splits["train"],
                     splits["validation"],
-                    {"validation": splits["validation"]},
+                    scored,
                     train_cfg=cfg,
                 )
                 mlflow.log_metrics(m)
