@@ -19,9 +19,7 @@ class TfidfBaseline:
     ['a', 'b']
     """
 
-    def __init__(
-        self, labels: Sequence[str], template: str = "{speaker}: {quote}", C: float = 4.0, seed: int = 13
-    ):
+    def __init__(self, labels: Sequence[str], template: str = "{quote}", C: float = 4.0, seed: int = 13):
         self.labels = list(labels)
         self.template = template
         self.C = C  # inverse regularisation strength

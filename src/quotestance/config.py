@@ -153,7 +153,7 @@ class TrainConfig:
     patience: int = 2
     seed: int = 13
     threads: int = 2
-    template: str = "{speaker}: {quote}"
+    template: str = "{quote}"
     class_weights: bool = True
     bf16: str = "auto"
     group_by_length: bool = True
