@@ -163,6 +163,17 @@ def test_unbalanced_marks_never_raise(nlp, n):
 
 # speakers as real web news gives them (issue 14's failure kinds), each in sentences written for this suite
 SPEAKER_CASES = [
+    (  # "they" after a group spoke is that group, not the organisation named in between
+        "“We call on the ministry to stop blocking Kestrel,” 31 rights, media and digital freedom groups said in a "
+        "statement published Monday on the website of the charity Open Wire.\n\n"
+        "The groups praised firms that continue to “resist unlawful orders,” and urged the European Union “to "
+        "challenge the ministry.”\n\n"
+        "The groups, which include Northlight Watch and Civic Lines, called on the repeal of the data law.\n\n"
+        "“Such attempts go far beyond what is necessary,” they said, citing the ministry's case for the Kestrel "
+        "ban.",
+        "Such attempts",
+        "31 rights, media and digital freedom groups",
+    ),
     (  # an introduction the parser reads without a verb ("post read" as one noun): the post's signatory
         "The post, signed by Daniel Overbeck, Quillon's vice president for trust and safety, appeared on Monday. "
         "The post read, in part:\n\n"

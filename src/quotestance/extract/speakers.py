@@ -74,7 +74,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if low in PERSON_PRONOUNS:
             m = idx.person_before(pos, pronoun=low)
         else:  # "it" and "they" speak for organisations and groups
-            m = idx.org_before(pos) or idx.last_before(pos, None)
+            m = idx.recent_speaker(pos) if low in ("they", "them") else None
+            if m is None or m.name.split()[-1].lower().rstrip("s") not in PEOPLE_NOUNS:
+                # "they" after "26 rights groups said": those groups; else the organisation in view
+                m = idx.org_before(pos) or idx.last_before(pos, None)
         return with_role(Speaker(m.name, is_person=m.is_person), idx) if m else Speaker(None)
 
     # "26 rights, media and Internet freedom groups said": the parser heads the coordination with its first
