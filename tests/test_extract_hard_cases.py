@@ -163,6 +163,13 @@ def test_unbalanced_marks_never_raise(nlp, n):
 
 # speakers as real web news gives them (issue 14's failure kinds), each in sentences written for this suite
 SPEAKER_CASES = [
+    (  # "it" after a sentence about a signed post is the post, so its signatory speaks, not the firm
+        "Sablewing Domains announced the decision on its blog. The post, signed by Joelle Marchbanks, the head of "
+        "trust and safety, is reproduced here at length. It read:\n\n"
+        "Effective immediately, Sablewing has suspended four domain names registered through our platform.",
+        "Effective immediately",
+        "Joelle Marchbanks",
+    ),
     (  # "they" after a group spoke is that group, not the organisation named in between
         "“We call on the ministry to stop blocking Kestrel,” 31 rights, media and digital freedom groups said in a "
         "statement published Monday on the website of the charity Open Wire.\n\n"

@@ -92,7 +92,8 @@ def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
     found: list[Span] = []
     for tok in doc:
         if tok.pos_ == "NOUN" and tok.lemma_.lower() in DOCUMENT_NOUNS and (who := issuer(tok)) is not None:
-            idx.documents.setdefault(tok.lemma_.lower(), []).append((tok.idx + offset, who))
+            subj = tok.dep_ in ("nsubj", "nsubjpass")
+            idx.documents.setdefault(tok.lemma_.lower(), []).append((tok.idx + offset, who, subj))
         if tok.pos_ != "NOUN" or tok.lemma_.lower() not in PEOPLE_NOUNS:
             continue
         desc = description(tok)

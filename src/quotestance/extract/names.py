@@ -84,8 +84,9 @@ class NameIndex:
     # said" skips the husband named just before her
     gender_votes: dict[str, int] = field(default_factory=dict)
     # documents whose issuer the text names ("an email from Cloudflare's legal department"), by lemma: (article
-    # offset, the issuer's token), so that a later "the email stated" is the issuer's
-    documents: dict[str, list[tuple[int, Token]]] = field(default_factory=dict)
+    # offset, the issuer's token, whether the document was its sentence's subject), so that a later "the email
+    # stated" (or "it read", after "The post ... is reproduced here") is the issuer's
+    documents: dict[str, list[tuple[int, Token, bool]]] = field(default_factory=dict)
 
     def description_before(self, noun: str, pos: int, window: int = 2000) -> Mention | None:
         """The latest description before pos that contains `noun` (a lemma); a bisection, since mentions are

@@ -65,6 +65,24 @@ class Speaker:
     is_person: bool | None = None
 
 
+def _document_just_before(
+    subject: Token, idx: NameIndex, pos: int, as_subject: bool = False
+) -> list[tuple[int, Token]]:
+    """The document (with its issuer) named in the sentence before the subject's, or in its own, within 300
+    characters: what "the statement" refers to ("published a notice ... The statement read:"); with
+    `as_subject`, only a document that was its sentence's subject (what a later "it" can be)."""
+    near = [
+        (p, t)
+        for docs in idx.documents.values()
+        for p, t, was_subject in docs
+        if pos - 300 <= p < pos
+        and t.doc is subject.doc
+        and t.sent.end >= subject.sent.start - 1
+        and (was_subject or not as_subject)
+    ]
+    return sorted(near, key=lambda x: x[0])[-1:]
+
+
 def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speaker:
     """Resolve the subject of a speech verb to a speaker (pos: article offset of the quote, for pronouns)."""
     low = subject.lower_
@@ -74,6 +92,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if low in PERSON_PRONOUNS:
             m = idx.person_before(pos, pronoun=low)
         else:  # "it" and "they" speak for organisations and groups
+            # "The post, signed by X, is reproduced here. It read:": the document the sentence before is about
+            doc = _document_just_before(subject, idx, pos, as_subject=True) if low == "it" else []
+            if doc:
+                return resolve(doc[-1][1], idx, doc[-1][0])
             m = idx.recent_speaker(pos) if low in ("they", "them") else None
             if m is None or m.name.split()[-1].lower().rstrip("s") not in PEOPLE_NOUNS:
                 # "they" after "26 rights groups said": those groups; else the organisation in view
@@ -218,18 +240,10 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         who = issuer(subject)
         before = subject.doc[subject.i - 1] if subject.i else subject
         if who is None and any(c.lower_ in ("the", "this", "that") for c in [*subject.children, before]):
-            earlier = [(p, t) for p, t in idx.documents.get(head, []) if p < pos]
+            earlier = [(p, t) for p, t, _ in idx.documents.get(head, []) if p < pos]
             # else the document named just before under another word ("published a notice ... The statement
             # read:")
-            earlier = (
-                earlier
-                or sorted(
-                    (p, t)
-                    for docs in idx.documents.values()
-                    for p, t in docs
-                    if pos - 300 <= p < pos and t.doc is subject.doc and t.sent.end >= subject.sent.start - 1
-                )[-1:]
-            )
+            earlier = earlier or _document_just_before(subject, idx, pos)
             if earlier:  # resolved where the document was named: "the company" there, not here
                 return resolve(earlier[-1][1], idx, earlier[-1][0])
         if who is not None:
