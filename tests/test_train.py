@@ -278,7 +278,10 @@ def test_evaluation_scores_the_real_sets_together(tmp_path, mlflow_uri):
 
     split = [{"text": f"v{i}", "speaker": "", "context": "", "label": lab} for i, lab in enumerate(a)]
     mlflow.set_tracking_uri(mlflow_uri)
-    mlflow.set_experiment("pooled")  # not an experiment id an earlier test left active in this process
+    # its own experiment (not one an earlier test left active), its artifacts under tmp_path, not ./mlruns
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment("pooled", artifact_location=str(tmp_path / "art"))
+    )
     with mlflow.start_run():
         m, _ = evaluate_splits(cfg, LABELS, STANCE, {"validation": split, "test": split}, logits_of, tmp_path)
     pred = a + ["demand_takedown"] * 10
