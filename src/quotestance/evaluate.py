@@ -170,6 +170,15 @@ def log_evaluation(ev: Evaluation, labels: list[str], name: str, tmp: Path) -> N
         mlflow.log_table(pd.DataFrame(ev.errors), artifact_file=f"errors/{name}.json")
 
 
+def external_sets(cfg: EvaluateConfig) -> dict[str, list[dict]]:
+    """The labelled external sets that are present, by metric prefix (external_realdev, ...)."""
+    return {
+        ext.prefix: external_rows(ext.quotes, ext.texts)
+        for ext in cfg.external.values()
+        if Path(ext.quotes).exists()
+    }
+
+
 def evaluate_splits(
     cfg: EvaluateConfig,
     labels: list[str],
@@ -189,11 +198,9 @@ def evaluate_splits(
     mlflow.log_metric("temperature", t)
     results: dict[str, float] = {}
     curve: list[list[float]] = []
-    sets = {"validation": splits["validation"], "test": splits["test"]}
+    sets = {"validation": splits["validation"], "test": splits["test"]} | external_sets(cfg)
     for name, ext in cfg.external.items():
-        if Path(ext.quotes).exists():
-            sets[ext.prefix] = external_rows(ext.quotes, ext.texts)
-        else:
+        if ext.prefix not in sets:
             mlflow.set_tag(f"skipped_{name}", f"{ext.quotes} not found")
     computed = {
         name: val_logits if name == "validation" else logits_of(rows) for name, rows in sets.items() if rows

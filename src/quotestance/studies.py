@@ -21,8 +21,8 @@ import numpy as np
 from quotestance.adapt import run_adapt
 from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
-from quotestance.dataset import external_rows, load_splits
-from quotestance.evaluate import measure
+from quotestance.dataset import load_splits
+from quotestance.evaluate import external_sets, measure
 from quotestance.infer import load_predictor
 from quotestance.metrics import softmax
 from quotestance.progress import say, stage
@@ -125,11 +125,7 @@ def run_hpo(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     splits = load_splits(app.dataset.output, app.labels)
     h = app.hpo
     # each trial also scores the real sets it finds, for the record only: trials are chosen on validation
-    scored = {"validation": splits["validation"]} | {
-        ext.prefix: external_rows(ext.quotes, ext.texts)
-        for ext in app.evaluate.external.values()
-        if Path(ext.quotes).exists()
-    }
+    scored = {"validation": splits["validation"]} | external_sets(app.evaluate)
     # the store is created (and migrated) once, here, before any parallel trial touches it
     with tracked_run(app.mlflow, f"hpo-{app.model.name}", "hpo", params) as parent:
 

@@ -67,7 +67,7 @@ class Speaker:
 
 def _document_just_before(
     subject: Token, idx: NameIndex, pos: int, as_subject: bool = False
-) -> list[tuple[int, Token]]:
+) -> tuple[int, Token] | None:
     """The document (with its issuer) named in the sentence before the subject's, or in its own, within 300
     characters: what "the statement" refers to ("published a notice ... The statement read:"); with
     `as_subject`, only a document that was its sentence's subject (what a later "it" can be)."""
@@ -80,7 +80,7 @@ def _document_just_before(
         and t.sent.end >= subject.sent.start - 1
         and (was_subject or not as_subject)
     ]
-    return sorted(near, key=lambda x: x[0])[-1:]
+    return max(near, key=lambda x: x[0], default=None)
 
 
 def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speaker:
@@ -93,9 +93,9 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.person_before(pos, pronoun=low)
         else:  # "it" and "they" speak for organisations and groups
             # "The post, signed by X, is reproduced here. It read:": the document the sentence before is about
-            doc = _document_just_before(subject, idx, pos, as_subject=True) if low == "it" else []
-            if doc:
-                return resolve(doc[-1][1], idx, doc[-1][0])
+            doc = _document_just_before(subject, idx, pos, as_subject=True) if low == "it" else None
+            if doc is not None:
+                return resolve(doc[1], idx, doc[0])
             m = idx.recent_speaker(pos) if low in ("they", "them") else None
             if m is None or m.name.split()[-1].lower().rstrip("s") not in PEOPLE_NOUNS:
                 # "they" after "26 rights groups said": those groups; else the organisation in view
@@ -240,12 +240,12 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         who = issuer(subject)
         before = subject.doc[subject.i - 1] if subject.i else subject
         if who is None and any(c.lower_ in ("the", "this", "that") for c in [*subject.children, before]):
-            earlier = [(p, t) for p, t, _ in idx.documents.get(head, []) if p < pos]
+            same = [(p, t) for p, t, _ in idx.documents.get(head, []) if p < pos]
             # else the document named just before under another word ("published a notice ... The statement
             # read:")
-            earlier = earlier or _document_just_before(subject, idx, pos)
-            if earlier:  # resolved where the document was named: "the company" there, not here
-                return resolve(earlier[-1][1], idx, earlier[-1][0])
+            earlier = same[-1] if same else _document_just_before(subject, idx, pos)
+            if earlier is not None:  # resolved where the document was named: "the company" there, not here
+                return resolve(earlier[1], idx, earlier[0])
         if who is not None:
             return resolve(who, idx, pos)
         # "the statement said": whoever was last reported speaking nearby; else the one the phrase names ("an
