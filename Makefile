@@ -43,7 +43,7 @@ bench-extract: setup
 	$(BIN)/python benchmarks/extract_vs_textacy.py --output docs/extraction_vs_textacy.md
 
 clean:
-	rm -rf experiments/hydra .pytest_cache
+	rm -rf experiments/hydra experiments/cache .pytest_cache
 
 # stance-scoring throughput vs the plain HF pipeline, then extraction and end-to-end quotestance-score
 # (needs a champion: make pipeline; exports it to models/quote-stance first)

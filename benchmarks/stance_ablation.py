@@ -52,8 +52,13 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("corpus-115", "as speaker-145, without the second batch (ev24–ev29)", [EPOCHS_5, SPEAKER, CORPUS_115]),
     (
         "no-weak",
-        "as speaker-145, no weak labels for unlabelled quotes",
-        [EPOCHS_5, SPEAKER, CORPUS_145, "dataset.weak.enabled=false"],
+        "as epochs-5, no weak labels for the unlabelled quotes (295 train rows)",
+        [EPOCHS_5, "dataset.weak.enabled=false"],
+    ),
+    (
+        "label-smoothing",
+        "as epochs-5, label smoothing 0.1 (a tenth of each target spread over the four labels)",
+        [EPOCHS_5, "train.label_smoothing=0.1"],
     ),
     (
         "no-class-weights",

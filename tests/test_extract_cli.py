@@ -62,3 +62,50 @@ def test_stdout_output_and_clean_exit(tmp_path):
 def test_missing_input_is_a_clear_error(tmp_path):
     r = run(f"input={tmp_path}/nothing-here/*.txt", f"output={tmp_path}/q.jsonl", cwd=tmp_path)
     assert r.returncode != 0 and "no input files" in r.stderr
+
+
+def test_the_extraction_cache_returns_what_extraction_gave_and_misses_on_any_change(
+    nlp, tmp_path, monkeypatch
+):
+    from quotestance.extract import batch
+    from quotestance.records import Article
+
+    arts = [
+        Article(id="a", text='"We will not take it down," said Mara Quill, the firm\'s chief executive.'),
+        Article(id="b", text="No quotes here."),
+    ]
+    cache = tmp_path / "cache"
+    first = {a.id: [q.to_dict() for q in qs] for a, qs in batch.extract_cached(arts, nlp, str(cache))}
+    assert first["a"] and first["a"][0]["speaker"] == "Mara Quill" and first["b"] == []
+    assert len(list(cache.rglob("*.json"))) == 2
+
+    calls: list[list[str]] = []
+    real = batch.extract_many
+
+    def counting(articles, nlp, **kw):
+        calls.append([a.id for a in articles])
+        return real(articles, nlp, **kw)
+
+    monkeypatch.setattr(batch, "extract_many", counting)
+    again = {a.id: [q.to_dict() for q in qs] for a, qs in batch.extract_cached(arts, nlp, str(cache))}
+    assert again == first and calls == [[]]  # both read back, nothing parsed
+
+    # an edited article, a damaged cache file and another `select` are extracted afresh
+    edited = Article(id="a", text=arts[0].text.replace("Mara", "Mira"))
+    damaged = next(p for p in cache.rglob("*.json") if p.read_text() == "[]")
+    damaged.write_text("{not json")
+    out = {a.id: qs for a, qs in batch.extract_cached([edited, arts[1]], nlp, str(cache))}
+    assert calls[-1] == ["a", "b"] and out["a"][0].speaker == "Mira Quill" and out["b"] == []
+    list(batch.extract_cached(arts, nlp, str(cache), select=False))
+    assert calls[-1] == ["a", "b"]
+
+
+def test_an_unwritable_extraction_cache_costs_the_saving_not_the_quotes(nlp, tmp_path):
+    from quotestance.extract.batch import extract_cached
+    from quotestance.records import Article
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    arts = [Article(id=f"a{i}", text=f'"Item {i} stays up," said Mara Quill.') for i in range(3)]
+    got = list(extract_cached(arts, nlp, str(blocker)))
+    assert [len(qs) for _, qs in got] == [1, 1, 1]

@@ -555,3 +555,29 @@ def test_the_company_is_the_firm_in_view_not_the_site_it_hosts():
     idx = NameIndex(orgs=[Mention(10, "Corallo Hosting", False), Mention(60, "Tallyboard", False)])
     assert idx.org_before(200, company=True).name == "Corallo Hosting"
     assert idx.org_before(200).name == "Tallyboard"  # "it", "the group": the last one named
+
+
+def test_the_source_of_a_report_is_not_its_speaker(nlp):
+    """ "X said ..., according to a memo obtained by <outlet>": X speaks, in the report and in the fragment it
+    quotes; "obtained by <outlet>" relays the letter, and "the company" is the firm in view."""
+    text = (
+        "Halvard Systems pulled the map app from its store on Thursday.\n\n"
+        'Ines Marlowe said the app was removed because it was being used to "single out officers at their '
+        'homes," according to a memo to staff obtained by the Quayside Ledger.\n\n'
+        "In a letter sent Friday to one of its customers and obtained by the Quayside Ledger, the company "
+        "wrote, “We are ending your service at noon on March 4, and we will not reconsider.”"
+    )
+    qs = run(nlp, text)
+    assert find(direct(qs), "single out officers").speaker == "Ines Marlowe"
+    assert all("Ledger" not in (q.speaker or "") for q in qs), [(q.speaker, q.text) for q in qs]
+    assert find(direct(qs), "We are ending your service").speaker == "Halvard Systems"
+
+
+def test_a_paragraph_ending_in_a_speech_verb_and_comma_introduces_the_next(nlp):
+    text = (
+        "Talvik Networks blocked the forum on Saturday. Speaking to a trade newsletter, a spokesperson stated,\n\n"
+        "“We have placed temporary blocks on the forum and its mirrors while the police review the footage.”\n\n"
+        "The blocks were lifted on Monday."
+    )
+    q = find(direct(run(nlp, text)), "We have placed temporary blocks")
+    assert q.speaker == "Talvik Networks spokesperson" and q.cue == "stated"

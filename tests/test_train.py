@@ -242,6 +242,10 @@ def test_row_weights_count_as_repeated_rows():
         torch.cat([logits, logits[1:2], logits[1:2]]), torch.cat([target, target[1:2], target[1:2]])
     )
     assert torch.allclose(row_weighted_loss(logits, target, [1, 3, 1, 1], cw), tripled)
+    # label smoothing: without class weights, the same as torch's own smoothed mean
+    smoothed = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(logits, target)
+    assert torch.allclose(row_weighted_loss(logits, target, [1, 1, 1, 1], None, 0.1), smoothed)
+    assert not torch.allclose(smoothed, torch.nn.CrossEntropyLoss()(logits, target))
 
 
 def test_evaluation_scores_the_real_sets_together(tmp_path, mlflow_uri):

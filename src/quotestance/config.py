@@ -36,6 +36,7 @@ class ExtractConfig:
     max_chars: int = 1_000_000
     max_seconds_per_article: float = 60.0
     select: bool = True
+    cache_dir: str | None = None
 
 
 @dataclass
@@ -155,6 +156,7 @@ class TrainConfig:
     threads: int = 2
     template: str = "{quote}"
     class_weights: bool = True
+    label_smoothing: float = 0.0
     bf16: str = "auto"
     group_by_length: bool = True
     precision: str = "auto"

@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from quotestance.config import DatasetApp, DatasetConfig, LabelsConfig, MlflowConfig
-from quotestance.extract import extract_many, read_articles
+from quotestance.extract import read_articles
+from quotestance.extract.batch import extract_cached
 from quotestance.extract.spans import match_span, strip_marks
 from quotestance.io import atomic_writer, read_gold, read_jsonl, write_jsonl
 from quotestance.progress import bar, say
@@ -295,9 +296,10 @@ def build_dataset(
     nlp = load_nlp(extract_cfg.spacy_model)
     quotes: dict[str, list[dict]] = {}
     for art, qs in bar(
-        extract_many(
+        extract_cached(
             list(articles.values()),
             nlp,
+            extract_cfg.cache_dir,
             n_process=extract_cfg.n_process,
             max_seconds=extract_cfg.max_seconds_per_article,
             select=extract_cfg.select,

@@ -156,15 +156,18 @@ def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[l
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def row_weighted_loss(logits, target, row_weights, class_weights=None):
+def row_weighted_loss(logits, target, row_weights, class_weights=None, label_smoothing: float = 0.0):
     """Cross-entropy as torch's class-weighted mean, each row's term also scaled by its own weight: a row of
-    weight 3 counts as that row three times (tests/test_train.py checks both)."""
+    weight 3 counts as that row three times (tests/test_train.py checks both). With label_smoothing, each
+    row's target is that share spread evenly over the labels, and the row keeps its true label's weight."""
     import torch
 
     w = torch.as_tensor(row_weights, dtype=torch.float32)
     if class_weights is not None:
         w = w * class_weights[target]
-    per_row = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    per_row = torch.nn.functional.cross_entropy(
+        logits, target, reduction="none", label_smoothing=label_smoothing
+    )
     return (per_row * w).sum() / w.sum()
 
 
@@ -261,8 +264,10 @@ def train_model(
             enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(**enc).logits
-            if weighted_rows:
-                loss = row_weighted_loss(logits.float(), torch.tensor(y[idx]), row_w[idx], weights)
+            if weighted_rows or cfg.label_smoothing:
+                loss = row_weighted_loss(
+                    logits.float(), torch.tensor(y[idx]), row_w[idx], weights, cfg.label_smoothing
+                )
             else:
                 loss = loss_fn(logits.float(), torch.tensor(y[idx]))
             t1 = time.perf_counter()

@@ -118,7 +118,8 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
 
     frames = [direct_attribution(text, parsed, paras, spans, i) for i in range(len(spans))]
     for i, (att, _, _) in enumerate(frames):
-        if att is None and (inside := enclosing_report(parsed, spans[i])) is not None:
+        # a fragment inside reported speech is the reporter's, also where ", according to <the source>" follows
+        if (att is None or att.cue == "according to") and (inside := enclosing_report(parsed, spans[i])):
             frames[i] = (inside, (spans[i].start, spans[i].end), "enclosing")
     outer = reported_statements(text, parsed, spans)
 

@@ -241,11 +241,13 @@ def direct_attribution(
             return att, f, "before"
     if (s.open_pos is None or s.open_pos == ps) and s.paragraph > 0 and s.prev_segment is None:
         qs, qe = paras[s.paragraph - 1]
-        if INTRO_END.search(text[qs:qe]):
+        # "…, a spokesperson stated," ending its paragraph introduces the next as well as a colon does
+        comma = text[qs:qe].rstrip().endswith(",")
+        if INTRO_END.search(text[qs:qe]) or comma:
             last = re.split(r"(?<=[.!?])\s+", text[qs:qe])[-1]
             f = (qe - len(last), qe)
             att = _attribution(parsed.span(*f), "before")
-            if att:
+            if att and not (comma and att.subject is None):  # after a comma, a speech verb with its subject
                 return att, f, "intro"
     return None, (s.start, s.end), "none"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -21,6 +23,7 @@ from quotestance.extract.quotes import paragraphs
 from quotestance.extract.select import parse_plan
 from quotestance.io import atomic_writer, write_jsonl
 from quotestance.progress import bar as progress_bar
+from quotestance.progress import say
 from quotestance.records import Article, Quote, Skip
 
 
@@ -98,6 +101,67 @@ def extract_many(
                 yield art, e
             else:
                 yield art, quotes
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the extractor's source (this package and records.py): part of every cache key, so that any
+    change to a rule makes the cached quotes of older code unreachable."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for f in sorted(here.glob("*.py")) + [here.parent / "records.py"]:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def extract_cached(
+    articles: Iterable[Article],
+    nlp: Language,
+    cache_dir: str | None,
+    n_process: int = 1,
+    max_seconds: float = 0.0,
+    select: bool = True,
+) -> Iterator[tuple[Article, list[Quote] | Exception]]:
+    """extract_many, with each article's quotes kept under cache_dir (None: no cache).
+
+    `make pipeline` extracts the corpus twice, to score extraction and to build the dataset; the second reads
+    the first's quotes. The key is the article (every field), the extractor's source and spaCy pipeline, and
+    `select`; failures are never cached. Cached articles come first, then the rest as extract_many yields them.
+    """
+    if not cache_dir:
+        yield from extract_many(articles, nlp, n_process=n_process, max_seconds=max_seconds, select=select)
+        return
+    import dataclasses
+
+    root = Path(cache_dir)
+    stamp = f"{code_digest()}|{extractor_version(nlp)}|select={select}"
+
+    def path_of(art: Article) -> Path:
+        key = hashlib.sha256(
+            (stamp + json.dumps(dataclasses.asdict(art), sort_keys=True, default=str)).encode()
+        ).hexdigest()
+        return root / key[:2] / f"{key}.json"
+
+    misses: list[Article] = []
+    for art in articles:
+        try:
+            quotes = [Quote.from_dict(r) for r in json.loads(path_of(art).read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError, AttributeError):  # absent or damaged: extracted afresh
+            misses.append(art)
+            continue
+        yield art, quotes
+    writable = True
+    for art, result in extract_many(misses, nlp, n_process=n_process, max_seconds=max_seconds, select=select):
+        if writable and not isinstance(result, Exception):
+            path = path_of(art)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_writer(path) as fh:
+                    json.dump([q.to_dict() for q in result], fh, ensure_ascii=False)
+            except OSError as e:  # a full or read-only disk costs the saving, never the quotes
+                say(f"extraction cache not written ({e.__class__.__name__}: {e}); going on without it")
+                writable = False
+        yield art, result
 
 
 @dataclass(frozen=True)

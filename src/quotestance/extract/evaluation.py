@@ -173,12 +173,13 @@ def evaluate_goldset(
     nlp: Any,
     default_article: str | None = None,
     select: bool = True,
+    cache_dir: str | None = None,
 ) -> GoldSetResult:
     """Extract quotes from a gold set's texts and score them, direct and indirect, at several match rules."""
     import time
     from pathlib import Path
 
-    from quotestance.extract.batch import extract_many
+    from quotestance.extract.batch import extract_cached
     from quotestance.extract.ingest import read_articles
     from quotestance.io import read_gold
     from quotestance.records import Article
@@ -191,7 +192,7 @@ def evaluate_goldset(
     from quotestance.progress import bar
 
     stream = bar(
-        extract_many(articles, nlp, select=select),
+        extract_cached(articles, nlp, cache_dir, select=select),
         total=len(articles),
         desc=f"extracting {name}",
         unit="article",
@@ -251,7 +252,9 @@ def eval_extract(app: EvalExtractApp) -> int:
     nlp = load_nlp(app.extract.spacy_model)
     names = app.only or list(app.goldsets)
     results = [
-        evaluate_goldset(n, g.gold, g.texts, nlp, g.default_article, app.extract.select)
+        evaluate_goldset(
+            n, g.gold, g.texts, nlp, g.default_article, app.extract.select, app.extract.cache_dir
+        )
         for n, g in app.goldsets.items()
         if n in names
     ]

@@ -95,6 +95,22 @@ def _according_clause(t: Token) -> tuple[int, int] | None:
     return side[0].idx, side[-1].idx + len(side[-1].text)
 
 
+def _reports_itself(according: Token) -> bool:
+    """Whether the sentence of an 'according to' phrase already has its own speaker: a speech verb with a
+    subject and a reported clause, as the sentence's main verb or the phrase's head ("Cook said the app was
+    removed, according to a memo obtained by Bloomberg": Cook speaks, the phrase names where it was read)."""
+    phrase = {x.i for x in according.subtree}
+    return any(
+        x.pos_ == "VERB"
+        and x.lemma_.lower() in INDIRECT_VERBS
+        and (x.dep_ == "ROOT" or x in according.ancestors)
+        and (sb := subject_of(x)) is not None
+        and sb.i not in phrase
+        and complement(x) is not None
+        for x in according.sent
+    )
+
+
 def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
     """(start, end, subject token, cue) for each reported statement, in article offsets."""
     out = []
@@ -103,6 +119,8 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
         if t.lower_ == "according" and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to":
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
             span = _according_clause(t)
+            if _reports_itself(t):
+                continue
             if pobj is not None and span:
                 out.append((span[0] + off, span[1] + off, pobj, "according to"))
             continue

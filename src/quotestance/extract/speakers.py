@@ -299,11 +299,15 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # one organisation for "the company"; "the telcos" are several, and stay as written
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
         # "As for Lumen, the company said", "In Cogent’s case, the company said": the one its sentence names
-        same = [e.text for e in subject.sent.ents if e.label_ == "ORG" and e.end <= subject.left_edge.i]
+        # (never the agent of "obtained by The Washington Post": the outlet that relays it)
         fronted = subject.doc[subject.sent.start : subject.left_edge.i]
+        relayed = {x.i for a in fronted if a.dep_ == "agent" for x in a.subtree}
+        same = [e.text for e in fronted.ents if e.label_ == "ORG" and e.root.i not in relayed]
         if not same and fronted and fronted[-1].text == ",":
             same = [
-                t.text for t in fronted if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE")
+                t.text
+                for t in fronted
+                if t.pos_ == "PROPN" and t.ent_type_ not in ("PERSON", "GPE", "DATE") and t.i not in relayed
             ]
         if poss is None and head not in GROUP_NOUNS and same and same[-1].lower() not in TECH_TERMS:
             name = clean_name(same[-1])
