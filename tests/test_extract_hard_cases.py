@@ -513,6 +513,12 @@ SPEECH_ACTS = [
     ("Norhill chief executive Tom Reyes defended his company's decision.", "defended"),
     ("But the telcos have also expressed reservations about their role as censors.", "expressed"),
     ("Stratavault cited a violation of the company's terms of service.", "cited"),
+    (  # an appositive inside the demand stays in it
+        "Oksana Melnyk asked Piet Lauber, chief executive of the registry, to suspend the country's domains.",
+        "asked Piet Lauber, chief executive of the registry, to suspend the country's domains",
+    ),
+    ("Melnyk requested the Geneva-based registry to shut down the country's root servers.", "requested"),
+    ("Campaigners have pressured the hosting companies to cut off the forum.", "pressured"),
     (  # the clause the parser hung on the statement is the report
         "Dana Whitby wrote in a statement released on Sunday that the gunman had been inspired by the board.",
         "the gunman had been",

@@ -48,16 +48,18 @@ def core(toks: list[Token]) -> list[Token]:
             k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
         ):
             return toks[:k]
-        if (
-            k > 2
-            and toks[k - 1].text == ","
-            and (
-                (t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as")
-                or (t.dep_ in ("det", "compound", "amod") and t.head.dep_ == "appos")
-                or t.dep_ == "appos"
-            )
-        ):
-            return toks[: k - 1]
+        if k > 2 and toks[k - 1].text == ",":
+            if t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as":
+                return toks[: k - 1]
+            appos = t if t.dep_ == "appos" else t.head if t.dep_ in ("det", "compound", "amod") else None
+            # an appositive that closes the clause goes; one inside it stays ("asked Göran Marby, CEO of
+            # ICANN, to impose sanctions")
+            if appos is not None and appos.dep_ == "appos":
+                rest = [x for x in toks[k:] if x.i > appos.right_edge.i and not x.is_punct]
+                # what follows still modifies the noun ("El Paso, Texas, where ...") or nothing does: cut
+                if rest and rest[0] not in appos.head.subtree:
+                    continue
+                return toks[: k - 1]
     return toks
 
 

@@ -140,7 +140,7 @@ inspector commissioner professor judge senator minister sergeant detective const
 )
 
 # (announcing or ordering an action reports an event, not speech; "announced it would drop the site" is news)
-ACT_VERBS = {"urge", "demand", "call", "press", "ask", "implore", "beg", "petition", "request"}
+ACT_VERBS = {"urge", "demand", "call", "press", "pressure", "ask", "implore", "beg", "petition", "request"}
 # speech acts whose content is an object or a prepositional phrase: lemma -> (dependency, word or None)
 ACT_PHRASES = {
     "accuse": ("dobj", None),

@@ -170,9 +170,11 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             ):
                 continue
             if _unasserted(t) or (
-                lemma in ("ask", "urge", "press", "implore", "beg")
+                lemma in ("ask", "urge", "press", "pressure", "implore", "beg")
                 and not any(
-                    c.dep_ in ("dobj", "dative") or (c.dep_ == "prep" and c.lower_ == "for")
+                    c.dep_ in ("dobj", "dative")
+                    or (c.dep_ == "prep" and c.lower_ == "for")
+                    or (c.dep_ == "ccomp" and _infinitive(c))  # "pressured [the hosts to cut it off]"
                     for c in t.children
                 )
             ):
@@ -198,12 +200,18 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                         and (ACT_PHRASES[lemma][1] is None or c.lower_ == ACT_PHRASES[lemma][1])
                     )
                     or (lemma == "demand" and c.dep_ == "dobj")
+                    or (lemma in ACT_VERBS and c.dep_ == "dobj" and _to_clause_on(c))
                 ),
                 None,
             )
             if comp is None:
                 continue
-            if comp.dep_ == "ccomp" and comp.i > t.i and (span := clause_span(comp, t)):
+            if (
+                comp.dep_ == "ccomp"
+                and comp.i > t.i
+                and not _infinitive(comp)
+                and (span := clause_span(comp, t))
+            ):
                 out.append((span[0] + off, span[1] + off, subj, t.text))  # "requested that X revoke": X ...
                 continue
             last = max(x.i for x in comp.subtree)
@@ -217,6 +225,15 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 out.append((toks[0].idx + off, toks[-1].idx + len(toks[-1].text) + off, subj, t.text))
     # a report and its verb share a paragraph: a headline the parser glued to the next sentence is none
     return [r for r in out if "\n" not in _between(parsed, r)]
+
+
+def _infinitive(verb: Token) -> bool:
+    return any(a.dep_ == "aux" and a.lower_ == "to" for a in verb.children)
+
+
+def _to_clause_on(obj: Token) -> bool:
+    """An infinitive the parser hung on the object ("requested the nonprofit to shut down ..."): the demand."""
+    return any(g.dep_ in ("relcl", "acl") and _infinitive(g) for g in obj.children)
 
 
 def _can_speak(subj: Token) -> bool:
