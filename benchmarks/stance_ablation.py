@@ -52,7 +52,7 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("corpus-115", "as speaker-145, without the second batch (ev24–ev29)", [EPOCHS_5, SPEAKER, CORPUS_115]),
     (
         "no-weak",
-        "as epochs-5, no weak labels for the unlabelled quotes (295 train rows)",
+        "as epochs-5, no weak labels for the unlabelled quotes (180 train rows)",
         [EPOCHS_5, "dataset.weak.enabled=false"],
     ),
     (

@@ -519,6 +519,8 @@ SPEECH_ACTS = [
     ),
     ("Melnyk requested the Geneva-based registry to shut down the country's root servers.", "requested"),
     ("Campaigners have pressured the hosting companies to cut off the forum.", "pressured"),
+    ("Councillor Bram Osei cheered the registrar's move.", "cheered"),
+    ("Veldhost downplayed its role in the region.", "downplayed"),
     (  # the clause the parser hung on the statement is the report
         "Dana Whitby wrote in a statement released on Sunday that the gunman had been inspired by the board.",
         "the gunman had been",

@@ -155,8 +155,8 @@ ACT_PHRASES = {
 # spoken one ("defend", "express") only on the objects in OBJECT_ACTS
 STANCE_ACTS = frozenset(
     """
-condemn deny confirm criticise criticize praise blast slam applaud reject hail decry denounce lambast lambaste
-rebuke dispute refute cite
+condemn deny confirm criticise criticize praise blast slam applaud cheer reject hail decry denounce lambast
+lambaste rebuke dispute refute cite downplay
 """.split()
 )
 ACT_PHRASES.update({v: ("dobj", None) for v in STANCE_ACTS if v not in ACT_PHRASES})
