@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# spaCy parse workers for scoring extraction in `make pipeline`: two where there are two cores (a third
+# faster on 2 cores, docs/benchmarks.md), one on a single core
+PARSE_WORKERS := $(shell python3 -c "import os; print(min(2, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 1)
 
 .PHONY: setup pipeline test test-fast test-avx2 lint eval-extract bench-extract bench clean
 
@@ -18,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # the main job on the embedded defaults: score extraction on every gold set, then dataset -> train
 # (transformer + TF-IDF baseline) -> evaluate, all logged to MLflow in experiments/mlflow.db
 pipeline: setup
-	$(BIN)/quotestance-eval-extract
+	$(BIN)/quotestance-eval-extract extract.n_process=$(PARSE_WORKERS)
 	$(BIN)/quotestance-pipeline
 
 # ruff: the lint rules in pyproject.toml, and the code as `ruff format` writes it

@@ -30,15 +30,27 @@ CORPUS_165 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data
 CORPUS_185 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2*.md','data/corpus/ev3[0-7]*.md']"
 CORPUS_115 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2[0-3]*.md']"
 SPEAKER = "train.template='{speaker}: {quote}'"
-EPOCHS_5 = "train.epochs=5"  # the cap before the 205-article round
+EPOCHS_5 = "train.epochs=5"  # the shipped cap, spelled out in rows measured before it was the default again
 
 # (row, what changes, overrides); the first row is the recipe `make pipeline` trains. Rows measured against an
 # earlier recipe spell it out (up to 5 epochs, the speaker template, the 145-article corpus), so each row reruns
 # as it was.
 ROWS: list[tuple[str, str, list[str]]] = [
-    ("shipped", "the shipped recipe: 205-article corpus, the quote alone, class weights, up to 4 epochs", []),
-    ("epochs-5", "up to 5 epochs (the cap until this round)", [EPOCHS_5]),
-    ("speaker", "`{speaker}: {quote}`, up to 5 epochs (the recipe until this round)", [EPOCHS_5, SPEAKER]),
+    (
+        "shipped",
+        "the shipped recipe: 205-article corpus, the quote alone, class weights, weak labels, up to 5 epochs",
+        [],
+    ),
+    (
+        "epochs-4",
+        "up to 4 epochs (shipped for a round, while `make pipeline` extracted the corpus twice)",
+        ["train.epochs=4"],
+    ),
+    (
+        "speaker",
+        "`{speaker}: {quote}`, up to 5 epochs (the recipe until the quote alone)",
+        [EPOCHS_5, SPEAKER],
+    ),
     ("corpus-185", "up to 5 epochs, without ev38–ev41 (185 articles)", [EPOCHS_5, CORPUS_185]),
     ("corpus-165", "without ev34–ev41 (165 articles)", [EPOCHS_5, CORPUS_165]),
     ("corpus-145", "without the third batch, ev30–ev41 (145 articles)", [EPOCHS_5, CORPUS_145]),
@@ -52,12 +64,12 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("corpus-115", "as speaker-145, without the second batch (ev24–ev29)", [EPOCHS_5, SPEAKER, CORPUS_115]),
     (
         "no-weak",
-        "as epochs-5, no weak labels for the unlabelled quotes (180 train rows)",
+        "as shipped, no weak labels for the unlabelled quotes (180 train rows)",
         [EPOCHS_5, "dataset.weak.enabled=false"],
     ),
     (
         "label-smoothing",
-        "as epochs-5, label smoothing 0.1 (a tenth of each target spread over the four labels)",
+        "as shipped, label smoothing 0.1 (a tenth of each target spread over the four labels)",
         [EPOCHS_5, "train.label_smoothing=0.1"],
     ),
     (

@@ -146,7 +146,7 @@ class ModelConfig:
 class TrainConfig:
     """The schema of `train`: values and what they mean are in conf/train/default.yaml."""
 
-    epochs: int = 4
+    epochs: int = 5
     batch_size: int = 16
     learning_rate: float = 1e-4
     weight_decay: float = 0.01

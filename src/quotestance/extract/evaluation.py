@@ -174,6 +174,7 @@ def evaluate_goldset(
     default_article: str | None = None,
     select: bool = True,
     cache_dir: str | None = None,
+    n_process: int = 1,
 ) -> GoldSetResult:
     """Extract quotes from a gold set's texts and score them, direct and indirect, at several match rules."""
     import time
@@ -192,7 +193,7 @@ def evaluate_goldset(
     from quotestance.progress import bar
 
     stream = bar(
-        extract_cached(articles, nlp, cache_dir, select=select),
+        extract_cached(articles, nlp, cache_dir, n_process=n_process, select=select),
         total=len(articles),
         desc=f"extracting {name}",
         unit="article",
@@ -253,7 +254,14 @@ def eval_extract(app: EvalExtractApp) -> int:
     names = app.only or list(app.goldsets)
     results = [
         evaluate_goldset(
-            n, g.gold, g.texts, nlp, g.default_article, app.extract.select, app.extract.cache_dir
+            n,
+            g.gold,
+            g.texts,
+            nlp,
+            g.default_article,
+            app.extract.select,
+            app.extract.cache_dir,
+            app.extract.n_process,
         )
         for n, g in app.goldsets.items()
         if n in names
