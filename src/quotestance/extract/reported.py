@@ -117,10 +117,10 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
     for t, off in parsed.tokens():
         lemma = t.lemma_.lower()
         if t.lower_ == "according" and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to":
-            pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
-            span = _according_clause(t)
             if _reports_itself(t):
                 continue
+            pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
+            span = _according_clause(t)
             if pobj is not None and span:
                 out.append((span[0] + off, span[1] + off, pobj, "according to"))
             continue
