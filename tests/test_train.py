@@ -209,7 +209,7 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
     monkeypatch.setattr(adapt_mod, "_adapted", spy)
     results = {}
     for exp, extra, fn in (
-        ("cv", ["cv.max_folds=2"], run_cv),
+        ("cv", ["cv.folds=3", "cv.max_folds=2"], run_cv),  # 2 of 3 folds of whole events
         ("adapt", ["adapt.folds=2", "adapt.sizes=[0,8]", "adapt.seeds=1", "adapt.epochs=1"], run_adapt),
         ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo),
     ):

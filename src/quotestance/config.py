@@ -187,7 +187,8 @@ class EvaluateConfig:
 
 @dataclass
 class CvConfig:
-    max_folds: int | None = None  # leave-one-event-out over the first N events only (None: all)
+    max_folds: int | None = None  # only the first N folds (None: all)
+    folds: int | None = None  # whole events dealt into this many folds (None: leave one event out)
 
 
 @dataclass

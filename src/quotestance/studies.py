@@ -81,29 +81,49 @@ def _summary(name: str, values: list[float]) -> dict[str, float]:
     }
 
 
+def event_folds(events: list[str], folds: int | None) -> list[tuple[list[str], str]]:
+    """(held-out events, validation event) per fold: each event alone (folds None: leave one event out), or the
+    sorted events dealt into `folds` groups; the validation event is the first of the next fold's.
+
+    >>> event_folds(["a", "b", "c", "d", "e"], 2)
+    [(['a', 'c', 'e'], 'b'), (['b', 'd'], 'a')]
+    """
+    events = sorted(events)
+    groups = (
+        [[e] for e in events] if not folds else [events[i::folds] for i in range(min(folds, len(events)))]
+    )
+    return [(g, groups[(k + 1) % len(groups)][0]) for k, g in enumerate(groups)]
+
+
 def run_cv(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
-    """Leave-one-event-out: each event in turn is the test set, the next event validates, the rest train."""
+    """Each event in turn is the test set (or each of `cv.folds` groups of whole events), the first event of the
+    next fold validates, the rest train."""
     import mlflow
 
     splits = load_splits(app.dataset.output, app.labels)
     rows = [r for s in splits.values() for r in s if r["label_source"] == "gold" or s is splits["train"]]
-    events = sorted({r["event"] for r in rows})
-    folds = events[: app.cv.max_folds] if app.cv.max_folds else events
+    folds = event_folds(list({r["event"] for r in rows}), app.cv.folds)
+    folds = folds[: app.cv.max_folds] if app.cv.max_folds else folds
     scores: dict[str, list[float]] = defaultdict(list)
     with tracked_run(app.mlflow, f"cv-{app.model.name}", "cv", params):
-        for k, ev in enumerate(folds):
-            val_ev = events[(events.index(ev) + 1) % len(events)]
-            test = [r for r in rows if r["event"] == ev and r["label_source"] == "gold"]
+        for k, (held, val_ev) in enumerate(folds):
+            name = held[0] if len(held) == 1 else f"{len(held)} events"
+            test = [r for r in rows if r["event"] in held and r["label_source"] == "gold"]
             val = [r for r in rows if r["event"] == val_ev and r["label_source"] == "gold"]
-            train = [r for r in rows if r["event"] not in (ev, val_ev)]
+            train = [r for r in rows if r["event"] not in held and r["event"] != val_ev]
             for kind in ("transformer", "baseline"):
                 with (
-                    stage(f"cv fold {k + 1}/{len(folds)}: {kind}, held-out event {ev} ({len(test)} quotes)"),
-                    mlflow.start_run(run_name=f"fold-{ev}-{kind}", nested=True),
+                    stage(f"cv fold {k + 1}/{len(folds)}: {kind}, held out {name} ({len(test)} quotes)"),
+                    mlflow.start_run(run_name=f"fold-{k}-{kind}", nested=True),
                 ):
                     m = fit_and_score(app, train, val, {"test": test}, kind)
                     mlflow.log_params(
-                        {"fold": k, "held_out_event": ev, "validation_event": val_ev, "model_kind": kind}
+                        {
+                            "fold": k,
+                            "held_out_events": ",".join(held),
+                            "validation_event": val_ev,
+                            "model_kind": kind,
+                        }
                     )
                     mlflow.log_metrics(m)
                     scores[kind].append(m["test_stance_macro_f1"])
