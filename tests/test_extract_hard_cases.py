@@ -589,3 +589,15 @@ def test_a_paragraph_ending_in_a_speech_verb_and_comma_introduces_the_next(nlp):
     )
     q = find(direct(run(nlp, text)), "We have placed temporary blocks")
     assert q.speaker == "Talvik Networks spokesperson" and q.cue == "stated"
+
+
+def test_a_pull_quote_is_the_speaker_s_who_says_it_again_below(nlp):
+    text = (
+        "“The reason is simple: the forum has made itself lawless”\n\n"
+        "Veldhost will stop protecting the forum at midnight, the company said on Sunday.\n\n"
+        "“The reason is simple: the forum has made itself lawless, and that has cost lives,” chief executive "
+        "Ingrid Salo wrote in a blog post."
+    )
+    qs = direct(run(nlp, text))
+    assert [q.speaker for q in qs] == ["Ingrid Salo", "Ingrid Salo"]
+    assert "inherited" in qs[0].flags
