@@ -601,3 +601,13 @@ def test_a_pull_quote_is_the_speaker_s_who_says_it_again_below(nlp):
     qs = direct(run(nlp, text))
     assert [q.speaker for q in qs] == ["Ingrid Salo", "Ingrid Salo"]
     assert "inherited" in qs[0].flags
+
+
+def test_a_pronoun_is_a_named_person_not_a_two_word_description(nlp):
+    text = (
+        "Mara Quill, the registrar's lawyer, told reporters on Monday that the domain would stay suspended.\n\n"
+        "“We acted on a court order,” a Kestrel spokesperson said.\n\n"
+        "Quill was asked about an appeal. “We will appeal within the week,” she said."
+    )
+    q = find(direct(run(nlp, text)), "We will appeal")
+    assert q.speaker == "Mara Quill"

@@ -159,7 +159,12 @@ class NameIndex:
         unlike = {"he": "f", "him": "f", "she": "m", "her": "m"}.get(pronoun or "")
         if unlike:
             pool = [m for m in pool if self.gender(m.name) != unlike] or pool
-        full = [m for m in pool if len(m.name.split()) >= 2 and pos - m.pos <= window]
+        # a full name, not a description ("DIA official", "Telstra spokesperson") that also has two words
+        full = [
+            m
+            for m in pool
+            if len(m.name.split()) >= 2 and m.name.split()[-1][:1].isupper() and pos - m.pos <= window
+        ]
         cands = full or pool
         # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
         spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
