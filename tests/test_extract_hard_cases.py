@@ -611,3 +611,25 @@ def test_a_pronoun_is_a_named_person_not_a_two_word_description(nlp):
     )
     q = find(direct(run(nlp, text)), "We will appeal")
     assert q.speaker == "Mara Quill"
+
+
+def test_a_dateline_is_no_speaker_and_the_company_is_not_one_named_inside_the_quote(nlp):
+    text = (
+        "MELBOURNE, June 14 (SCW) - Harrow Relay, a Denver-based company that shields websites from attacks, "
+        "has told Lanternhall, a small social network, that it will stop serving the site on Thursday.\n\n"
+        '"After careful review, Harrow Relay has decided to end its services to Lanternhall," the company said '
+        "in a statement on Tuesday.\n\n"
+        "WASHINGTON - Nine senators from both parties wrote to the company on Monday. "
+        '"Ending service to a lawful site sets a dangerous example," the senators wrote.'
+    )
+    qs = run(nlp, text)
+    assert all("MELBOURNE" not in (q.speaker or "") and "WASHINGTON" not in (q.speaker or "") for q in qs)
+    assert find(direct(qs), "After careful review").speaker == "Harrow Relay"
+    assert find(direct(qs), "Ending service").speaker.startswith("Nine senators")
+
+
+def test_a_date_before_a_colon_is_no_speaker(nlp):
+    text = (
+        'Paycrest published its own statement on Monday:\n\n"We have suspended all processing for the site."'
+    )
+    assert find(direct(run(nlp, text)), "We have suspended").speaker == "Paycrest"

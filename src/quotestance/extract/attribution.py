@@ -173,8 +173,8 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
         if people:  # a person named in the intro speaks, not the outlet or the company
             return Attribution(None, cue, people[-1])
         runs: list[list[Token]] = []  # proper-noun runs; the one nearest the colon names the speaker
-        for t in sp:
-            if t.pos_ == "PROPN" and t.text[:1].isupper():
+        for t in sp:  # never a date ("published its statement on Monday:")
+            if t.pos_ == "PROPN" and t.text[:1].isupper() and t.ent_type_ not in ("DATE", "TIME"):
                 if runs and runs[-1][-1].i == t.i - 1:
                     runs[-1].append(t)
                 else:

@@ -13,6 +13,13 @@ from quotestance.extract.lexicon import DOCUMENT_NOUNS, PEOPLE_NOUNS, SPEECH_VER
 from quotestance.extract.names import Mention, NameIndex
 
 
+def after_dateline(doc: Doc, left: int, end: int) -> int:
+    """Where a phrase [left, end) starts once a dateline before it is cut off ("OSLO — Norhill", "WASHINGTON -
+    Nine U.S. senators"): just after the last dash, spaced hyphen included."""
+    dashes = [t.i for t in doc[left:end] if t.text in ("—", "–") or (t.text == "-" and t.whitespace_)]
+    return dashes[-1] + 1 if dashes else left
+
+
 def description(tok: Token) -> Span | None:
     """The phrase a person noun heads when it says more than the noun ("Visa spokesman", "official at
     Amazon", "one user on Twitter", "26 rights groups"), without relative clauses or appositions; None
@@ -27,6 +34,7 @@ def description(tok: Token) -> Span | None:
         head = head.head  # "26 rights, media and Internet freedom groups": the nouns before it qualify it
     if head is not tok:
         left = min(left, head.left_edge.i)
+    left = after_dateline(doc, left, tok.i)
     right = tok.i
     prep = next(
         (

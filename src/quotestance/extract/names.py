@@ -205,6 +205,19 @@ def finish_index(idx: NameIndex) -> None:
             idx.gender_votes[full] = idx.gender_votes.get(full, 0) + v
 
 
+def _dateline(ent: Span) -> bool:
+    """A capitalised place opening a paragraph before a dash or a date: "OSLO —", "MELBOURNE, June 14"."""
+    doc = ent.doc
+    if not (ent.text.isupper() and (ent.start == 0 or "\n" in doc[ent.start - 1].text)) or ent.end >= len(
+        doc
+    ):
+        return False
+    nxt = doc[ent.end]
+    return nxt.text in ("—", "–", "-") or (
+        nxt.text == "," and ent.end + 1 < len(doc) and doc[ent.end + 1].ent_type_ == "DATE"
+    )
+
+
 def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
     """Register every PERSON and ORG the parser found (`offset` shifts chunk offsets to the article)."""
     idx = index or NameIndex()
@@ -215,8 +228,9 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             "\n" in ent.text
         ):  # an entity glued across lines ("... View Comments\n\nKestrel Networks"): its last line
             ent = doc.char_span(ent.start_char + ent.text.rindex("\n") + 1, ent.end_char, ent.label_) or ent
-        if any(a <= ent.start_char < b for a, b in headlines):
-            continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ...")
+        if any(a <= ent.start_char < b for a, b in headlines) or _dateline(ent):
+            continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ..."), nor a
+            # dateline's place ("MELBOURNE, June 14 (SCW) -")
         label = ent.label_
         if label == "PERSON" and is_firm_name(ent.text):
             label = "ORG"  # "Tallgrass Hosting" tagged as a person: a company's name

@@ -28,9 +28,9 @@ from quotestance.extract.lexicon import (
     TECH_TERMS,
     TITLES,
 )
-from quotestance.extract.mentions import as_written, description, entity_in, issuer
+from quotestance.extract.mentions import after_dateline, as_written, description, entity_in, issuer
 from quotestance.extract.names import Mention, NameIndex, clean_name, without_possessor
-from quotestance.extract.parse import doc_text
+from quotestance.extract.parse import inside_quote
 
 
 def _is_name_token(t: Token) -> bool:
@@ -52,9 +52,7 @@ def noun_phrase(tok: Token) -> Span:
     for t in tok.lefts:
         if t.dep_ == "poss":
             left = min(left, t.left_edge.i)
-    # "OSLO — Norhill": a dateline before it is not part of the phrase
-    dashes = [t.i for t in doc[left : tok.i] if t.text in ("—", "–")]
-    return doc[(dashes[-1] + 1 if dashes else left) : tok.i + 1]
+    return doc[after_dateline(doc, left, tok.i) : tok.i + 1]  # "OSLO — Norhill": not the dateline
 
 
 @dataclass
@@ -114,7 +112,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     ):
         subject = last
     appos = next((c for c in subject.children if c.dep_ == "appos" and c.i > subject.i), None)
-    if subject.text.isupper() and appos is not None and "—" in doc_text(subject.doc)[subject.idx : appos.idx]:
+    if (
+        subject.text.isupper()
+        and appos is not None
+        and after_dateline(subject.doc, subject.i, appos.i) > subject.i
+    ):
         subject = appos  # "SAN FRANCISCO — Norhill, the company that ..., says": a dateline, then the speaker
     # a title or rank parsed as the head of the name after it: "Founder and CEO Pavel Durov", "said CSP Ibrahim
     # Garba-Lawal"
@@ -233,6 +235,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         return Speaker(name, r, o, True)
     if all(_is_name_token(t) for t in np if t.dep_ != "det") and subject.pos_ == "PROPN":
         name = idx.canonical(clean_name(np.text))
+        if any(c.dep_ == "appos" and c.lemma_.lower() in COMPANY_NOUNS for c in subject.children):
+            return Speaker(name, None, name, False)  # "Palisade Relay, a Denver-based company": a firm
         return with_role(Speaker(name, role, org, True), idx)
     if head in DOCUMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS:
         # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks; "the email stated":
@@ -302,6 +306,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         # (never the agent of "obtained by The Washington Post": the outlet that relays it)
         fronted = subject.doc[subject.sent.start : subject.left_edge.i]
         relayed = {x.i for a in fronted if a.dep_ == "agent" for x in a.subtree}
+        relayed |= {t.i for t in fronted if inside_quote(t)}  # "“… Lanternhall …,” the company said": not it
         same = [e.text for e in fronted.ents if e.label_ == "ORG" and e.root.i not in relayed]
         if not same and fronted and fronted[-1].text == ",":
             same = [
