@@ -136,3 +136,21 @@ def entity_in(span: Span, labels: tuple[str, ...] = ("PERSON", "ORG", "NORP", "G
         if e.label_ in labels and e.start < span.end and e.end > span.start:
             return e
     return None
+
+
+def document_just_before(
+    subject: Token, idx: NameIndex, pos: int, as_subject: bool = False
+) -> tuple[int, Token] | None:
+    """The document (with its issuer) named in the sentence before the subject's, or in its own, within 300
+    characters: what "the statement" refers to ("published a notice ... The statement read:"); with
+    `as_subject`, only a document that was its sentence's subject (what a later "it" can be)."""
+    near = [
+        (p, t)
+        for docs in idx.documents.values()
+        for p, t, was_subject in docs
+        if pos - 300 <= p < pos
+        and t.doc is subject.doc
+        and t.sent.end >= subject.sent.start - 1
+        and (was_subject or not as_subject)
+    ]
+    return max(near, key=lambda x: x[0], default=None)

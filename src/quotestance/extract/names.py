@@ -18,7 +18,7 @@ from quotestance.extract.lexicon import (
     TITLE_NOUNS,
     TITLES,
 )
-from quotestance.extract.parse import doc_text, headline_lines
+from quotestance.extract.parse import dateline_place, doc_text, headline_lines
 
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
@@ -160,11 +160,8 @@ class NameIndex:
         if unlike:
             pool = [m for m in pool if self.gender(m.name) != unlike] or pool
         # a full name, not a description ("DIA official", "Telstra spokesperson") that also has two words
-        full = [
-            m
-            for m in pool
-            if len(m.name.split()) >= 2 and m.name.split()[-1][:1].isupper() and pos - m.pos <= window
-        ]
+        named = [m for m in pool if len(m.name.split()) >= 2 and m.name.split()[-1][:1].isupper()]
+        full = [m for m in named if pos - m.pos <= window]
         cands = full or pool
         # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
         spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
@@ -205,19 +202,6 @@ def finish_index(idx: NameIndex) -> None:
             idx.gender_votes[full] = idx.gender_votes.get(full, 0) + v
 
 
-def _dateline(ent: Span) -> bool:
-    """A capitalised place opening a paragraph before a dash or a date: "OSLO —", "MELBOURNE, June 14"."""
-    doc = ent.doc
-    if not (ent.text.isupper() and (ent.start == 0 or "\n" in doc[ent.start - 1].text)) or ent.end >= len(
-        doc
-    ):
-        return False
-    nxt = doc[ent.end]
-    return nxt.text in ("—", "–", "-") or (
-        nxt.text == "," and ent.end + 1 < len(doc) and doc[ent.end + 1].ent_type_ == "DATE"
-    )
-
-
 def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> NameIndex:
     """Register every PERSON and ORG the parser found (`offset` shifts chunk offsets to the article)."""
     idx = index or NameIndex()
@@ -228,7 +212,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             "\n" in ent.text
         ):  # an entity glued across lines ("... View Comments\n\nKestrel Networks"): its last line
             ent = doc.char_span(ent.start_char + ent.text.rindex("\n") + 1, ent.end_char, ent.label_) or ent
-        if any(a <= ent.start_char < b for a, b in headlines) or _dateline(ent):
+        if any(a <= ent.start_char < b for a, b in headlines) or dateline_place(ent):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ..."), nor a
             # dateline's place ("MELBOURNE, June 14 (SCW) -")
         label = ent.label_

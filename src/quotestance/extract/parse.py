@@ -186,3 +186,16 @@ _MINOR = set(
 a an the and or but of in on at to for by with as from vs via after over into is are its
 """.split()
 )
+
+
+def dateline_place(ent: SpacySpan) -> bool:
+    """A capitalised place opening a paragraph before a dash or a date: "OSLO —", "MELBOURNE, June 14"."""
+    doc = ent.doc
+    if not (ent.text.isupper() and (ent.start == 0 or "\n" in doc[ent.start - 1].text)) or ent.end >= len(
+        doc
+    ):
+        return False
+    nxt = doc[ent.end]
+    return nxt.text in ("—", "–", "-") or (
+        nxt.text == "," and ent.end + 1 < len(doc) and doc[ent.end + 1].ent_type_ == "DATE"
+    )

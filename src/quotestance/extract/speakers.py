@@ -28,7 +28,14 @@ from quotestance.extract.lexicon import (
     TECH_TERMS,
     TITLES,
 )
-from quotestance.extract.mentions import after_dateline, as_written, description, entity_in, issuer
+from quotestance.extract.mentions import (
+    after_dateline,
+    as_written,
+    description,
+    document_just_before,
+    entity_in,
+    issuer,
+)
 from quotestance.extract.names import Mention, NameIndex, clean_name, without_possessor
 from quotestance.extract.parse import inside_quote
 
@@ -63,24 +70,6 @@ class Speaker:
     is_person: bool | None = None
 
 
-def _document_just_before(
-    subject: Token, idx: NameIndex, pos: int, as_subject: bool = False
-) -> tuple[int, Token] | None:
-    """The document (with its issuer) named in the sentence before the subject's, or in its own, within 300
-    characters: what "the statement" refers to ("published a notice ... The statement read:"); with
-    `as_subject`, only a document that was its sentence's subject (what a later "it" can be)."""
-    near = [
-        (p, t)
-        for docs in idx.documents.values()
-        for p, t, was_subject in docs
-        if pos - 300 <= p < pos
-        and t.doc is subject.doc
-        and t.sent.end >= subject.sent.start - 1
-        and (was_subject or not as_subject)
-    ]
-    return max(near, key=lambda x: x[0], default=None)
-
-
 def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speaker:
     """Resolve the subject of a speech verb to a speaker (pos: article offset of the quote, for pronouns)."""
     low = subject.lower_
@@ -91,7 +80,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             m = idx.person_before(pos, pronoun=low)
         else:  # "it" and "they" speak for organisations and groups
             # "The post, signed by X, is reproduced here. It read:": the document the sentence before is about
-            doc = _document_just_before(subject, idx, pos, as_subject=True) if low == "it" else None
+            doc = document_just_before(subject, idx, pos, as_subject=True) if low == "it" else None
             if doc is not None:
                 return resolve(doc[1], idx, doc[0])
             m = idx.recent_speaker(pos) if low in ("they", "them") else None
@@ -247,7 +236,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             same = [(p, t) for p, t, _ in idx.documents.get(head, []) if p < pos]
             # else the document named just before under another word ("published a notice ... The statement
             # read:")
-            earlier = same[-1] if same else _document_just_before(subject, idx, pos)
+            earlier = same[-1] if same else document_just_before(subject, idx, pos)
             if earlier is not None:  # resolved where the document was named: "the company" there, not here
                 return resolve(earlier[1], idx, earlier[0])
         if who is not None:
