@@ -633,3 +633,12 @@ def test_a_date_before_a_colon_is_no_speaker(nlp):
         'Paycrest published its own statement on Monday:\n\n"We have suspended all processing for the site."'
     )
     assert find(direct(run(nlp, text)), "We have suspended").speaker == "Paycrest"
+
+
+def test_a_hyphenated_role_before_a_name_is_that_name(nlp):
+    text = (
+        "The foundation published a critique of the registry's decision.\n\n"
+        "In a post on the foundation’s website on Thursday, its secretary-general, Sofia Karlberg, wrote:\n\n"
+        "“A domain registry is the closest thing the internet has to a land register.”"
+    )
+    assert find(direct(run(nlp, text)), "A domain registry").speaker == "Sofia Karlberg"

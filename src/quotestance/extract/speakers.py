@@ -141,7 +141,13 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     # role the tagger took for a name ("the company's CEO, Matthew Prince") and a name the parser hung on the
     # organisation in the role's phrase ("The spokesperson for LinkedIn, Nicole Leverich"): a person is never
     # the apposition of a firm or a place
-    role_word = subject.pos_ == "NOUN" or (subject.lower_ in PERSON_NOUNS and not subject.ent_type_)
+    role_word = (
+        subject.pos_ == "NOUN"
+        or (subject.lower_ in PERSON_NOUNS and not subject.ent_type_)
+        or (
+            subject.pos_ == "ADJ" and any(c.dep_ == "compound" for c in subject.children)
+        )  # "secretary-general"
+    )
     hung = [
         c
         for p in subject.children
@@ -152,7 +158,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if c.dep_ == "appos" and c.ent_type_ == "PERSON"
     ]
     for child in [*subject.children, *hung]:
-        if child.dep_ == "appos" and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN") and role_word:
+        appos = child.dep_ == "appos" or (child.dep_ == "npadvmod" and child.i > subject.i)  # left unattached
+        if appos and (child.ent_type_ == "PERSON" or child.pos_ == "PROPN") and role_word:
             ent = entity_in(noun_phrase(child), ("PERSON",))
             name = idx.canonical(clean_name(ent.text if ent is not None else noun_phrase(child).text))
             org = next((e.text for e in np.ents if e.label_ == "ORG"), None)
