@@ -642,3 +642,12 @@ def test_a_hyphenated_role_before_a_name_is_that_name(nlp):
         "“A domain registry is the closest thing the internet has to a land register.”"
     )
     assert find(direct(run(nlp, text)), "A domain registry").speaker == "Sofia Karlberg"
+
+
+def test_a_part_of_a_document_speaks_for_its_issuer(nlp):
+    text = (
+        "Donaunetz sent a letter to the ministry on Monday.\n\n"
+        "The central passage of the letter reads:\n\n"
+        "A registrar is not a host. We do not store the content of our customers' websites."
+    )
+    assert find(direct(run(nlp, text)), "A registrar is not a host").speaker == "Donaunetz"

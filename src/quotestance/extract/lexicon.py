@@ -73,9 +73,11 @@ DOCUMENT_NOUNS = set(
     """
 statement email letter post blog tweet message release note notice memo filing complaint ruling order
 judgment judgement report announcement update thread video website page lawsuit suit essay analysis article
-study paper column survey terms guidelines policy rules
+study paper column survey terms guidelines policy rules editorial
 """.split()
 )
+# parts of a document, which speak for it ("the central passage of the letter reads:")
+PART_NOUNS = {"passage", "section", "part", "paragraph", "excerpt", "portion", "line", "lines"}
 
 # combinations the hot paths ask about, built once
 SPEAKING_NOUNS = PERSON_NOUNS | ORG_NOUNS  # nouns that can take a stand ("the company condemned ...")

@@ -9,7 +9,7 @@ import re
 
 from spacy.tokens import Doc, Span, Token
 
-from quotestance.extract.lexicon import DOCUMENT_NOUNS, PEOPLE_NOUNS, SPEECH_VERBS, TITLE_NOUNS
+from quotestance.extract.lexicon import DOCUMENT_NOUNS, PART_NOUNS, PEOPLE_NOUNS, SPEECH_VERBS, TITLE_NOUNS
 from quotestance.extract.names import Mention, NameIndex
 
 
@@ -64,6 +64,17 @@ def as_written(text: str) -> str:
     return re.sub(r"^(?:the|a|an)\s+", "", " ".join(text.split()), flags=re.I)
 
 
+def document_of_part(tok: Token) -> Token:
+    """ "The central passage of the letter": the letter, which speaks through it; any other token itself."""
+    if tok.lemma_.lower() in PART_NOUNS:
+        for p in tok.children:
+            if p.dep_ == "prep" and p.lower_ == "of":
+                doc = next((o for o in p.children if o.dep_ == "pobj"), None)
+                if doc is not None and doc.lemma_.lower() in DOCUMENT_NOUNS:
+                    return doc
+    return tok
+
+
 def issuer(doc_noun: Token) -> Token | None:
     """Who issued a document the text names: "Kestrel's statement", "a statement from Kestrel" (no pronoun)."""
     for child in doc_noun.children:
@@ -87,7 +98,7 @@ def issuer(doc_noun: Token) -> Token | None:
     if verb is not None and verb.lemma_ in ("receive", "get", "obtain"):  # "received an email from X"
         prep = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "from"), None)
         return next((c for c in prep.children if c.dep_ == "pobj"), None) if prep is not None else None
-    if verb is not None and verb.lemma_ in ("send", "publish", "issue", "release", "post", "write"):
+    if verb is not None and verb.lemma_ in ("send", "publish", "issue", "release", "post", "write", "devote"):
         who = next((c for c in verb.children if c.dep_ == "nsubj"), None)  # "X published a statement"
         return who if who is not None and who.lower_ not in ("i", "we", "you") else None
     return None

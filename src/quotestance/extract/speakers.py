@@ -33,6 +33,7 @@ from quotestance.extract.mentions import (
     as_written,
     description,
     document_just_before,
+    document_of_part,
     entity_in,
     issuer,
 )
@@ -129,6 +130,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                 nxt += [t] if t.pos_ == "PROPN" else []
             if nxt:
                 subject = nxt[-1] if len(nxt) == 1 or nxt[1].i == nxt[0].i + 1 else nxt[0]
+    subject = document_of_part(subject)  # "the central passage of the letter reads:": the letter
     np = noun_phrase(subject)
     head = subject.lemma_.lower()
     office = ROLE_SYNONYMS.get(head, head)  # the role a title names ("spokesman" -> "spokesperson")
@@ -235,14 +237,12 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             return Speaker(name, None, name, False)  # "Palisade Relay, a Denver-based company": a firm
         return with_role(Speaker(name, role, org, True), idx)
     if head in DOCUMENT_NOUNS or subject.lower_ in DOCUMENT_NOUNS:
-        # "a statement from Kestrel said", "Kestrel's statement said": the issuer speaks; "the email stated":
-        # the issuer of the email the text named before
+        # "a statement from Kestrel said": the issuer speaks; "the email stated": the email's named before
         who = issuer(subject)
         before = subject.doc[subject.i - 1] if subject.i else subject
         if who is None and any(c.lower_ in ("the", "this", "that") for c in [*subject.children, before]):
             same = [(p, t) for p, t, _ in idx.documents.get(head, []) if p < pos]
-            # else the document named just before under another word ("published a notice ... The statement
-            # read:")
+            # else the one named just before under another word ("published a notice ... The statement read:")
             earlier = same[-1] if same else document_just_before(subject, idx, pos)
             if earlier is not None:  # resolved where the document was named: "the company" there, not here
                 return resolve(earlier[1], idx, earlier[0])
