@@ -651,3 +651,16 @@ def test_a_part_of_a_document_speaks_for_its_issuer(nlp):
         "A registrar is not a host. We do not store the content of our customers' websites."
     )
     assert find(direct(run(nlp, text)), "A registrar is not a host").speaker == "Donaunetz"
+
+
+def test_a_surname_the_tagger_took_for_an_adverb_still_speaks_and_is_he(nlp):
+    text = (
+        "Wes Tolliver founded the board in 2009. Tolliver handed control of the site to its current operator, "
+        "Ronan Vickery, in 2016, and has had no role in it since.\n\n"
+        "Tolliver said the board had changed slowly and then all at once: by 2015 a small group of users had "
+        "begun posting racist material to drive other people away.\n\n"
+        '"People think there\'s a switch you flip where a forum goes bad," he said.'
+    )
+    qs = run(nlp, text)
+    assert find(indirect(qs), "the board had changed").speaker == "Wes Tolliver"
+    assert find(direct(qs), "People think").speaker == "Wes Tolliver"

@@ -138,8 +138,8 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         else:
             sp = resolve(outer[k][2], idx, pos)
             i_spk[k] = sp
-        if sp.name and len(sp.name.split()) == 1:
-            sp.name = idx.canonical(sp.name)  # "Feldhaus" (tagged as an organisation) -> "Jonas Feldhaus"
+        if sp.name and len(sp.name.split()) == 1 and (full := idx.canonical(sp.name)) != sp.name:
+            sp.name, sp.is_person = full, True  # "Feldhaus" (tagged as an organisation) -> "Jonas Feldhaus"
         if sp.name:
             idx.speakers.append(Mention(pos, sp.name, bool(sp.is_person)))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
 
-from quotestance.extract.lexicon import DOCUMENT_NOUNS, INDIRECT_VERBS_ALL, SPEECH_VERBS
+from quotestance.extract.lexicon import DOCUMENT_NOUNS, INDIRECT_VERBS_ALL, SENTENCE_ADVERBS, SPEECH_VERBS
 from quotestance.extract.names import NameIndex, clean_name
 from quotestance.extract.parse import Parsed, word_count
 from quotestance.extract.quotes import INTRO_END, Span
@@ -51,6 +51,20 @@ before until
 _CLIMB = {"conj", "xcomp", "advcl", "acl", "ccomp", "relcl", "pcomp", "prep", "pobj"}
 
 
+def _name_as_adverb(tok: Token) -> bool:
+    """ "Tolliver said the board ...": a capitalised word opening the sentence that the tagger took for an
+    adverb, before a speech verb with no subject of its own, is the speaker's name."""
+    return (
+        tok.pos_ == "ADV"
+        and tok.is_sent_start
+        and tok.text[:1].isupper()
+        and tok.text[1:].islower()
+        and not tok.lower_.endswith("ly")
+        and tok.lower_ not in SENTENCE_ADVERBS
+        and not any(c.dep_ in ("nsubj", "nsubjpass") for c in tok.head.children)
+    )
+
+
 def subject_of(verb: Token) -> Token | None:
     """nsubj of the verb, or of the verb it hangs from ("by saying", "was quoted as saying", "and added")."""
     v = verb
@@ -60,8 +74,8 @@ def subject_of(verb: Token) -> Token | None:
     if (
         prev is not None
         and prev.head.i == verb.i
-        and prev.pos_ == "PROPN"
         and prev.dep_ in ("advmod", "npadvmod", "dep")
+        and (prev.pos_ == "PROPN" or _name_as_adverb(prev))
     ):
         return prev  # "In an email, Haverlake said ...": a name the parser did not take for the subject
     if verb.tag_ == "VBG" and verb.dep_ == "advcl":

@@ -217,3 +217,10 @@ instead like unlike amid among against without within through during following i
 outside across under over beyond behind toward towards throughout one
 """.split()
 )
+# adverbs that open a sentence before a speech verb whose subject follows ("Later said the minister ..."); any
+# other capitalised "adverb" there is a name the tagger did not know (attribution._name_as_adverb)
+SENTENCE_ADVERBS = set(
+    """
+also later earlier then still however meanwhile instead separately further again once now so thus yet
+""".split()
+)
