@@ -659,8 +659,11 @@ def test_a_surname_the_tagger_took_for_an_adverb_still_speaks_and_is_he(nlp):
         "Ronan Vickery, in 2016, and has had no role in it since.\n\n"
         "Tolliver said the board had changed slowly and then all at once: by 2015 a small group of users had "
         "begun posting racist material to drive other people away.\n\n"
-        '"People think there\'s a switch you flip where a forum goes bad," he said.'
+        '"People think there\'s a switch you flip where a forum goes bad," he said.\n\n'
+        '"I think about it every day," Tolliver said in an interview at a coffee shop.'
     )
     qs = run(nlp, text)
     assert find(indirect(qs), "the board had changed").speaker == "Wes Tolliver"
     assert find(direct(qs), "People think").speaker == "Wes Tolliver"
+    q = find(direct(qs), "I think about it")
+    assert (q.speaker, q.cue) == ("Wes Tolliver", "said")

@@ -52,11 +52,11 @@ _CLIMB = {"conj", "xcomp", "advcl", "acl", "ccomp", "relcl", "pcomp", "prep", "p
 
 
 def _name_as_adverb(tok: Token) -> bool:
-    """ "Tolliver said the board ...": a capitalised word opening the sentence that the tagger took for an
-    adverb, before a speech verb with no subject of its own, is the speaker's name."""
+    """ "Tolliver said the board ...", '"…," Tolliver said': a capitalised word opening the sentence or the
+    frame that the tagger took for an adverb, before a speech verb with no subject of its own, is a name."""
     return (
         tok.pos_ == "ADV"
-        and tok.is_sent_start
+        and (tok.is_sent_start or tok.nbor(-1).is_punct)
         and tok.text[:1].isupper()
         and tok.text[1:].islower()
         and not tok.lower_.endswith("ly")
