@@ -667,3 +667,13 @@ def test_a_surname_the_tagger_took_for_an_adverb_still_speaks_and_is_he(nlp):
     assert find(direct(qs), "People think").speaker == "Wes Tolliver"
     q = find(direct(qs), "I think about it")
     assert (q.speaker, q.cue) == ("Wes Tolliver", "said")
+
+
+def test_a_quoted_paragraph_after_she_narration_is_hers(nlp):
+    text = (
+        "Priya Raman has run Lanternhost's network team since 2016, and the company dropped a customer twice "
+        "while she was there, Raman said.\n\n"
+        "She leaned on a metaphor she has clearly used before.\n\n"
+        '"Our network is plumbing. We carry the water; we do not decide who drinks it."'
+    )
+    assert find(direct(run(nlp, text)), "Our network is plumbing").speaker == "Priya Raman"

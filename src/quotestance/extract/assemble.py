@@ -301,6 +301,14 @@ def _inherit(
                 # a quoted paragraph after narration that ends on a person ("Halloran began with a timeline."):
                 # that person, the subject of its last sentence
                 named = [m for m in idx.subjects if qs <= m.pos < qe and word_count(text[m.pos : qe]) <= 30]
+                # or a "he"/"she" opening that sentence ("She leaned on a metaphor she has used before.")
+                pron = re.search(r"(?:^|[.!?]\s+)(He|She)\s+[^.!?]*[.!?]?\s*$", text[qs:qe])
+                if (
+                    not named
+                    and pron
+                    and (m := idx.person_before(qs + pron.start(1), pronoun=pron[1].lower()))
+                ):
+                    named = [m]
                 if named:
                     m = named[-1]
                     last = (qe, (Speaker(m.name, is_person=m.is_person), None))
