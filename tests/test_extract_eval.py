@@ -70,3 +70,36 @@ def test_realdev_done_when(nlp, shared):
     direct = got[("direct", "overlap>=0.8")]
     assert direct.f1 >= 0.90 and direct.speaker_accuracy >= 0.85
     assert got[("indirect", "overlap>=0.5")].f1 >= 0.70
+
+
+def test_an_article_whose_extraction_fails_is_named_not_silently_dropped(nlp, tmp_path, monkeypatch):
+    from quotestance.extract import batch
+    from quotestance.extract.evaluation import format_table, pooled
+
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a1.txt").write_text('"We will not host it," said Mara Quill.', encoding="utf-8")
+    (texts / "a2.txt").write_text('"We will host it," said Ines Marlowe.', encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    rows = [("a1", "We will not host it,", "Mara Quill"), ("a2", "We will host it,", "Ines Marlowe")]
+    gold.write_text(
+        "".join(
+            json.dumps(
+                {"passage_id": a, "char_start": 1, "char_end": 1 + len(t), "speaker": s, "kind": "direct"}
+            )
+            + "\n"
+            for a, t, s in rows
+        ),
+        encoding="utf-8",
+    )
+    real = batch.extract_many
+
+    def failing(articles, nlp, **kw):
+        for art, qs in real(articles, nlp, **kw):
+            yield art, (RuntimeError("boom") if art.id == "a2" else qs)
+
+    monkeypatch.setattr(batch, "extract_many", failing)
+    r = evaluate_goldset("g", str(gold), str(texts), nlp)
+    direct = next(s for k, rule, s in r.rows if (k, rule) == ("direct", "overlap>=0.8"))
+    assert r.failed == ("a2",) and (direct.gold, direct.matched) == (2, 1)  # a2 counts as finding nothing
+    assert "extraction failed on 1 articles (a2)" in format_table([r, pooled("all", [r])])

@@ -677,3 +677,13 @@ def test_a_quoted_paragraph_after_she_narration_is_hers(nlp):
         '"Our network is plumbing. We carry the water; we do not decide who drinks it."'
     )
     assert find(direct(run(nlp, text)), "Our network is plumbing").speaker == "Priya Raman"
+
+
+def test_a_quote_after_narration_in_its_own_paragraph_is_the_narrated_person_s(nlp):
+    text = (
+        "The app disappeared from the store on Friday.\n\n"
+        "Asked what the removal meant, Saba Rahi did not hesitate. “What they did is censorship, and they "
+        "did it for the government.”"
+    )
+    qs = direct(run(nlp, text))
+    assert find(qs, "What they did is censorship").speaker == "Saba Rahi"

@@ -175,7 +175,7 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
             # verb of calling or saying, not "posted a “manifesto”"
             keep = (
                 n >= 2
-                or (cue or "").split()[0].lower() in _NAMING_CUES
+                or ((cue or "").split() or [""])[0].lower() in _NAMING_CUES
                 or bool(re.search(r"[,!?]$", inner.strip()))
             )  # "“Yes,” she said." is an utterance
         else:
@@ -297,25 +297,28 @@ def _inherit(
                 if qs <= r[0] < qe and i_spk.get(j) is not None and i_spk[j].name:
                     if last is None or r[1] > last[0]:
                         last = (r[1], (i_spk[j], None))
-            if last is None and not in_para[s.paragraph - 1]:
-                # a quoted paragraph after narration that ends on a person ("Halloran began with a timeline."):
-                # that person, the subject of its last sentence
-                named = [m for m in idx.subjects if qs <= m.pos < qe and word_count(text[m.pos : qe]) <= 30]
-                # or a "he"/"she" opening that sentence ("She leaned on a metaphor she has used before.")
-                pron = re.search(r"(?:^|[.!?]\s+)(He|She)\s+[^.!?]*[.!?]?\s*$", text[qs:qe])
-                if (
-                    not named
-                    and pron
-                    and (m := idx.person_before(qs + pron.start(1), pronoun=pron[1].lower()))
-                ):
-                    named = [m]
-                if named:
-                    m = named[-1]
-                    last = (qe, (Speaker(m.name, is_person=m.is_person), None))
+            if last is None and not in_para[s.paragraph - 1] and (m := _narrated(text, qs, qe, idx)):
+                # a quoted paragraph after narration that ends on a person ("Halloran began with a timeline.")
+                last = (qe, (Speaker(m.name, is_person=m.is_person), None))
             if last is not None and word_count(text[last[0] : qe]) <= 25:
                 d_spk[i] = last[1]
                 filled.add(i)
+        elif s.open_pos is not None and (prev is None or prev.paragraph != s.paragraph):
+            # the paragraph's first quote, after narration in it ("Asked what it meant, Rahi did not hesitate.")
+            if (m := _narrated(text, ps, s.open_pos, idx)) is not None:
+                d_spk[i] = (Speaker(m.name, is_person=m.is_person), None)
+                filled.add(i)
     return filled
+
+
+def _narrated(text: str, a: int, b: int, idx: NameIndex) -> Mention | None:
+    """Whom the narration text[a:b] ends on: a person named as the subject within its last 30 words, or a
+    "he"/"she" opening its last sentence ("She leaned on a metaphor she has used before.")."""
+    named = [m for m in idx.subjects if a <= m.pos < b and word_count(text[m.pos : b]) <= 30]
+    if named:
+        return named[-1]
+    pron = re.search(r"(?:^|[.!?]\s+)(He|She)\s+[^.!?]*[.!?]?\s*$", text[a:b])
+    return idx.person_before(a + pron.start(1), pronoun=pron[1].lower()) if pron else None
 
 
 def extract_quotes(article: Article, nlp: Language) -> list[Quote]:

@@ -164,6 +164,7 @@ class GoldSetResult:
     articles: int
     seconds: float
     note: str = ""
+    failed: tuple[str, ...] = ()  # articles whose extraction raised: scored as finding nothing
 
 
 def evaluate_goldset(
@@ -190,7 +191,7 @@ def evaluate_goldset(
     gold = read_gold(gold_path, default_article)
     articles = [a for a in read_articles(texts_spec) if isinstance(a, Article)]
     t0 = time.perf_counter()
-    from quotestance.progress import bar
+    from quotestance.progress import bar, say
 
     stream = bar(
         extract_cached(articles, nlp, cache_dir, n_process=n_process, select=select),
@@ -198,7 +199,13 @@ def evaluate_goldset(
         desc=f"extracting {name}",
         unit="article",
     )
-    pred = [q.to_dict() for _, qs in stream if not isinstance(qs, Exception) for q in qs]
+    pred, failed = [], []
+    for art, qs in stream:  # an article whose extraction failed counts as finding nothing, and is named
+        if isinstance(qs, Exception):
+            failed.append(art.id)
+            say(f"warning: extraction failed on {name} article {art.id}: {type(qs).__name__}: {qs}")
+        else:
+            pred += [q.to_dict() for q in qs]
     seconds = time.perf_counter() - t0
     texts = {a.id: a.text for a in articles}
     rows = []
@@ -208,7 +215,7 @@ def evaluate_goldset(
             rules.insert(1, ("overlap>=0.5", 0.5, False))
         for label, thr, exact in rules:
             rows.append((kind, label, score_spans(pred, gold, texts, thr, kind, exact)))
-    return GoldSetResult(name, rows, len(articles), seconds)
+    return GoldSetResult(name, rows, len(articles), seconds, failed=tuple(failed))
 
 
 def pooled(name: str, results: list[GoldSetResult]) -> GoldSetResult:
@@ -223,7 +230,13 @@ def pooled(name: str, results: list[GoldSetResult]) -> GoldSetResult:
                 SpanScore(*(sum(getattr(s, f) for s in parts) for f in SpanScore.__dataclass_fields__)),
             )
         )
-    return GoldSetResult(name, rows, sum(r.articles for r in results), sum(r.seconds for r in results))
+    return GoldSetResult(
+        name,
+        rows,
+        sum(r.articles for r in results),
+        sum(r.seconds for r in results),
+        failed=tuple(f for r in results for f in r.failed),
+    )
 
 
 def format_table(results: list[GoldSetResult]) -> str:
@@ -240,6 +253,12 @@ def format_table(results: list[GoldSetResult]) -> str:
             lines.append(
                 f"| {r.name} | {kind} | {rule} | {s.gold} | {s.pred} | {s.matched} | {s.precision:.3f} | "
                 f"{s.recall:.3f} | {s.f1:.3f} | {s.speaker_accuracy:.3f} | {s.speaker_exact_accuracy:.3f} |"
+            )
+        if r.failed:
+            ids = ", ".join(r.failed[:5]) + (" …" if len(r.failed) > 5 else "")
+            lines.append(
+                f"| {r.name} | | extraction failed on {len(r.failed)} articles ({ids}): found nothing | |"
+                " | | | | | | |"
             )
     return "\n".join(lines)
 
