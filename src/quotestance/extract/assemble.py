@@ -156,14 +156,15 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
         ):
             group[i] = group[i - 1]
     inherited = _inherit(text, paras, spans, group, d_spk, outer, i_spk, para_of, idx)
-    # a pull quote: words set above the story, quoted again where their speaker is named
+    # a pull quote: words set above the story, quoted again where their speaker is named (at most 50 looked
+    # up, so that an article of thousands of unattributed quotes stays linear)
     words = [" ".join(re.findall(r"\w+", text[s.start : s.end].lower())) for s in spans]
-    for i in range(len(spans)):
-        if i not in d_spk and len(words[i].split()) >= 5:
-            j = next((j for j in sorted(d_spk) if j != i and words[i] in words[j]), None)
-            if j is not None:
-                d_spk[i] = d_spk[j]
-                inherited.add(i)
+    said = [(j, words[j]) for j in sorted(d_spk)]
+    for i in [i for i in range(len(spans)) if i not in d_spk and len(words[i].split()) >= 5][:50]:
+        j = next((j for j, w in said if words[i] in w), None)
+        if j is not None:
+            d_spk[i] = d_spk[j]
+            inherited.add(i)
 
     quotes: list[Quote] = []
     for i, s in enumerate(spans):
