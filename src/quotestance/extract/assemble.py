@@ -314,8 +314,13 @@ def _inherit(
 
 def _narrated(text: str, a: int, b: int, idx: NameIndex) -> Mention | None:
     """Whom the narration text[a:b] ends on: a person named as the subject within its last 30 words, or a
-    "he"/"she" opening its last sentence ("She leaned on a metaphor she has used before.")."""
-    named = [m for m in idx.subjects if a <= m.pos < b and word_count(text[m.pos : b]) <= 30]
+    "he"/"she" opening its last sentence ("She leaned on a metaphor she has used before."). Only the last 400
+    characters are read, so that a huge paragraph costs no more per quote."""
+    from bisect import bisect_left
+
+    a = max(a, b - 400)
+    subjects = idx.subjects[bisect_left(idx.subjects, a, key=lambda m: m.pos) :]
+    named = [m for m in subjects if m.pos < b and word_count(text[m.pos : b]) <= 30]
     if named:
         return named[-1]
     pron = re.search(r"(?:^|[.!?]\s+)(He|She)\s+[^.!?]*[.!?]?\s*$", text[a:b])

@@ -192,7 +192,9 @@ class NameIndex:
 
 
 def finish_index(idx: NameIndex) -> None:
-    """Once every chunk is registered: mentions of a surname become the full name ("Anglin" -> "Andrew Anglin")."""
+    """Once every chunk is registered: mentions of a surname become the full name ("Anglin" -> "Andrew Anglin");
+    subjects in text order (a chunk registers its tagged names before its untagged ones)."""
+    idx.subjects.sort(key=lambda m: m.pos)
     for m in idx.people + idx.subjects:
         if len(m.name.split()) == 1:
             m.name = idx.canonical(m.name)
