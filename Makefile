@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
-# spaCy parse workers for scoring extraction in `make pipeline`: two where there are two cores (a third
-# faster on 2 cores, docs/benchmarks.md), one on a single core
+# spaCy parse workers for scoring extraction in `make pipeline`: two where there are two cores (extraction
+# alone with n_process 1 and 2: docs/benchmarks.md), one on a single core
 PARSE_WORKERS := $(shell python3 -c "import os; print(min(2, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 1)
 
 .PHONY: setup pipeline test test-fast test-avx2 lint eval-extract bench-extract bench clean

@@ -142,18 +142,23 @@ def extract_cached(
         ).hexdigest()
         return root / key[:2] / f"{key}.json"
 
-    misses: list[Article] = []
+    misses: dict[str, Path] = {}  # article id -> where its quotes go once extracted
+    pending: list[Article] = []
     for art in articles:
+        path = path_of(art)
         try:
-            quotes = [Quote.from_dict(r) for r in json.loads(path_of(art).read_text(encoding="utf-8"))]
+            quotes = [Quote.from_dict(r) for r in json.loads(path.read_text(encoding="utf-8"))]
         except (OSError, ValueError, TypeError, AttributeError):  # absent or damaged: extracted afresh
-            misses.append(art)
+            misses[art.id] = path
+            pending.append(art)
             continue
         yield art, quotes
     writable = True
-    for art, result in extract_many(misses, nlp, n_process=n_process, max_seconds=max_seconds, select=select):
+    for art, result in extract_many(
+        pending, nlp, n_process=n_process, max_seconds=max_seconds, select=select
+    ):
         if writable and not isinstance(result, Exception):
-            path = path_of(art)
+            path = misses[art.id]
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_writer(path) as fh:

@@ -191,11 +191,10 @@ a an the and or but of in on at to for by with as from vs via after over into is
 def dateline_place(ent: SpacySpan) -> bool:
     """A capitalised place opening a paragraph before a dash or a date: "OSLO —", "MELBOURNE, June 14"."""
     doc = ent.doc
-    if not (ent.text.isupper() and (ent.start == 0 or "\n" in doc[ent.start - 1].text)) or ent.end >= len(
-        doc
-    ):
+    opens = ent.start == 0 or "\n" in doc[ent.start - 1].text
+    if not (ent.text.isupper() and opens) or ent.end >= len(doc):
         return False
-    nxt = doc[ent.end]
-    return nxt.text in ("—", "–", "-") or (
-        nxt.text == "," and ent.end + 1 < len(doc) and doc[ent.end + 1].ent_type_ == "DATE"
+    after = doc[ent.end + 1] if ent.end + 1 < len(doc) else None
+    return doc[ent.end].text in ("—", "–", "-") or (
+        doc[ent.end].text == "," and after is not None and after.ent_type_ == "DATE"
     )
