@@ -55,6 +55,7 @@ def tiny_dir(tmp_path_factory, held_out):
         class_weights=False,
         warmup_ratio=0.0,
         checkpoint_dir=str(tmp / "ck"),
+        stack_tfidf=False,  # the transformer's own paths; the partner's tests copy this model and add one
     )
     train_model(train, train, LABELS, STANCE, TINY, cfg, str(tmp / "m"))
     build_int8(tmp / "m")
@@ -239,3 +240,50 @@ def test_a_fast_path_that_fails_here_is_a_recorded_skip(tiny_dir, tmp_path, cach
     (d / INT8_FILE).write_bytes(b"not an onnx graph")
     pred = load_predictor(d, TEMPLATE, TINY.max_length, "auto")
     assert pred.precision != "int8" and "failed on this CPU" in pred.choice["paths"]["int8"]["skipped"]
+
+
+def test_the_tfidf_partner_is_saved_loaded_and_mixed_into_every_path(tiny_dir, held_out, tmp_path, cache):
+    """train.stack_tfidf: the partner lives in the model folder as arrays and terms (no pickle); every load
+    mixes it in, so evaluation, scoring and serving give the product of the two calibrated experts."""
+    import shutil
+
+    from quotestance.baseline import PARTNER_DIR, TfidfBaseline
+    from quotestance.train import stack_partner
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_dir, model)
+    alone = load_predictor(model, TEMPLATE, TINY.max_length, "fp32")
+    assert alone.partner is None
+    train = rows_for(("ev01", "ev02", "ev04", "ev05", "ev10", "ev11"))
+    cfg = TrainConfig(template=TEMPLATE, seed=3)
+    stack_partner(str(model), train, held_out, LABELS, cfg, TINY)
+    assert sorted(p.name for p in (model / PARTNER_DIR).iterdir()) == ["tfidf.json", "tfidf.npz"]
+    tfidf = TfidfBaseline.load(model / PARTNER_DIR)
+    assert tfidf.labels == LABELS and all(w > 0 for w in tfidf.mix.values())
+    assert tfidf.mix != {"transformer": 1.0, "tfidf": 1.0}  # calibrated on the rows it was given
+    both = load_predictor(model, TEMPLATE, TINY.max_length, "fp32")
+    raw = alone.logits(held_out)
+    mixed = both.logits(held_out)
+    log_p = raw - raw.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    expected = tfidf.mix["transformer"] * log_p + tfidf.mix["tfidf"] * tfidf.log_proba(held_out)
+    assert np.allclose(mixed, expected, atol=1e-4)
+    # the partner moves labels (the tiny transformer knows little, so many) and every row keeps a score
+    assert np.mean(mixed.argmax(1) != raw.argmax(1)) > 0
+    assert np.isfinite(mixed).all()
+    # a fast path carries the partner too: the same mixing on its own logits
+    int8 = load_predictor(model, TEMPLATE, TINY.max_length, "int8")
+    assert int8.partner is not None and np.mean(int8.logits(held_out).argmax(1) == mixed.argmax(1)) >= 0.9
+
+
+def test_a_partner_with_other_labels_is_refused(tiny_dir, tmp_path):
+    import shutil
+
+    from quotestance.baseline import PARTNER_DIR, TfidfBaseline
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_dir, model)
+    rows = [{"quote": q, "label": y} for q, y in [("take it down", "a"), ("neutral pipes", "b")] * 3]
+    TfidfBaseline(["a", "b"]).fit(rows).save(model / PARTNER_DIR)
+    with pytest.raises(ValueError, match="partner's labels"):
+        load_predictor(model, TEMPLATE, TINY.max_length, "fp32")

@@ -202,30 +202,38 @@ def test_cv_adapt_and_hpo_modes_run_on_the_tiny_model(tmp_path, mlflow_uri, shar
     seen: list[tuple[set, set, int]] = []
     real_adapted = adapt_mod._adapted
 
-    def spy(app, base_dir, splits, picked, held, n, seed, tmp):
+    def spy(app, base_dir, splits, picked, held, n, *rest):
         seen.append(({r["group"] for r in picked}, {r["group"] for r in held}, len(picked)))
-        return real_adapted(app, base_dir, splits, picked, held, n, seed, tmp)
+        return real_adapted(app, base_dir, splits, picked, held, n, *rest)
 
     monkeypatch.setattr(adapt_mod, "_adapted", spy)
     results = {}
     for exp, extra, fn in (
         ("cv", ["cv.folds=3", "cv.max_folds=2"], run_cv),  # 2 of 3 folds of whole events
         ("adapt", ["adapt.folds=2", "adapt.sizes=[0,8]", "adapt.seeds=1", "adapt.epochs=1"], run_adapt),
+        (
+            "partner",
+            ["adapt.folds=2", "adapt.sizes=[0,8]", "adapt.seeds=1", "adapt.recipe=partner"],
+            run_adapt,
+        ),
         ("hpo", ["hpo.n_trials=1", "hpo.epochs_max=2"], run_hpo),
     ):
         with initialize_config_dir(config_dir=str(CONF), version_base=None):
-            cfg = compose(config_name="train_app", overrides=[f"experiment={exp}", *common, *extra])
+            study = "adapt" if exp == "partner" else exp
+            cfg = compose(config_name="train_app", overrides=[f"experiment={study}", *common, *extra])
         results[exp] = fn(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True))
     assert {"cv_transformer_stance_macro_f1_mean", "cv_baseline_stance_macro_f1_std"} <= set(results["cv"])
     assert {"adapt_n0_stance_macro_f1", "adapt_random_n8_stance_macro_f1_std"} <= set(results["adapt"])
     assert "adapt_uncertainty_n8_stance_macro_f1_mean" in results["adapt"]
-    assert len(seen) == 2 * 2  # folds x (one random draw + one by uncertainty)
+    assert set(results["partner"]) == set(results["adapt"])
+    assert len(seen) == 2 * 2 * 2  # recipes x folds x (one random draw + one by uncertainty)
     assert all(n == 8 and picked and not picked & held for picked, held, n in seen)
     assert "best_validation_stance_macro_f1" in results["hpo"]
     mlflow.set_tracking_uri(mlflow_uri)
     runs = mlflow.search_runs(experiment_names=["quotestance"], output_format="list")
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
-    assert len(nested) >= 2 * 2 + 1 + 4 + 1  # cv folds x kinds, adapt corpus-only + fold draws, hpo trial
+    # cv folds x kinds, per adapt recipe its corpus-only model and fold draws, the hpo trial
+    assert len(nested) >= 2 * 2 + 2 * (1 + 4) + 1
 
 
 def test_row_weights_count_as_repeated_rows():

@@ -11,12 +11,17 @@ The corpus model is adapted on them (`adapt.recipe`) and scores the held-out fol
 stance macro-F1 over every user quote, each one predicted by a model that never saw its incident.
 
 Recipes:
+  - `partner`: the corpus transformer as it is; its TF-IDF partner refitted on the corpus train split plus the
+    n user rows (each of weight `adapt.user_weight`) and calibrated again on corpus validation. Seconds per
+    point, so a user can adapt on every batch of labels; needs `train.stack_tfidf`;
   - `continue`: a second fine-tuning stage from the corpus model, on the n user rows (each of weight
     `adapt.user_weight`) plus `adapt.replay` x n corpus train rows drawn at random, so that it adapts without
     forgetting the corpus; `adapt.epochs` epochs at `adapt.learning_rate`, the last epoch kept (there is no
     validation set the user's labels have not paid for);
   - `retrain`: the corpus train split plus the user rows at `adapt.user_weight`, trained from the pretrained
     model as `quotestance-train dataset.user_gold=[...]` does (about 4x the time of `continue` here).
+With `train.stack_tfidf` (the shipped recipe) each adapted model's TF-IDF partner is fitted on the corpus train
+split plus the user rows at their weight and calibrated on the corpus validation split, in both recipes.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from quotestance.baseline import TfidfBaseline
 from quotestance.config import TrainApp
 from quotestance.dataset import external_rows, load_splits
 from quotestance.infer import load_predictor
@@ -39,7 +45,7 @@ from quotestance.io import read_gold, read_jsonl, replace_block
 from quotestance.metrics import softmax, stance_macro_f1
 from quotestance.progress import say, stage
 from quotestance.tracking import tracked_run
-from quotestance.train import TrainError, train_model
+from quotestance.train import TrainError, stack_partner, train_model
 
 
 def user_rows(app: TrainApp) -> list[dict[str, Any]]:
@@ -96,6 +102,8 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
     import mlflow
 
     a = app.adapt
+    if a.recipe == "partner" and not app.train.stack_tfidf:
+        raise TrainError("adapt.recipe=partner adapts the TF-IDF partner: it needs train.stack_tfidf=true")
     labels, stance = app.labels.names, list(app.labels.stance)
     splits = load_splits(app.dataset.output, app.labels)
     user = user_rows(app)
@@ -112,6 +120,14 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
         with stage("adapt: the corpus-only model"), mlflow.start_run(run_name="corpus-only", nested=True):
             base = _fit(app, splits["train"], splits["validation"], base_dir, app.train, tmp)
             probs = softmax(_logits(app, base_dir, base, user))
+            if a.recipe == "partner":  # the transformer stays as it is: its own logits, once
+                alone = replace(
+                    load_predictor(
+                        base_dir, app.train.template, app.model.max_length, precision=base.precision
+                    ),
+                    partner=None,
+                )
+                alone_user, alone_val = alone.logits(user), alone.logits(splits["validation"])
         top2 = np.sort(probs, 1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
         base_pred = [labels[i] for i in probs.argmax(1)]
@@ -137,6 +153,7 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
                             n,
                             seed,
                             tmp,
+                            (alone_user[held], alone_val) if a.recipe == "partner" else None,
                         )
                         mlflow.log_params(
                             {"held_out_fold": f, "strategy": strategy, "draw": seed, "user_labels": n}
@@ -181,17 +198,31 @@ def _logits(app: TrainApp, model_dir: str, res, rows: list[dict]) -> np.ndarray:
     return pred.logits(rows)
 
 
-def _adapted(app: TrainApp, base_dir: str, splits, picked, held, n: int, seed: int, tmp: str) -> list[str]:
-    """Labels the model adapted on `picked` gives the `held` rows (adapt.recipe)."""
+def _adapted(
+    app: TrainApp, base_dir: str, splits, picked, held, n: int, seed: int, tmp: str, alone=None
+) -> list[str]:
+    """Labels the model adapted on `picked` gives the `held` rows (adapt.recipe); `alone`: the corpus
+    transformer's own logits of the held rows and of validation (the partner recipe)."""
     a = app.adapt
     labels = app.labels.names
     mine = [r | {"weight": a.user_weight, "label_source": "user"} for r in picked]
+    if a.recipe == "partner":
+        held_logits, val_logits = alone
+        tfidf = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(splits["train"] + mine)
+        tfidf.fit_mix(val_logits, splits["validation"])
+        return [labels[i] for i in tfidf.combine(held_logits, held).argmax(1)]
     out = str(Path(tempfile.mkdtemp(dir=tmp)) / "m")
     if a.recipe == "continue":
         replay = random.Random(a.seed + seed).sample(
             splits["train"], min(len(splits["train"]), int(a.replay * n))
         )
-        cfg = replace(app.train, epochs=a.epochs, learning_rate=a.learning_rate, patience=a.epochs + 1)
+        cfg = replace(
+            app.train,
+            epochs=a.epochs,
+            learning_rate=a.learning_rate,
+            patience=a.epochs + 1,
+            stack_tfidf=False,
+        )
         res = _fit(
             app,
             mine + replay,
@@ -201,10 +232,14 @@ def _adapted(app: TrainApp, base_dir: str, splits, picked, held, n: int, seed: i
             tmp,
             replace(app.model, path=base_dir, tokenizer=base_dir, tiny=None),
         )
+        if (
+            app.train.stack_tfidf
+        ):  # the partner learns from the whole corpus and the user's rows, as retrain's
+            stack_partner(out, splits["train"] + mine, splits["validation"], labels, app.train, app.model)
     elif a.recipe == "retrain":
         res = _fit(app, splits["train"] + mine, splits["validation"], out, app.train, tmp)
     else:
-        raise TrainError(f"adapt.recipe {a.recipe!r} is not continue or retrain")
+        raise TrainError(f"adapt.recipe {a.recipe!r} is not partner, continue or retrain")
     return [labels[i] for i in _logits(app, out, res, held).argmax(1)]
 
 

@@ -157,6 +157,7 @@ class TrainConfig:
     template: str = "{quote}"
     class_weights: bool = True
     label_smoothing: float = 0.0
+    stack_tfidf: bool = True
     bf16: str = "auto"
     group_by_length: bool = True
     precision: str = "auto"

@@ -99,6 +99,8 @@ class Predictor:
     threads: int = 0  # concurrent int8 batches; 0: torch's thread count
     stats: dict[str, int] = field(default_factory=dict)  # rows scored by each precision in the last call
     choice: dict[str, Any] = field(default_factory=dict)  # how load_predictor chose the precision (`choose`)
+    # the TF-IDF partner saved with the model (baseline.py): the logits become the two experts' product
+    partner: Any = None
 
     def plan(self) -> list[tuple[str, float]]:
         """(precision, margin) stages: each scores the rows whose gap was under the previous stage's margin.
@@ -137,7 +139,7 @@ class Predictor:
             todo = [i for i, gap in zip(todo, p[:, -1] - p[:, -2]) if gap < margin]
             if not todo:
                 break
-        return out
+        return out if self.partner is None else self.partner.combine(out, rows)
 
     def _pad(self, ids: list[list[int]], idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
         # widths rounded up to a multiple of PAD_MULTIPLE: a long scoring run then sees a few dozen batch shapes,
@@ -195,11 +197,32 @@ def load_predictor(
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    ref = Predictor(tok, model, labels, template, max_length, margin=margin, bf16_margin=bf16_margin)
+    ref = Predictor(
+        tok,
+        model,
+        labels,
+        template,
+        max_length,
+        margin=margin,
+        bf16_margin=bf16_margin,
+        partner=partner(model_dir),
+    )
+    if ref.partner is not None and ref.partner.labels != labels:
+        raise ValueError(
+            f"{model_dir}: the TF-IDF partner's labels {ref.partner.labels} are not the model's {labels}"
+        )
     choice = choose(ref, model_dir, precision)
     return in_precision(
         replace(ref, choice=choice), choice["precision"], model_dir, margin=choice.get("int8_margin", margin)
     )
+
+
+def partner(model_dir: str | Path) -> Any:
+    """The TF-IDF partner saved in the model folder (train.stack_tfidf), or None."""
+    from quotestance.baseline import PARTNER_DIR, TfidfBaseline
+
+    folder = Path(model_dir) / PARTNER_DIR
+    return TfidfBaseline.load(folder) if (folder / "tfidf.json").exists() else None
 
 
 def in_precision(
@@ -371,7 +394,14 @@ def cache_key(pred: Predictor, model_dir: str | Path) -> str:
             return "absent"
 
     h = hashlib.sha256()
-    for name in ("model.safetensors", INT8_FILE, PARITY_ROWS_FILE, "config.json"):
+    for name in (
+        "model.safetensors",
+        INT8_FILE,
+        PARITY_ROWS_FILE,
+        "config.json",
+        "tfidf/tfidf.npz",
+        "tfidf/tfidf.json",
+    ):
         f = Path(model_dir) / name
         if f.exists():
             with open(f, "rb") as fh:

@@ -2,7 +2,7 @@
 
 MLflow runs this file when the model is loaded; `set_model` names the object it serves. Artifacts: `model`
 (a Hugging Face folder: safetensors + tokenizer + label map, with `model.int8.onnx` and `parity.json` from
-quotestance.infer) and `config` (template, max_length, temperature, precision). The config's precision is
+quotestance.infer, and the TF-IDF partner's arrays in `tfidf/`, quotestance.baseline) and `config` (template, max_length, temperature, precision). The config's precision is
 normally auto: the fastest path that passes parity on this machine, measured on the first load and cached
 (quotestance.infer.choose); QUOTESTANCE_PRECISION=fp32|bf16|int8 (and QUOTESTANCE_INT8_MARGIN) force one.
 Input: a DataFrame with `quote` (required), `speaker` and `context` (optional). Output: one row per quote

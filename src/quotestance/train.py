@@ -180,8 +180,11 @@ def train_model(
     cfg: TrainConfig,
     out_dir: str,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    mix_rows: list[dict] | None = None,
 ) -> TrainResult:
-    """Fine-tune on train_rows, keep the epoch with the best validation stance macro-F1 in out_dir."""
+    """Fine-tune on train_rows, keep the epoch with the best validation stance macro-F1 in out_dir; with
+    cfg.stack_tfidf, a TF-IDF partner fitted on train_rows beside it, each expert's weight calibrated on
+    mix_rows (default: val_rows)."""
     import torch
 
     if not train_rows:
@@ -345,7 +348,28 @@ def train_model(
             "(train.resume=false)"
         )
     _copy_tree(ckpt / "best", Path(out_dir))
+    if cfg.stack_tfidf:
+        with stage("the TF-IDF partner", tick=True):
+            stack_partner(
+                out_dir, train_rows, val_rows if mix_rows is None else mix_rows, labels, cfg, model_cfg
+            )
     return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
+
+
+def stack_partner(
+    model_dir: str,
+    train_rows: list[dict],
+    mix_rows: list[dict],
+    labels: list[str],
+    cfg: TrainConfig,
+    model_cfg,
+) -> None:
+    """Fit the TF-IDF partner on train_rows, weigh it against the transformer on mix_rows, save it in model_dir."""
+    from quotestance.baseline import PARTNER_DIR, TfidfBaseline
+
+    tfidf = TfidfBaseline(labels, cfg.template, seed=cfg.seed).fit(train_rows)
+    alone = load_predictor(model_dir, cfg.template, model_cfg.max_length, "fp32")
+    tfidf.fit_mix(alone.logits(mix_rows), mix_rows).save(Path(model_dir) / PARTNER_DIR)
 
 
 def _copy_tree(src: Path, target: Path) -> None:
@@ -607,6 +631,6 @@ def log_pyfunc(model_dir: Path, cfg_path: Path, labels: list[str]) -> None:
             artifacts={"model": str(model_dir), "config": str(cfg_path)},
             signature=signature,
             input_example=example,
-            pip_requirements=["torch", "transformers", "onnxruntime", "pandas", "mlflow"],
+            pip_requirements=["torch", "transformers", "onnxruntime", "scikit-learn", "pandas", "mlflow"],
         )
     mlflow.set_tag("model_uri", info.model_uri)  # MLflow 3 keeps models apart from runs: where this one lives
