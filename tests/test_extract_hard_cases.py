@@ -557,6 +557,55 @@ def test_a_company_tagged_as_a_person_stays_a_company(nlp):
     assert all(m.name != "Tallgrass Hosting" for m in idx.people)
 
 
+def _index_with(nlp, text: str, ents: list[tuple[str, str]]):
+    """The name index of text with these entities (text, label) as the recogniser's, whatever it says."""
+    from spacy.tokens import Span as SpacySpan
+
+    from quotestance.extract.names import build_index, finish_index
+
+    doc = nlp(text)
+    spans, at = [], 0
+    for words, label in ents:  # in text order
+        at = text.index(words, at)
+        spans.append(doc.char_span(at, at + len(words), label=label))
+        at += len(words)
+    doc.ents = [SpacySpan(doc, s.start, s.end, label=s.label_) for s in spans]
+    idx = build_index(doc)
+    finish_index(idx)
+    return idx
+
+
+def test_the_recognisers_wrong_labels_are_corrected_by_what_the_text_says(nlp):
+    """Each rule holds whatever the recogniser tags: a role before a name makes a person of an "organisation";
+    an institution's last word an organisation of a "person"; a date that swallowed a dateline's company
+    gives the company back; a one-word "person" that begins a company's name is that company; and two names
+    glued by "that" are neither."""
+    idx = _index_with(
+        nlp,
+        "In a blog post, chief executive Katrin Esterhuizen said the firm had acted.",
+        [("Katrin Esterhuizen", "ORG")],
+    )
+    assert [m.name for m in idx.people] == ["Katrin Esterhuizen"]
+    idx = _index_with(
+        nlp,
+        "The trade body, the Pacific Card Acquirers Forum, said processors should follow the law.",
+        [("Pacific Card Acquirers Forum", "PERSON")],
+    )
+    assert not idx.people and [m.name for m in idx.orgs] == ["Pacific Card Acquirers Forum"]
+    idx = _index_with(
+        nlp,
+        "OSLO, May 3 - Fjordline Payments, the Bergen processor, stopped serving the site. Fjordline said so.",
+        [("May 3 - Fjordline Payments", "DATE"), ("Fjordline", "PERSON")],
+    )
+    assert [m.name for m in idx.orgs] == ["Fjordline Payments"] and not idx.people
+    idx = _index_with(
+        nlp,
+        "The operator wrote on the app Quillpost that Tarnhelm had given in.",
+        [("Quillpost that Tarnhelm", "PERSON")],
+    )
+    assert not idx.people
+
+
 def test_the_company_is_the_firm_in_view_not_the_site_it_hosts():
     from quotestance.extract.names import Mention, NameIndex
 
@@ -676,6 +725,45 @@ FRAME_CASES = [
         "Quill was asked about an appeal. “We will appeal within the week,” she said.",
         "We will appeal",
         "Mara Quill",
+    ),
+    (  # a time zone before "the company said" is no organisation
+        "OSLO, May 3 - Fjordline Payments, the Bergen-based processor, stopped serving the fundraiser on Friday.\n\n"
+        'In a notice posted shortly after 4 p.m. Eastern, the company said: "We will not process payments for '
+        'threats against officials."',
+        "We will not process",
+        "Fjordline Payments",
+    ),
+    (  # two names the recogniser glued with "that" are neither; "He wrote:" is the chief executive's
+        "Tarnhelm Networks, the Graz-based protection company, ended its service to the forum on Monday.\n\n"
+        "The chief executive, Matthias Oberleitner, said the list of names had put lives at risk.\n\n"
+        "The forum's operator wrote on the chat app Quillpost that Tarnhelm had given in to the ministry.\n\n"
+        "Oberleitner explained the decision at length. He wrote:\n\n"
+        "We have never judged what our customers publish, and I did not want to start this week.",
+        "We have never judged",
+        "Matthias Oberleitner",
+    ),
+    (  # a role before a name the recogniser took for an organisation: the name is a person's
+        "In a long blog post, chief executive Katrin Esterhuizen said the firm had dropped the site.\n\n"
+        "She added that she was uneasy about holding such power. She wrote:\n\n"
+        "We are a road, not a publisher, and roads do not ask where you are going.",
+        "We are a road",
+        "Katrin Esterhuizen",
+    ),
+    (  # a double-barrelled surname the recogniser missed: "she" after narration, and the surname alone later
+        "Ines Valdor-Okonjo keeps two folders on her desk. The newer one is labelled with the site's name.\n\n"
+        "The industry's trade body, the Pacific Card Acquirers Forum, has said processors should follow the law.\n\n"
+        "Valdor-Okonjo finds that position convenient.\n\n"
+        "“The law does not require anyone to serve a militia,” she said.",
+        "The law does not require",
+        "Ines Valdor-Okonjo",
+    ),
+    (  # "Then she ..." narration: the next quoted paragraph is hers
+        "Noor Halvorsen-Tait, a lawyer at a rights group, has argued against cutting off customers for years.\n\n"
+        "“The lower a company sits in the stack, the less it should decide,” Halvorsen-Tait said.\n\n"
+        "Then she turned to the other folder.\n\n"
+        "“Then a clerk gets shot at, and her name is on their list. I cannot call that abstract.”",
+        "Then a clerk gets shot at",
+        "Noor Halvorsen-Tait",
     ),
 ]
 

@@ -14,6 +14,7 @@ from spacy.tokens import Span as SpacySpan
 
 from quotestance import __version__
 from quotestance.extract.attribution import direct_attribution, enclosing_report, speaker_from
+from quotestance.extract.lexicon import SENTENCE_ADVERBS
 from quotestance.extract.mentions import register_descriptions
 from quotestance.extract.names import Mention, NameIndex, build_index, finish_index
 from quotestance.extract.parse import Parsed, chunk_text, word_count
@@ -21,6 +22,8 @@ from quotestance.extract.quotes import Span, ends_sentence, find_direct_spans
 from quotestance.extract.reported import reported_statements
 from quotestance.extract.speakers import Speaker, resolve
 from quotestance.records import Article, Quote
+
+_OPENERS = "|".join(w.capitalize() for w in sorted(SENTENCE_ADVERBS))  # "Then she turned to ..."
 
 
 def extractor_version(nlp: Language) -> str:
@@ -323,7 +326,7 @@ def _narrated(text: str, a: int, b: int, idx: NameIndex) -> Mention | None:
     named = [m for m in subjects if m.pos < b and word_count(text[m.pos : b]) <= 30]
     if named:
         return named[-1]
-    pron = re.search(r"(?:^|[.!?]\s+)(He|She)\s+[^.!?]*[.!?]?\s*$", text[a:b])
+    pron = re.search(rf"(?:^|[.!?]\s+)(?:(?:{_OPENERS}),?\s+)?([Hh]e|[Ss]he)\s+[^.!?]*[.!?]?\s*$", text[a:b])
     return idx.person_before(a + pron.start(1), pronoun=pron[1].lower()) if pron else None
 
 

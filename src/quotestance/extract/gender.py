@@ -53,7 +53,9 @@ def untagged_people(doc: Doc, headlines: list[tuple[int, int]]) -> list[tuple[in
         if tok.dep_ not in ("nsubj", "nsubjpass") or tok.pos_ != "PROPN" or tok.ent_type_ not in ("", "ORG"):
             continue
         words = [t for t in tok.lefts if t.dep_ == "compound" and t.pos_ == "PROPN"] + [tok]
-        if not 2 <= len(words) <= 3 or words[-1].i - words[0].i != len(words) - 1:
+        # hyphens join a double surname: "Ines Marchand-Oduya" is three words and a hyphen, one name
+        hyphens = sum(t.text == "-" and not t.whitespace_ for t in tok.doc[words[0].i : tok.i])
+        if not 2 <= len(words) <= 3 or words[-1].i - words[0].i != len(words) + hyphens - 1:
             continue
         if not all(w.text[:1].isupper() for w in words) or any(a <= words[0].idx < b for a, b in headlines):
             continue
@@ -62,5 +64,5 @@ def untagged_people(doc: Doc, headlines: list[tuple[int, int]]) -> list[tuple[in
             continue
         vote = (any(t.lower_ in MASCULINE for t in sent)) - (any(t.lower_ in FEMININE for t in sent))
         if vote:
-            found.append((words[0].idx, " ".join(w.text for w in words), vote))
+            found.append((words[0].idx, tok.doc[words[0].i : tok.i + 1].text, vote))
     return found

@@ -203,7 +203,14 @@ TITLE_NOUNS = {
 COMPANY_WORDS = frozenset(
     """
 hosting networks network cloud technologies technology inc ltd llc gmbh group media systems telecom
-communications labs digital domains security solutions services holdings corp corporation registry
+communications labs digital domains security solutions services holdings corp corporation registry payments
+""".split()
+)
+# last words of an institution's name ("North American Acquirers Forum"): an organisation, never a person
+INSTITUTION_WORDS = frozenset(
+    """
+forum association foundation council commission authority coalition alliance institute centre center union
+society committee agency ministry board bureau trust federation league network networks consortium
 """.split()
 )
 # words that never start a name, though capitalised at a sentence's start ("Inside Tallgrass, ...")

@@ -11,52 +11,15 @@ from spacy.tokens import Doc, Span, Token
 
 from quotestance.extract.gender import gender_cue, untagged_people
 from quotestance.extract.lexicon import (
-    COMPANY_WORDS,
     NOT_NAME_START,
+    ROLE_NOUNS,
     ROLE_SYNONYMS,
     TECH_TERMS,
     TITLE_NOUNS,
     TITLES,
 )
-from quotestance.extract.parse import dateline_place, doc_text, headline_lines
-
-_PLATFORM_TAIL = re.compile(
-    r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
-    r"accounts|feed|page|handle|website|site|spokesperson|spokesman|spokeswoman))+$",
-    re.I,
-)
-_POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
-
-
-def clean_name(text: str) -> str:
-    """'Matthew Prince’s' -> 'Matthew Prince'; 'Anonymous Twitter' -> 'Anonymous'; 'the group' -> 'group'."""
-    t = " ".join(text.split()).lstrip("•·*>–—-| ")  # a list's bullet or a block quote's mark is no name
-    t = re.sub(r"(?<=\w) - (?=\w)", "-", t)  # "Delgado - Finch" rebuilt from tokens: "Delgado-Finch"
-    t = re.split(r"(?<=[a-z])\.\s+", t)[-1]  # an entity run across a sentence end: "Monday. Under NameHarbor"
-    t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
-    t = _POSSESSIVE.sub("", t)
-    t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
-    # words before the name that are not part of it: "Both Telstra", "US-based Namecheap", "talkie app Zello"
-    t = re.sub(r"^(?:(?:Both|All|Each|Fellow|Rival)\s+|\S+-based\s+)", "", t)
-    if re.fullmatch(
-        r"(?:[a-z][\w-]*\s+)+(?:[A-Z][\w.'’&-]*\s*)+", t
-    ):  # "talkie app Zello", not a description
-        t = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", t)
-    stripped = _PLATFORM_TAIL.sub("", t)
-    return stripped if stripped else t
-
-
-_POSSESSOR = re.compile(r"^\w+['’]s\s+(?=\S)")
-
-
-def without_possessor(name: str) -> str:
-    """A person's name without a possessor the recogniser took in: "Ukraine’s Fedorov" -> "Fedorov"."""
-    return _POSSESSOR.sub("", name)
-
-
-def is_firm_name(name: str) -> bool:
-    """A name whose last word says it is a company ("Tallgrass Hosting", "Kestrel Networks")."""
-    return name.split()[-1].lower() in COMPANY_WORDS
+from quotestance.extract.namestr import clean_name, is_firm_name, is_org_name, without_possessor
+from quotestance.extract.parse import dateline_name, dateline_place, doc_text, headline_lines
 
 
 @dataclass
@@ -154,7 +117,7 @@ class NameIndex:
         pool = [
             m
             for m in self.speakers + self.subjects + self.people
-            if m.pos < pos and m.is_person and m.name[:1].isupper()
+            if m.pos < pos and m.is_person and m.name[:1].isupper() and not is_org_name(m.name)
         ]
         unlike = {"he": "f", "him": "f", "she": "m", "her": "m"}.get(pronoun or "")
         if unlike:
@@ -195,6 +158,10 @@ def finish_index(idx: NameIndex) -> None:
     """Once every chunk is registered: mentions of a surname become the full name ("Anglin" -> "Andrew Anglin");
     subjects in text order (a chunk registers its tagged names before its untagged ones)."""
     idx.subjects.sort(key=lambda m: m.pos)
+    firms = {o.name.split()[0]: o.name for o in idx.orgs if is_firm_name(o.name) and len(o.name.split()) > 1}
+    # "Schanzwerk" tagged as a person where "Schanzwerk Networks" is a company the article names: the company
+    idx.people = [m for m in idx.people if m.name not in firms]
+    idx.subjects = [m for m in idx.subjects if m.name not in firms]
     for m in idx.people + idx.subjects:
         if len(m.name.split()) == 1:
             m.name = idx.canonical(m.name)
@@ -210,20 +177,27 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
     text = doc_text(doc)
     headlines = headline_lines(text)
     for ent in doc.ents:
-        if (
-            "\n" in ent.text
-        ):  # an entity glued across lines ("... View Comments\n\nKestrel Networks"): its last line
+        if "\n" in ent.text:  # glued across lines ("... View Comments\n\nKestrel Networks"): its last line
             ent = doc.char_span(ent.start_char + ent.text.rindex("\n") + 1, ent.end_char, ent.label_) or ent
+        if (tail := dateline_name(ent)) and is_firm_name(tail[1]):  # "June 28 - Corvane Payments, the ..."
+            idx.orgs.append(Mention(tail[0] + offset, clean_name(tail[1]), False))
         if any(a <= ent.start_char < b for a, b in headlines) or dateline_place(ent):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ..."), nor a
             # dateline's place ("MELBOURNE, June 14 (SCW) -")
         label = ent.label_
-        if label == "PERSON" and is_firm_name(ent.text):
-            label = "ORG"  # "Tallgrass Hosting" tagged as a person: a company's name
+        if label == "PERSON" and is_org_name(ent.text):
+            label = "ORG"  # "Tallgrass Hosting" tagged as a person: a company's or an institution's name
+        elif (
+            label == "ORG"
+            and len(ent) in (2, 3)
+            and ent.start
+            and ent.doc[ent.start - 1].lower_ in ROLE_NOUNS
+        ):
+            label = "PERSON"  # "chief executive Konstantin Wailand" tagged as an organisation: a person
         if label == "PERSON":
             name = without_possessor(clean_name(ent.text))
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]
-            if not toks:
+            if not toks or {"that", "which", "who", "whose"} & set(toks):  # "app Vesper that Schanzwerk": two
                 continue
             full = " ".join(toks)
             if len(toks) >= 2:
@@ -263,6 +237,13 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         idx.people.append(Mention(start + offset, full, True))
         idx.subjects.append(Mention(start + offset, full, True))
         idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
+    people = {m.name for m in idx.people}
+    for tok in doc:  # a surname the tagger missed, as a clause's subject ("Marchand-Oduya finds ..."): theirs
+        if tok.dep_ in ("nsubj", "nsubjpass") and tok.pos_ == "PROPN" and not tok.ent_type_:
+            first = min((t.i for t in tok.lefts if t.dep_ == "compound"), default=tok.i)
+            full = idx.full_names.get(doc[first : tok.i + 1].text.lower(), "")
+            if len(full.split()) >= 2 and full in people:
+                idx.subjects.append(Mention(doc[first].idx + offset, full, True))
     # names the tagger missed: "Helen Okafor-Lind" as capitalised words still expands a later "Okafor-Lind";
     # every word after the first counts as a surname ("Rosario Guzmán Leyva" -> "Guzmán")
     words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]

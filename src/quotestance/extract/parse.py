@@ -198,3 +198,13 @@ def dateline_place(ent: SpacySpan) -> bool:
     return doc[ent.end].text in ("—", "–", "-") or (
         doc[ent.end].text == "," and after is not None and after.ent_type_ == "DATE"
     )
+
+
+_DATELINE_TAIL = re.compile(r"\d\s*[—–-]\s+(?=[A-Z])")
+
+
+def dateline_name(ent: SpacySpan) -> tuple[int, str] | None:
+    """The name a dateline's date swallowed: "June 28 - Corvane Payments" tagged whole as a DATE, as
+    (character offset, name); None for any other entity."""
+    m = _DATELINE_TAIL.search(ent.text) if ent.label_ == "DATE" else None
+    return (ent.start_char + m.end(), ent.text[m.end() :]) if m else None

@@ -50,12 +50,7 @@ def noun_phrase(tok: Token) -> Span:
     except 'one of X' / 'spokesperson for X' where the organisation is the point."""
     doc = tok.doc
     left = min(
-        [tok.i]
-        + [
-            t.i
-            for t in tok.lefts
-            if t.dep_ in ("compound", "amod", "det", "poss", "nmod", "case") or t.dep_ == "poss"
-        ]
+        [tok.i] + [t.i for t in tok.lefts if t.dep_ in ("compound", "amod", "det", "poss", "nmod", "case")]
     )
     for t in tok.lefts:
         if t.dep_ == "poss":
@@ -303,6 +298,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         fronted = subject.doc[subject.sent.start : subject.left_edge.i]
         relayed = {x.i for a in fronted if a.dep_ == "agent" for x in a.subtree}
         relayed |= {t.i for t in fronted if inside_quote(t)}  # "“… Lanternhall …,” the company said": not it
+        relayed |= {t.i for t in fronted if t.ent_type_ == "TIME"}  # nor a time's words ("2 p.m. Eastern")
         same = [e.text for e in fronted.ents if e.label_ == "ORG" and e.root.i not in relayed]
         if not same and fronted and fronted[-1].text == ",":
             same = [
