@@ -765,6 +765,20 @@ FRAME_CASES = [
         "Then a clerk gets shot at",
         "Noor Halvorsen-Tait",
     ),
+    (  # a statement introduced as where X set out its position speaks for X
+        "Tallowmere set out its position in a statement posted to its website and signed by its general "
+        "counsel. The statement reads:\n\nWe will suspend the names when a Swedish court orders us to.",
+        "We will suspend the names",
+        "Tallowmere",
+    ),
+    (  # a double-barrelled name with a role in apposition is a person, so a later "she" can be her
+        "Chirpline answered within hours. In a statement, Amani Wekesa-Lund, the company's head of public "
+        "policy, said Chirpline had acted under its own rules.\n\n"
+        "Tobias Ngeno, a lawyer for the site's operators, called the removal unlawful.\n\n"
+        "Wekesa-Lund was asked about a shutdown. “A nationwide block punishes everyone for a few,” she said.",
+        "A nationwide block",
+        "Amani Wekesa-Lund",
+    ),
 ]
 
 

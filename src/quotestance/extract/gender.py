@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from spacy.tokens import Doc, Span
 
+from quotestance.extract.lexicon import ROLE_NOUNS
+
 MASCULINE = {"he", "him", "his", "himself"}
 FEMININE = {"she", "her", "hers", "herself"}
 _GENDER_NOUNS = {
@@ -63,6 +65,7 @@ def untagged_people(doc: Doc, headlines: list[tuple[int, int]]) -> list[tuple[in
         if any(c in sent.text for c in '"“”') or any(e.label_ == "PERSON" for e in sent.ents):
             continue
         vote = (any(t.lower_ in MASCULINE for t in sent)) - (any(t.lower_ in FEMININE for t in sent))
-        if vote:
+        # or a role in apposition: "Amara Lwanga-Holt, the company's head of public policy, said ..."
+        if vote or any(c.dep_ == "appos" and c.lower_ in ROLE_NOUNS for c in tok.children):
             found.append((words[0].idx, tok.doc[words[0].i : tok.i + 1].text, vote))
     return found

@@ -73,7 +73,7 @@ DOCUMENT_NOUNS = set(
     """
 statement email letter post blog tweet message release note notice memo filing complaint ruling order
 judgment judgement report announcement update thread video website page lawsuit suit essay analysis article
-study paper column survey terms guidelines policy rules editorial
+study paper column survey terms guidelines policy rules editorial application submission affidavit transcript
 """.split()
 )
 # parts of a document, which speak for it ("the central passage of the letter reads:")

@@ -91,9 +91,14 @@ def issuer(doc_noun: Token) -> Token | None:
             if who is not None:
                 return who
     said = doc_noun.head.head if doc_noun.dep_ == "pobj" and doc_noun.head.dep_ == "prep" else None
+    if said is not None and said.dep_ == "dobj" and doc_noun.head.lower_ == "in":
+        said = said.head  # "X set out its position in a statement": the statement is X's
     if said is not None and said.lemma_.lower() in SPEECH_VERBS:  # "X said in a statement posted to its site"
         who = next((c for c in said.children if c.dep_ == "nsubj"), None)
         return who if who is not None and who.lower_ not in ("i", "we", "you") else None
+    if said is not None and said.pos_ == "VERB" and doc_noun.head.lower_ == "in":  # any verb: a named subject
+        who = next((c for c in said.children if c.dep_ == "nsubj"), None)
+        return who if who is not None and who.text[:1].isupper() and who.is_alpha else None
     verb = doc_noun.head if doc_noun.dep_ == "dobj" else None
     if verb is not None and verb.lemma_ in ("receive", "get", "obtain"):  # "received an email from X"
         prep = next((c for c in verb.children if c.dep_ == "prep" and c.lower_ == "from"), None)

@@ -239,7 +239,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         idx.gender_votes[full.lower()] = idx.gender_votes.get(full.lower(), 0) + vote
     people = {m.name for m in idx.people}
     for tok in doc:  # a surname the tagger missed, as a clause's subject ("Marchand-Oduya finds ..."): theirs
-        if tok.dep_ in ("nsubj", "nsubjpass") and tok.pos_ == "PROPN" and not tok.ent_type_:
+        if tok.dep_ in ("nsubj", "nsubjpass") and tok.pos_ == "PROPN" and tok.ent_type_ in ("", "ORG"):
             first = min((t.i for t in tok.lefts if t.dep_ == "compound"), default=tok.i)
             full = idx.full_names.get(doc[first : tok.i + 1].text.lower(), "")
             if len(full.split()) >= 2 and full in people:
