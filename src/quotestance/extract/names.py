@@ -122,12 +122,23 @@ class NameIndex:
         unlike = {"he": "f", "him": "f", "she": "m", "her": "m"}.get(pronoun or "")
         if unlike:
             pool = [m for m in pool if self.gender(m.name) != unlike] or pool
+        # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
+        spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
+        # who spoke or acted in the last sentence or two ("Ardern said ... “...,” she said"): a full name, or a
+        # surname whose gender the text marks (a one-word "person" is often a company or place mis-tagged)
+        near = [
+            m
+            for m in pool
+            if pos - m.pos <= 200
+            and (m.pos, m.name, m.is_person) in spoke
+            and (len(m.name.split()) >= 2 or self.gender(m.name))
+        ]
+        if near:
+            return max(near, key=lambda m: m.pos)
         # a full name, not a description ("DIA official", "Telstra spokesperson") that also has two words
         named = [m for m in pool if len(m.name.split()) >= 2 and m.name.split()[-1][:1].isupper()]
         full = [m for m in named if pos - m.pos <= window]
         cands = full or pool
-        # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
-        spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
         return (
             max(cands, key=lambda m: ((m.pos, m.name, m.is_person) in spoke, m.pos))
             if cands and full
