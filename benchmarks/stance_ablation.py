@@ -29,7 +29,9 @@ CORPUS_145 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data
 CORPUS_165 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2*.md','data/corpus/ev3[0-3]*.md']"
 CORPUS_185 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2*.md','data/corpus/ev3[0-7]*.md']"
 CORPUS_205 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2*.md','data/corpus/ev3*.md','data/corpus/ev4[01]*.md']"
-BEFORE_BATCH4 = "benchmarks/splits_before_batch4.json"  # the frozen splits before ev42–ev45 joined the test events
+BEFORE_BATCH4 = (
+    "benchmarks/splits_before_batch4.json"  # the frozen splits before ev42–ev45 joined the test events
+)
 CORPUS_115 = "dataset.sources=['data/corpus/ev0*.md','data/corpus/ev1*.md','data/corpus/ev2[0-3]*.md']"
 SPEAKER = "train.template='{speaker}: {quote}'"
 EPOCHS_5 = "train.epochs=5"  # the shipped cap, spelled out in rows measured before it was the default again
