@@ -18,7 +18,7 @@ the tokens of our short quotes as padding). It runs in one of three precisions:
 
 `precision="auto"` is decided by measurement on the machine that loads the model (`choose`): the first load
 times every path this CPU can run on the labelled rows saved with the model at training (`parity_rows.json`,
->= 1,000 held-out-first rows) and keeps the fastest that passes the parity bar *on this CPU* (label agreement
+1,000 held-out-first rows) and keeps the fastest that passes the parity bar *on this CPU* (label agreement
 with fp32 >= 99 % and stance macro-F1 within 0.5 points); for int8 the second-look margin widens until it
 passes, or int8 is skipped with its numbers. The choice is cached outside the model folder, keyed by CPU
 model, flags (QUOTESTANCE_CPU_FLAGS included), library versions and the model's hash, so later loads are
