@@ -98,12 +98,19 @@ class TfidfBaseline:
     def predict(self, rows: Sequence[dict[str, Any]]) -> list[str]:
         return [self.labels[i] for i in self.predict_proba(rows).argmax(1)]
 
-    def combine(self, transformer_logits: np.ndarray, rows: Sequence[dict[str, Any]]) -> np.ndarray:
-        """The product of experts' logits for rows, given the transformer's."""
+    def share(self, rows: Sequence[dict[str, Any]]) -> np.ndarray:
+        """The partner's term of the product for rows (computed once per scoring call)."""
+        return self.mix["tfidf"] * np.maximum(self.log_proba(rows), -30.0)
+
+    def combine(
+        self, transformer_logits: np.ndarray, rows: Sequence[dict[str, Any]], share: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The product of experts' logits for rows, given the transformer's (and the partner's `share`)."""
         z = transformer_logits - transformer_logits.max(1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
-        mixed = self.mix["transformer"] * log_p + self.mix["tfidf"] * np.maximum(self.log_proba(rows), -30.0)
-        return mixed.astype(np.float32)
+        return (self.mix["transformer"] * log_p + (self.share(rows) if share is None else share)).astype(
+            np.float32
+        )
 
     def fit_mix(self, transformer_logits: np.ndarray, rows: Sequence[dict[str, Any]]) -> TfidfBaseline:
         """Each expert's weight: 1 / its temperature on these (validation) rows; 1 and 1 without rows."""

@@ -126,6 +126,8 @@ class Predictor:
             [render(self.template, r) for r in rows], truncation=True, max_length=self.max_length
         )["input_ids"]
         todo = list(range(len(ids)))
+        # with a partner, a close call is one the final (mixed) scores are close on: those are rescored
+        share = self.partner.share(rows) if self.partner is not None else None
         for precision, margin in self.plan():
             order = sorted(todo, key=lambda i: len(ids[i]))
             batches = [order[k : k + self.batch_size] for k in range(0, len(order), self.batch_size)]
@@ -134,12 +136,13 @@ class Predictor:
             else:
                 self._run_torch(ids, batches, out, bf16=precision == "bf16")
             self.stats[precision] = len(todo)
-            p = np.exp(out[todo] - out[todo].max(1, keepdims=True))
+            z = out[todo] if share is None else self.partner.combine(out[todo], [], share[todo])
+            p = np.exp(z - z.max(1, keepdims=True))
             p = np.sort(p / p.sum(1, keepdims=True), 1)
             todo = [i for i, gap in zip(todo, p[:, -1] - p[:, -2]) if gap < margin]
             if not todo:
                 break
-        return out if self.partner is None else self.partner.combine(out, rows)
+        return out if share is None else self.partner.combine(out, rows, share)
 
     def _pad(self, ids: list[list[int]], idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
         # widths rounded up to a multiple of PAD_MULTIPLE: a long scoring run then sees a few dozen batch shapes,
