@@ -168,7 +168,10 @@ def run_adapt(app: TrainApp, params: dict[str, Any]) -> dict[str, float]:
         mlflow.log_text("\n".join(lines) + "\n", "adapt/learning_curve.md")
         mlflow.log_figure(curve_plot(result, sizes), "adapt/learning_curve.png")
         if a.write:
-            cmd = f"quotestance-train experiment=adapt adapt.recipe={a.recipe} adapt.write={a.write}"
+            cmd = (
+                f"quotestance-train experiment=adapt adapt.recipe={a.recipe} adapt.user_weight={a.user_weight:g} "
+                f"adapt.write={a.write}"
+            )
             note = (
                 f"<!-- written by `{cmd}` on {time.strftime('%Y-%m-%d')}, MLflow run "
                 f"{mlflow.active_run().info.run_id[:12]}; recipe {a.recipe}, {len(user)} user quotes, "
