@@ -180,11 +180,9 @@ def train_model(
     cfg: TrainConfig,
     out_dir: str,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    mix_rows: list[dict] | None = None,
 ) -> TrainResult:
     """Fine-tune on train_rows, keep the epoch with the best validation stance macro-F1 in out_dir; with
-    cfg.stack_tfidf, a TF-IDF partner fitted on train_rows beside it, each expert's weight calibrated on
-    mix_rows (default: val_rows)."""
+    cfg.stack_tfidf, a TF-IDF partner fitted on train_rows beside it, each expert weighed on val_rows."""
     import torch
 
     if not train_rows:
@@ -350,9 +348,7 @@ def train_model(
     _copy_tree(ckpt / "best", Path(out_dir))
     if cfg.stack_tfidf:
         with stage("the TF-IDF partner", tick=True):
-            stack_partner(
-                out_dir, train_rows, val_rows if mix_rows is None else mix_rows, labels, cfg, model_cfg
-            )
+            stack_partner(out_dir, train_rows, val_rows, labels, cfg, model_cfg)
     return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
 
 
