@@ -781,10 +781,10 @@ FRAME_CASES = [
     ),
     (  # "she said" right after a surname spoke is hers, though a full name spoke a paragraph before
         "Jordan Pike, who chairs the registry's policy council, said filters were a blunt tool.\n\n"
-        "However, at her weekly press conference, Ardwell said the government was looking into a new filter. "
+        "However, at her weekly press conference, Moreau said the government was looking into a new filter. "
         "“We do need to look at options like voluntary filters,” she said.",
         "We do need to look",
-        "Ardwell",
+        "Moreau",
     ),
 ]
 
