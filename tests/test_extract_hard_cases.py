@@ -487,6 +487,55 @@ REPORT_CASES = [
 
 
 CASES = [("direct", *c) for c in SPEAKER_CASES] + [("indirect", *c) for c in REPORT_CASES]
+CASES += [
+    (  # a bare title one person holds is the person just named
+        "direct",
+        "Dara Quillfeather is said to have sent an email to staff at Lindqvar in which the CEO claims the app "
+        '"was being used to target individual officers."',
+        "was being used",
+        "Dara Quillfeather",
+    ),
+    (  # records hold speech without speaking; "can be heard saying" names the speaker
+        "direct",
+        "According to audio and chat logs reviewed by the Ledger, two members used the app.\n\n"
+        '"We are inside the building now," a female militia member can be heard saying at one point.',
+        "We are inside",
+        "female militia member",
+    ),
+    (  # a name addressed inside the quote is not its speaker
+        "direct",
+        '"Mara, keep going," says another. "This is what we trained for."',
+        "Mara, keep going",
+        "another",
+    ),
+    (  # a verb conjoined with its own that-clause ends the report before it; the quoted words stay in it
+        "indirect",
+        'Talkwire removes channels\n\nIn a blog post, the company said it had "found evidence" of its app '
+        'being misused during the riot, but hedged that "we do not know how far the app was used."',
+        "it had",
+        "company",
+    ),
+    (  # an outlet reporting what an official announced: the official speaks
+        "indirect",
+        "Roskomnadzor presses the app\n\nThe agency Vostok reports that Pavel Lebedenko has announced that "
+        "two cloud companies will stop serving the messaging app.",
+        "two cloud companies",
+        "Pavel Lebedenko",
+    ),
+    (  # a participle set off by a comma is the act of the sentence's subject
+        "indirect",
+        "Skyreach is resisting requests to shut off its services in the country, saying that such a move would "
+        "hurt ordinary citizens.",
+        "such a move would",
+        "Skyreach",
+    ),
+    (
+        "indirect",
+        "Fundline retorted in a message on its website that the bank had frozen the defence fund.",
+        "the bank had frozen",
+        "Fundline",
+    ),
+]
 
 
 @pytest.mark.parametrize("kind,text,start,speaker", CASES, ids=[f"{c[0]}-{c[3]}" for c in CASES])
@@ -598,6 +647,14 @@ def test_the_recognisers_wrong_labels_are_corrected_by_what_the_text_says(nlp):
         [("May 3 - Fjordline Payments", "DATE"), ("Fjordline", "PERSON")],
     )
     assert [m.name for m in idx.orgs] == ["Fjordline Payments"] and not idx.people
+    idx = _index_with(  # a role in apposition makes a person of an "organisation"
+        nlp,
+        "Aleksei Varennikov, the head of the agency, announced the order. The head of the agency said so.",
+        [("Aleksei Varennikov", "ORG")],
+    )
+    assert {m.name for m in idx.people} == {"Aleksei Varennikov"} and idx.roles["director"][
+        0
+    ] == "Aleksei Varennikov"
     idx = _index_with(
         nlp,
         "The operator wrote on the app Quillpost that Tarnhelm had given in.",

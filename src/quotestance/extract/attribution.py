@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from spacy.tokens import Span as SpacySpan
 from spacy.tokens import Token
 
-from quotestance.extract.lexicon import DOCUMENT_NOUNS, INDIRECT_VERBS_ALL, SENTENCE_ADVERBS, SPEECH_VERBS
+from quotestance.extract.lexicon import (
+    DOCUMENT_NOUNS,
+    INDIRECT_VERBS_ALL,
+    RECORD_NOUNS,
+    SENTENCE_ADVERBS,
+    SPEECH_VERBS,
+)
 from quotestance.extract.names import NameIndex, clean_name
 from quotestance.extract.parse import Parsed, word_count
 from quotestance.extract.quotes import INTRO_END, Span
@@ -49,6 +55,10 @@ before until
 """.split()
 )
 _CLIMB = {"conj", "xcomp", "advcl", "acl", "ccomp", "relcl", "pcomp", "prep", "pobj"}
+
+
+# "was quoted as saying", "can be heard saying": the passive's subject is the one speaking
+HEARD_VERBS = {"quote", "hear", "overhear", "record", "film", "see"}
 
 
 def _name_as_adverb(tok: Token) -> bool:
@@ -90,7 +100,7 @@ def subject_of(verb: Token) -> Token | None:
         # of two subjects ("• ICANN said", "In an email [PDF], Fedorov asked"), the word, nearest the verb
         subjs = [c for c in v.children if c.dep_ in ("nsubj", "nsubjpass") and c.text[:1].isalnum()]
         subj = max(subjs, key=lambda c: (c.i < v.i, c.i if c.i < v.i else -c.i)) if subjs else None
-        if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ != "quote":
+        if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ not in HEARD_VERBS:
             # "the host has been called a “safe haven”": what is called is not who speaks; the agent is
             agent = next((c for c in v.children if c.dep_ == "agent"), None)
             return next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
@@ -107,6 +117,13 @@ def subject_of(verb: Token) -> Token | None:
             v = v.head
         else:
             break
+    root = verb.sent.root
+    if verb.tag_ == "VBG" and verb.dep_ == "advcl" and verb.i > 0 and verb.doc[verb.i - 1].text == ",":
+        # "Cloudflare is resisting requests to shut off its services, saying that ...": a participle set off
+        # by a comma is the act of the sentence's subject, however deep the parser hung it
+        subj = next((c for c in root.children if c.dep_ == "nsubj"), None) if root.i < verb.i else None
+        if subj is not None and subj.text[:1].isalnum():
+            return subj
     return None
 
 
@@ -122,6 +139,8 @@ def _is_speech(t: Token) -> bool:
 
 
 def _is_other_verb(t: Token) -> bool:
+    if t.lemma_.lower() in HEARD_VERBS and any(c.dep_ == "auxpass" for c in t.children):
+        return False  # "“…,” a member can be heard saying": the speech verb follows
     return t.pos_ == "VERB" and not _is_speech(t) and t.dep_ not in ("amod", "acl", "relcl", "xcomp", "pcomp")
 
 
@@ -139,7 +158,7 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             if any(_is_speech(x) and subject_of(x) is not None for x in toks if x.i < t.i):
                 break  # "Cook wrote in the email, according to Bloomberg": the writer speaks, the outlet reports
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
-            if pobj is not None:
+            if pobj is not None and pobj.lower_ not in RECORD_NOUNS:
                 return Attribution(pobj, "according to")
     if side == "after":
         first = next((t for t in toks if not t.is_punct), None)
@@ -166,8 +185,10 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
             inside = [
                 x for x in toks if x.i < t.i and (x.ent_type_ in ("PERSON", "ORG") or x.pos_ == "PROPN")
             ]
-            if inside:
-                subj = inside[-1]
+            # or the verb's other subject in the frame ("“Jess, do it,” says another": not the name addressed)
+            own = [c for c in t.children if c.dep_ in ("nsubj", "nsubjpass") and sp.start <= c.i < sp.end]
+            if inside or own:
+                subj = inside[-1] if inside else own[0]
         passive = any(c.dep_ == "auxpass" for c in t.children)
         if subj is None and side == "after" and not passive:  # "said Prince" parsed without nsubj
             nxt = t.doc[t.i + 1] if t.i + 1 < len(t.doc) else None

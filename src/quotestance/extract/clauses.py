@@ -79,6 +79,9 @@ def clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
                 and c.i > comp.right_edge.i
                 and not any(x.dep_.startswith("nsubj") for x in c.children)
                 and c.lemma_.lower() not in INDIRECT_VERBS
+                and not any(
+                    x.dep_ == "ccomp" for x in c.children
+                )  # "but hedged that ...": a report of its own
             ):
                 toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
                 break

@@ -60,6 +60,32 @@ court government ministry agency police company firm media
 """.split()
 )
 # bare titles that speak for an organisation ("a spokesperson said" in a story about one company)
+# titles one person holds in an organisation: "the CEO" with no name refers back to the person in view
+SOLE_TITLES = {
+    "ceo",
+    "founder",
+    "cofounder",
+    "co-founder",
+    "president",
+    "chairman",
+    "chairwoman",
+    "chair",
+    "boss",
+}
+# records that hold speech without speaking: "according to audio and chat logs" names no speaker
+RECORD_NOUNS = {
+    "audio",
+    "recording",
+    "recordings",
+    "log",
+    "logs",
+    "record",
+    "records",
+    "footage",
+    "data",
+    "document",
+    "documents",
+}
 SPOKES_NOUNS = {"spokesperson", "spokesman", "spokeswoman", "spox", "representative", "official", "officials"}
 INANIMATE_NOUNS = set(
     """
@@ -94,7 +120,7 @@ say tell add argue claim warn insist explain note state declare stress emphasise
 maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
 threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
 believe accuse charge reveal advise remark underline specify disclose indicate object observe assure
-inform notify hint opine signal
+inform notify hint opine signal announce retort lament boast
 """.split()
 )
 # every verb that reports speech, with a quote beside it or a clause after it

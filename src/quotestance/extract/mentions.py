@@ -170,3 +170,13 @@ def document_just_before(
         and (was_subject or not as_subject)
     ]
     return max(near, key=lambda x: x[0], default=None)
+
+
+def appos_role(subject: Token) -> tuple[str | None, str | None]:
+    """The role an apposition gives a subject ("X, the company's CEO"), and the organisation named in it."""
+    for child in subject.children:
+        if child.dep_ == "appos":
+            span = subject.doc[child.left_edge.i : child.right_edge.i + 1]
+            org = next((e.text for e in span.ents if e.label_ == "ORG"), None)
+            return span.text.strip(" ,"), org
+    return None, None

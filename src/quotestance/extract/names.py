@@ -205,6 +205,14 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             and ent.doc[ent.start - 1].lower_ in ROLE_NOUNS
         ):
             label = "PERSON"  # "chief executive Konstantin Wailand" tagged as an organisation: a person
+        elif (
+            label == "ORG"
+            and len(ent) in (2, 3)
+            and all(t.pos_ == "PROPN" and t.text[:1].isupper() for t in ent)
+            and not is_org_name(ent.text)
+            and any(c.dep_ == "appos" and c.lemma_.lower() in ROLE_NOUNS for c in ent.root.children)
+        ):
+            label = "PERSON"  # "Aleksandr Zharov, the head of Roskomnadzor": a role in apposition, a person
         if label == "PERSON":
             name = without_possessor(clean_name(ent.text))
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]

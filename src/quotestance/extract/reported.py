@@ -17,6 +17,7 @@ from quotestance.extract.lexicon import (
     ACT_VERBS,
     INDIRECT_VERBS,
     OBJECT_ACTS,
+    RECORD_NOUNS,
     REPORT_FALLBACK,
     SPEAKING_NOUNS,
     STANCE_ACTS,
@@ -65,6 +66,13 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
             k += 1
         else:
             break
+    # "said it had found evidence ..., but hedged that ...": a verb conjoined to this one is a new report
+    conj = [c.left_edge.i for c in verb.children if c.dep_ == "conj" and c.pos_ == "VERB" and c.i > k]
+    if conj:
+        cut = min(conj)
+        while cut > k and (doc[cut - 1].dep_ == "cc" or doc[cut - 1].is_punct):
+            cut -= 1
+        sent_end = min(sent_end, cut)
     toks = core([t for t in doc[k:sent_end] if not t.is_space])
     while toks and toks[-1].is_punct:
         toks = toks[:-1]
@@ -121,7 +129,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 continue
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
             span = _according_clause(t)
-            if pobj is not None and span:
+            if pobj is not None and span and pobj.lower_ not in RECORD_NOUNS:  # not "according to audio logs"
                 out.append((span[0] + off, span[1] + off, pobj, "according to"))
             continue
         if t.pos_ != "VERB":

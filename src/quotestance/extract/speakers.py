@@ -24,12 +24,14 @@ from quotestance.extract.lexicon import (
     PRONOUNS,
     ROLE_NOUNS,
     ROLE_SYNONYMS,
+    SOLE_TITLES,
     SPOKES_NOUNS,
     TECH_TERMS,
     TITLES,
 )
 from quotestance.extract.mentions import (
     after_dateline,
+    appos_role,
     as_written,
     description,
     document_just_before,
@@ -72,6 +74,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if subject.pos_ == "PRON" or low in PRONOUNS:
         if low in ("i", "we"):
             return Speaker(None)  # first person inside the quote's own frame: not an attribution
+        if low in ("another", "someone", "somebody", "others"):
+            return Speaker(low, is_person=True)  # "says another": nobody named, kept as the text gives it
         if low in PERSON_PRONOUNS:
             m = idx.person_before(pos, pronoun=low)
         else:  # "it" and "they" speak for organisations and groups
@@ -133,7 +137,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     marks = [t.i for t in np if t.dep_ == "case" and t.lower_ in ("'s", "’s") and t.i < subject.i]
     if subject.pos_ == "PROPN" and marks and subject.doc[marks[-1] - 1].pos_ == "PROPN":
         np = subject.doc[marks[-1] + 1 : subject.i + 1]
-    role, org = _appos_role(subject)
+    role, org = appos_role(subject)
     # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker; also after a
     # role the tagger took for a name ("the company's CEO, Matthew Prince") and a name the parser hung on the
     # organisation in the role's phrase ("The spokesperson for LinkedIn, Nicole Leverich"): a person is never
@@ -171,6 +175,15 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
                     name = clean_name(inner.text)
                     whole = subject.doc[subject.left_edge.i : subject.right_edge.i + 1]
                     return Speaker(name, role=whole.text, org=name, is_person=False)
+    if (
+        subject.lower_ in SOLE_TITLES
+        and [c.lower_ for c in subject.children] == ["the"]
+        and office not in idx.roles
+    ):
+        # "Tim Cook sent an email in which the CEO claims": a title one person holds is the one just named
+        m = idx.person_before(pos)
+        if m is not None and len(m.name.split()) >= 2:
+            return Speaker(m.name, subject.text, None, True)
     # "a Visa spokesman", "an official at Amazon", "one user on Twitter": a description, kept as written
     if (
         subject.pos_ == "NOUN"
@@ -326,15 +339,6 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             return Speaker(f"{m.name} {subject.text}", subject.text, m.name, True)
     text = clean_name(np.text)
     return Speaker(text or None, role, org, head in PERSON_NOUNS or subject.lower_ in PERSON_NOUNS)
-
-
-def _appos_role(subject: Token) -> tuple[str | None, str | None]:
-    for child in subject.children:
-        if child.dep_ == "appos":
-            span = subject.doc[child.left_edge.i : child.right_edge.i + 1]
-            org = next((e.text for e in span.ents if e.label_ == "ORG"), None)
-            return span.text.strip(" ,"), org
-    return None, None
 
 
 def with_role(sp: Speaker, idx: NameIndex) -> Speaker:
