@@ -502,6 +502,15 @@ CASES += [
         "We are inside",
         "female militia member",
     ),
+    (  # "the lawmakers" is the group that acted, not the few named beside others as an object
+        "direct",
+        "A bipartisan coalition of lawmakers condemned Quillon's decision to pull the map app.\n\n"
+        "Representative Ana Ortiz and Senator Tom Reyes joined forces with four other lawmakers in sending the "
+        "letter.\n\n"
+        '"You have said publicly that you want to work with the country\'s leaders," the lawmakers told him.',
+        "You have said publicly",
+        "bipartisan coalition of lawmakers",
+    ),
     (  # a name addressed inside the quote is not its speaker
         "direct",
         '"Mara, keep going," says another. "This is what we trained for."',

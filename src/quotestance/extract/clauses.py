@@ -9,6 +9,7 @@ from __future__ import annotations
 from spacy.tokens import Token
 
 from quotestance.extract.lexicon import ADVERBIAL_MARKS, INDIRECT_VERBS
+from quotestance.extract.mentions import after_dateline
 from quotestance.extract.parse import doc_text, inside_quote
 from quotestance.extract.quotes import DOUBLE
 
@@ -30,8 +31,11 @@ def complement(verb: Token) -> Token | None:
     if marks & ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
         return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
     if comp.i < verb.i:
+        # the subject may carry its apposition ("…, Pavel Lebedenko, the head of the watchdog, said")
+        subj = next((c for c in verb.children if c.dep_ == "nsubj"), None)
+        own = {t.i for t in subj.subtree} if subj is not None else set()
         gap = verb.doc[comp.right_edge.i + 1 : verb.i]
-        if any(t.text in DOUBLE for t in gap) or len(gap) > 8:
+        if any(t.text in DOUBLE for t in gap) or len([t for t in gap if t.i not in own]) > 8:
             return None
     return comp
 
@@ -86,6 +90,9 @@ def clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
                 toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
                 break
     toks = core(_before_next_report(toks, comp))
+    if toks and toks[0].is_sent_start:  # "MOSCOW, May 28 (Interfax) - X has ...": not the dateline
+        cut = after_dateline(comp.doc, toks[0].i, min(comp.i, toks[0].i + 10))
+        toks = [t for t in toks if t.i >= cut]
     # a trailing participle after a comma is the writer's gloss, not the report: "..., pointing out that",
     # "..., citing ...", "..., following its rival" (the clause ends at the comma)
     for k, t in enumerate(toks[1:], 1):

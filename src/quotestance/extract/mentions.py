@@ -139,6 +139,8 @@ def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
         if any(o.start <= desc.start and desc.end <= o.end and o != desc for o in found):
             continue  # "30 civil society groups" inside "a coalition of 30 civil society groups": the whole
         text = as_written(desc.text)
+        if desc.root.dep_ in ("nsubj", "nsubjpass"):
+            idx.subject_descriptions.add(desc.start_char + offset)
         for t in desc:
             if t.pos_ == "NOUN" and t.lemma_.lower() in PEOPLE_NOUNS:
                 idx.descriptions.setdefault(t.lemma_.lower(), []).append(

@@ -12,13 +12,12 @@ from spacy.tokens import Doc, Span, Token
 from quotestance.extract.gender import gender_cue, untagged_people
 from quotestance.extract.lexicon import (
     NOT_NAME_START,
-    ROLE_NOUNS,
     ROLE_SYNONYMS,
     TECH_TERMS,
     TITLE_NOUNS,
     TITLES,
 )
-from quotestance.extract.namestr import clean_name, is_firm_name, is_org_name, without_possessor
+from quotestance.extract.namestr import clean_name, entity_label, is_firm_name, is_org_name, without_possessor
 from quotestance.extract.parse import dateline_name, dateline_place, doc_text, headline_lines
 
 
@@ -41,8 +40,9 @@ class NameIndex:
     speakers: list[Mention] = field(default_factory=list)  # resolved speakers, in text order
     subjects: list[Mention] = field(default_factory=list)  # people named as the subject of a clause
     # descriptions of speakers ("a bipartisan coalition of lawmakers"), by each person noun in them, so that a
-    # later "the lawmakers" is the description the article gave
+    # later "the lawmakers" is the description the article gave; the offsets of those that were a subject
     descriptions: dict[str, list[Mention]] = field(default_factory=dict)
+    subject_descriptions: set[int] = field(default_factory=set)
     # evidence of each person's gender (lowercased name -> +1 per masculine, -1 per feminine cue), so that "she
     # said" skips the husband named just before her
     gender_votes: dict[str, int] = field(default_factory=dict)
@@ -52,13 +52,17 @@ class NameIndex:
     documents: dict[str, list[tuple[int, Token, bool]]] = field(default_factory=dict)
 
     def description_before(self, noun: str, pos: int, window: int = 2000) -> Mention | None:
-        """The latest description before pos that contains `noun` (a lemma); a bisection, since mentions are
-        registered in text order (a long article with many descriptions stays linear)."""
+        """The latest description before pos that contains `noun` (a lemma), the latest that was a subject
+        first ("a coalition of lawmakers condemned …, joined by four other lawmakers": "the lawmakers" is the
+        coalition); a bisection, since mentions are registered in text order."""
         from bisect import bisect_left
 
         ms = self.descriptions.get(noun, [])
         k = bisect_left(ms, pos, key=lambda m: m.pos)
-        return ms[k - 1] if k and pos - window <= ms[k - 1].pos else None
+        near = [m for m in ms[max(0, k - 8) : k] if pos - window <= m.pos]
+        return next(
+            (m for m in reversed(near) if m.pos in self.subject_descriptions), near[-1] if near else None
+        )
 
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
@@ -195,24 +199,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
         if any(a <= ent.start_char < b for a, b in headlines) or dateline_place(ent):
             continue  # a headline's capitalised words are not names ("Amazon Cites Terms of Use ..."), nor a
             # dateline's place ("MELBOURNE, June 14 (SCW) -")
-        label = ent.label_
-        if label == "PERSON" and is_org_name(ent.text):
-            label = "ORG"  # "Tallgrass Hosting" tagged as a person: a company's or an institution's name
-        elif (
-            label == "ORG"
-            and len(ent) in (2, 3)
-            and ent.start
-            and ent.doc[ent.start - 1].lower_ in ROLE_NOUNS
-        ):
-            label = "PERSON"  # "chief executive Konstantin Wailand" tagged as an organisation: a person
-        elif (
-            label == "ORG"
-            and len(ent) in (2, 3)
-            and all(t.pos_ == "PROPN" and t.text[:1].isupper() for t in ent)
-            and not is_org_name(ent.text)
-            and any(c.dep_ == "appos" and c.lemma_.lower() in ROLE_NOUNS for c in ent.root.children)
-        ):
-            label = "PERSON"  # "Aleksandr Zharov, the head of Roskomnadzor": a role in apposition, a person
+        label = entity_label(ent)
         if label == "PERSON":
             name = without_possessor(clean_name(ent.text))
             toks = [t for t in name.split() if t.lower().strip(".") not in TITLES]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from quotestance.extract.lexicon import COMPANY_WORDS, INSTITUTION_WORDS
+from spacy.tokens import Span
+
+from quotestance.extract.lexicon import COMPANY_WORDS, INSTITUTION_WORDS, ROLE_NOUNS
 
 _PLATFORM_TAIL = re.compile(
     r"(?:\s+(?:twitter|facebook|telegram|instagram|youtube|tiktok|x|mastodon|reddit|blog|channel|account|"
@@ -49,3 +51,20 @@ def is_firm_name(name: str) -> bool:
 def is_org_name(name: str) -> bool:
     """A name whose last word says it is a company or an institution ("Lattice Rights Foundation")."""
     return is_firm_name(name) or name.split()[-1].lower() in INSTITUTION_WORDS
+
+
+def entity_label(ent: Span) -> str:
+    """The recogniser's label, corrected where the text says otherwise."""
+    if ent.label_ == "PERSON" and is_org_name(ent.text):
+        return "ORG"  # "Tallgrass Hosting" tagged as a person: a company's or an institution's name
+    if ent.label_ != "ORG" or len(ent) not in (2, 3):
+        return ent.label_
+    if ent.start and ent.doc[ent.start - 1].lower_ in ROLE_NOUNS:
+        return "PERSON"  # "chief executive Konstantin Wailand" tagged as an organisation: a person
+    if (
+        all(t.pos_ == "PROPN" and t.text[:1].isupper() for t in ent)
+        and not is_org_name(ent.text)
+        and any(c.dep_ == "appos" and c.lemma_.lower() in ROLE_NOUNS for c in ent.root.children)
+    ):
+        return "PERSON"  # "Aleksandr Zharov, the head of Roskomnadzor": a role in apposition, a person
+    return ent.label_

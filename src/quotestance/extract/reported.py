@@ -15,6 +15,7 @@ from quotestance.extract.clauses import clause_span, complement, core
 from quotestance.extract.lexicon import (
     ACT_PHRASES,
     ACT_VERBS,
+    DOCUMENT_NOUNS,
     INDIRECT_VERBS,
     OBJECT_ACTS,
     RECORD_NOUNS,
@@ -157,6 +158,12 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             if _unasserted(t):
                 continue
             comp = complement(t)
+            if (
+                comp is not None
+                and comp.i < t.i
+                and not (_can_speak(subj) or subj.lemma_.lower() in DOCUMENT_NOUNS)
+            ):
+                continue  # "…, a situation that it claims threatens security": no inverted report by a situation
             if comp is None:
                 span = _unparsed_report(t) if lemma in REPORT_FALLBACK else None
             else:
