@@ -558,6 +558,13 @@ def test_a_headline_reports_no_one(nlp):
     )
     qs = indirect(run(nlp, text))
     assert [q.text for q in qs] == ["it would close the accounts"]
+    # in sentence case, and repeated under itself as pages often do
+    text = (
+        "Regulator asks Norhill and Quillon to remove the messaging app from stores\n\n"
+        "Regulator asks Norhill and Quillon to remove the messaging app from stores\n\n"
+        "Norhill said it would close the accounts."
+    )
+    assert [q.text for q in indirect(run(nlp, text))] == ["it would close the accounts"]
 
 
 SPEECH_ACTS = [

@@ -166,8 +166,10 @@ def headline_lines(text: str) -> list[tuple[int, int]]:
     [(0, 29)]
     >>> headline_lines("Registrar Tells Customers to Leave Over ‘War Crimes’\\nIt said so.")
     [(0, 52)]
+    >>> headline_lines("Regulator asks stores to remove the app\\n\\nRegulator asks stores to remove the app\\nIt did.")
+    [(0, 39), (41, 80)]
     """
-    out, pos = [], 0
+    out, pos, first = [], 0, None
     for line in text.split("\n"):
         words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if w.lower() not in _MINOR]
         end = line.rstrip()
@@ -175,8 +177,16 @@ def headline_lines(text: str) -> list[tuple[int, int]]:
         # Crimes’"
         end = end[:-1] if end.endswith(("”", '"', "’")) and end[-2:-1].isalpha() else end
         if len(words) >= 3 and not end.endswith((".", "!", "?", ":", "”", '"', "’", ",")):
-            if sum(w[:1].isupper() for w in words) >= 0.8 * len(words):
+            # the article's first line is its headline in sentence case too ("Regulator asks stores to remove
+            # the app"), and so is that line repeated below it
+            if (
+                first is None
+                or line.strip() == first
+                or sum(w[:1].isupper() for w in words) >= 0.8 * len(words)
+            ):
                 out.append((pos, pos + len(line)))
+        if line.strip() and first is None:
+            first = line.strip()
         pos += len(line) + 1
     return out
 
