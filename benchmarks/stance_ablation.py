@@ -48,6 +48,12 @@ ROWS: list[tuple[str, str, list[str]]] = [
         [],
     ),
     (
+        "select-pair",
+        "as shipped, the epoch kept on the pair's validation F1 (the transformer with its partner), not the "
+        "transformer's alone",
+        ["train.select_on=pair"],
+    ),
+    (
         "corpus-225",
         "as shipped, the fourth batch (ev42–ev45) in training instead of the test events (225 articles)",
         [f"dataset.frozen_splits={BEFORE_BATCH4}"],

@@ -3,6 +3,7 @@ end-to-end run logged to MLflow with a loadable pyfunc model."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -98,9 +99,27 @@ def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path)
     assert not list((tmp_path / "ck").glob(".*tmp*"))
 
 
+def test_the_epoch_can_be_chosen_on_the_pair_the_model_scores_with(small, tmp_path):
+    """train.select_on=pair: each epoch logs the pair's validation F1 beside the transformer's, the kept epoch is
+    the pair's best, and the saved partner is the one the epochs were weighed with."""
+    from quotestance.metrics import stance_macro_f1
+
+    train, val = small
+    cfg = TrainConfig(
+        epochs=3, seed=5, threads=1, bf16="fp32", select_on="pair", checkpoint_dir=str(tmp_path / "ck")
+    )
+    res = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
+    pair = [h["val_pair_macro_f1"] for h in res.history]
+    assert len(pair) == len(res.history) and res.best_epoch == int(np.argmax(pair))
+    z = load_predictor(str(tmp_path / "m"), cfg.template, TINY.max_length, "fp32").logits(val)
+    got = stance_macro_f1([r["label"] for r in val], [LABELS[i] for i in z.argmax(1)], STANCE)
+    assert got == pytest.approx(max(pair))
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
+        (lambda m, t, r: (m, dataclasses.replace(t, select_on="both"), r), "select_on"),
         (lambda m, t, r: (ModelConfig(path=str(Path("/nonexistent/model"))), t, r), "model folder not found"),
         (lambda m, t, r: (m, t, ([], r[1])), "train split is empty"),
         (lambda m, t, r: (m, t, ([{**r[0][0], "label": "maybe"}] + r[0][1:], r[1])), "not in the label set"),

@@ -158,6 +158,7 @@ class TrainConfig:
     class_weights: bool = True
     label_smoothing: float = 0.0
     stack_tfidf: bool = True
+    select_on: str = "transformer"
     bf16: str = "auto"
     group_by_length: bool = True
     precision: str = "auto"

@@ -190,6 +190,8 @@ def train_model(
     unknown = sorted({r["label"] for r in train_rows + val_rows} - set(labels))
     if unknown:
         raise TrainError(f"labels {unknown} in the dataset are not in the label set {labels}")
+    if cfg.select_on not in ("transformer", "pair"):
+        raise TrainError(f"train.select_on={cfg.select_on!r}: choose transformer or pair")
     precision, why = train_precision(cfg.bf16)
     bf16 = precision == "bf16"
     set_determinism(cfg.seed, cfg.threads)
@@ -241,6 +243,12 @@ def train_model(
         if st.get("stopped_early"):  # early stopping ended it: more epochs would not be kept either
             start_epoch = cfg.epochs
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    # the partner is fitted first when the epoch is chosen on what the model will score with: the pair
+    partner = None
+    if cfg.stack_tfidf and cfg.select_on == "pair" and val_rows:
+        from quotestance.baseline import TfidfBaseline
+
+        partner = TfidfBaseline(labels, cfg.template, seed=cfg.seed).fit(train_rows)
     predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, precision=precision)
     say(
         f"training {model_cfg.name} in {precision} ({why}): {len(texts)} rows, {steps_per_epoch} steps per epoch, "
@@ -286,24 +294,29 @@ def train_model(
             steps.update(1)
             steps.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         t = time.perf_counter()
-        pred = predictor.logits(val_rows).argmax(1) if val_rows else np.array([], dtype=int)
-        f1 = (
-            stance_macro_f1([r["label"] for r in val_rows], [labels[i] for i in pred], stance)
-            if val_rows
-            else 0.0
-        )
+        gold = [r["label"] for r in val_rows]
+        z = predictor.logits(val_rows) if val_rows else np.zeros((0, len(labels)))
+        f1 = stance_macro_f1(gold, [labels[i] for i in z.argmax(1)], stance) if val_rows else 0.0
+        pair = {}
+        if partner is not None:  # each expert calibrated on validation, as stack_partner will
+            zp = partner.fit_mix(z, val_rows).combine(z, val_rows)
+            pair["val_pair_macro_f1"] = stance_macro_f1(gold, [labels[i] for i in zp.argmax(1)], stance)
         metrics = {
             "train_loss": running / len(texts),
             "val_stance_macro_f1": f1,
+            **pair,
             "epoch_seconds": time.perf_counter() - t_epoch,
             "padding_share": 1 - real / max(1, padded),
             **{f"seconds_{k}": v for k, v in clock.items()},
             "seconds_validation": time.perf_counter() - t,
         }
         history.append({"epoch": epoch, **metrics})
+        with_pair = f" (with the partner {pair['val_pair_macro_f1']:.4f})" if pair else ""
+        f1 = pair.get("val_pair_macro_f1", f1)  # what the epoch is chosen on
         say(
             f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, validation stance macro-F1 "
-            f"{f1:.4f}{' (best so far)' if f1 > best else ''}, {metrics['epoch_seconds']:.1f} s"
+            f"{metrics['val_stance_macro_f1']:.4f}{with_pair}{' (best so far)' if f1 > best else ''}, "
+            f"{metrics['epoch_seconds']:.1f} s"
         )
         if on_epoch:
             on_epoch(epoch, metrics)
@@ -348,7 +361,7 @@ def train_model(
     _copy_tree(ckpt / "best", Path(out_dir))
     if cfg.stack_tfidf:
         with stage("the TF-IDF partner", tick=True):
-            stack_partner(out_dir, train_rows, val_rows, labels, cfg, model_cfg)
+            stack_partner(out_dir, train_rows, val_rows, labels, cfg, model_cfg, partner)
     return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
 
 
@@ -359,11 +372,13 @@ def stack_partner(
     labels: list[str],
     cfg: TrainConfig,
     model_cfg,
+    tfidf=None,
 ) -> None:
-    """Fit the TF-IDF partner on train_rows, weigh it against the transformer on mix_rows, save it in model_dir."""
+    """Fit the TF-IDF partner on train_rows (or take `tfidf`, already fitted on them), weigh it against the
+    transformer on mix_rows, save it in model_dir."""
     from quotestance.baseline import PARTNER_DIR, TfidfBaseline
 
-    tfidf = TfidfBaseline(labels, cfg.template, seed=cfg.seed).fit(train_rows)
+    tfidf = tfidf or TfidfBaseline(labels, cfg.template, seed=cfg.seed).fit(train_rows)
     alone = load_predictor(model_dir, cfg.template, model_cfg.max_length, "fp32")
     tfidf.fit_mix(alone.logits(mix_rows), mix_rows).save(Path(model_dir) / PARTNER_DIR)
 
