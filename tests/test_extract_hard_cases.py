@@ -511,6 +511,14 @@ CASES += [
         "You have said publicly",
         "bipartisan coalition of lawmakers",
     ),
+    (  # "the company" is the firm in view, never a coalition of people that spoke just before
+        "indirect",
+        "Quillon pulled the map app on Friday.\n\n"
+        "A bipartisan coalition of lawmakers condemned Quillon's decision to pull the app.\n\n"
+        "The company removed the app from its store this month, saying it violated local laws.",
+        "it violated local laws",
+        "Quillon",
+    ),
     (  # a name addressed inside the quote is not its speaker
         "direct",
         '"Mara, keep going," says another. "This is what we trained for."',

@@ -12,6 +12,7 @@ from spacy.tokens import Doc, Span, Token
 from quotestance.extract.gender import gender_cue, untagged_people
 from quotestance.extract.lexicon import (
     NOT_NAME_START,
+    PEOPLE_NOUNS,
     ROLE_SYNONYMS,
     TECH_TERMS,
     TITLE_NOUNS,
@@ -154,6 +155,8 @@ class NameIndex:
         the last one nearby whose name says it is a company ("Corallo Hosting", not the "Tallyboard" it hosts),
         else the last one named twice or more."""
         near = [m for m in self.speakers if not m.is_person and pos - window <= m.pos < pos]
+        if company:  # "the company" is never a group of people that spoke ("a bipartisan coalition")
+            near = [m for m in near if m.name.split()[-1].lower().rstrip("s") not in PEOPLE_NOUNS]
         if near:
             return max(near, key=lambda m: m.pos)
         if company:
