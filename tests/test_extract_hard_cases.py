@@ -534,7 +534,7 @@ CASES += [
     ),
     (  # an outlet reporting what an official announced: the official speaks
         "indirect",
-        "Roskomnadzor presses the app\n\nThe agency Vostok reports that Pavel Lebedenko has announced that "
+        "Roskomnadzor presses the app\n\nThe agency Vostok reports that Pavel Lebedenko has said that "
         "two cloud companies will stop serving the messaging app.",
         "two cloud companies",
         "Pavel Lebedenko",

@@ -120,7 +120,7 @@ say tell add argue claim warn insist explain note state declare stress emphasise
 maintain acknowledge admit concede allege assert report confirm deny reply respond suggest complain vow
 threaten promise pledge predict write tweet post testify caution counter reiterate repeat point stand
 believe accuse charge reveal advise remark underline specify disclose indicate object observe assure
-inform notify hint opine signal announce retort lament boast
+inform notify hint opine signal retort lament boast
 """.split()
 )
 # every verb that reports speech, with a quote beside it or a clause after it
