@@ -593,6 +593,10 @@ SPEECH_ACTS = [
     ("Melnyk requested the Geneva-based registry to shut down the country's root servers.", "requested"),
     ("Campaigners have pressured the hosting companies to cut off the forum.", "pressured"),
     ("Councillor Bram Osei cheered the registrar's move.", "cheered"),
+    (  # in the passive, by whoever the agent names
+        "Quillon has been criticized by the country's state media for an app that maps police movements.",
+        "criticized by the country's state media",
+    ),
     ("Veldhost downplayed its role in the region.", "downplayed"),
     (  # the clause the parser hung on the statement is the report
         "Dana Whitby wrote in a statement released on Sunday that the gunman had been inspired by the board.",

@@ -172,6 +172,9 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 out.append((span[0] + off, span[1] + off, subj, cue_text(t)))
             if comp is not None or span:
                 continue
+        if lemma in STANCE_ACTS and (span := _passive_act(t, subj)):
+            out.append((span[0] + off, span[1] + off, subj, t.text))
+            continue
         if lemma in ACT_VERBS or lemma in ACT_PHRASES:
             # "called for the forum to be taken down", "urged the host to drop the site"
             if any(c.dep_ == "prt" for c in t.children):
@@ -240,6 +243,20 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 out.append((toks[0].idx + off, toks[-1].idx + len(toks[-1].text) + off, subj, t.text))
     # a report and its verb share a paragraph: a headline the parser glued to the next sentence is none
     return [r for r in out if "\n" not in _between(parsed, r)]
+
+
+def _passive_act(verb: Token, agent: Token) -> tuple[int, int] | None:
+    """A stance-taking act in the passive, by whoever its agent names ("Apple has been criticised by state
+    media for the app", "hailed by its supporters as an alternative"): the verb with what follows it."""
+    if not any(c.dep_ == "auxpass" for c in verb.children) or agent.head.dep_ != "agent":
+        return None
+    if _unasserted(verb) or not _can_speak(agent):
+        return None
+    last = max([verb.i] + [c.right_edge.i for c in verb.rights if c.dep_ not in ("punct", "cc", "conj")])
+    toks = core([x for x in verb.doc[verb.i : last + 1]])
+    while toks and toks[-1].is_punct:
+        toks.pop()
+    return (toks[0].idx, toks[-1].idx + len(toks[-1].text)) if len(toks) >= 4 else None
 
 
 def _infinitive(verb: Token) -> bool:
