@@ -44,7 +44,8 @@ ROWS: list[tuple[str, str, list[str]]] = [
         "shipped",
         "the shipped recipe: 205 articles train and validate, the fourth batch (ev42–ev45) joins the test "
         "events; the quote alone, class weights, weak labels, up to 5 epochs, a TF-IDF partner (the two "
-        "experts' product, each calibrated on validation)",
+        "experts' product, each calibrated on validation); where training runs in fp32 (no native bf16), the "
+        "embeddings and the bottom 4 of 6 layers kept as pretrained (`train.freeze=auto`)",
         [],
     ),
     (
@@ -52,6 +53,28 @@ ROWS: list[tuple[str, str, list[str]]] = [
         "as shipped, the epoch kept on the pair's validation F1 (the transformer with its partner), not the "
         "transformer's alone",
         ["train.select_on=pair"],
+    ),
+    (
+        "full-finetune",
+        "as shipped, every layer fine-tuned wherever it trains (`train.freeze=false`): the recipe on a CPU with "
+        "native bf16; these seeds' runs were logged as `shipped` until fp32 training froze the bottom layers",
+        ["train.freeze=false"],
+    ),
+    (
+        "freeze-3",
+        "as shipped, the embeddings and the bottom 3 of MiniLM's 6 layers kept as pretrained on any CPU",
+        ["train.freeze=true", "model.freeze_layers=3"],
+    ),
+    (
+        "freeze-4",
+        "as shipped, the embeddings and the bottom 4 of 6 layers kept as pretrained on any CPU (what `shipped` "
+        "does where training runs in fp32)",
+        ["train.freeze=true", "model.freeze_layers=4"],
+    ),
+    (
+        "freeze-4-lr2e-4",
+        "freeze-4, with twice the learning rate (2e-4) for the top two layers",
+        ["train.freeze=true", "model.freeze_layers=4", "train.learning_rate=2e-4"],
     ),
     (
         "corpus-225",

