@@ -66,15 +66,24 @@ def test_same_seed_reproduces_metrics(small, tmp_path):
     assert np.array_equal(pa, pb)
 
 
-def test_resume_continues_from_the_last_checkpoint(small, tmp_path):
+@pytest.mark.parametrize("frozen", [0, 1])
+def test_resume_continues_from_the_last_checkpoint(small, tmp_path, frozen):
+    """Also with a frozen bottom: the optimizer state holds the trainable weights alone, and resumes so."""
     train, val = small
+    model = dataclasses.replace(TINY, freeze_layers=frozen)
     cfg = TrainConfig(
-        epochs=1, batch_size=16, seed=5, threads=1, patience=5, checkpoint_dir=str(tmp_path / "ck")
+        epochs=1,
+        batch_size=16,
+        seed=5,
+        threads=1,
+        patience=5,
+        freeze="true",
+        checkpoint_dir=str(tmp_path / "ck"),
     )
-    train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
+    train_model(train, val, LABELS, STANCE, model, cfg, str(tmp_path / "m"))
     cfg.epochs, cfg.resume = 2, True
-    res = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
-    assert [h["epoch"] for h in res.history] == [0, 1]
+    res = train_model(train, val, LABELS, STANCE, model, cfg, str(tmp_path / "m"))
+    assert [h["epoch"] for h in res.history] == [0, 1] and res.frozen_layers == frozen
 
 
 def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path):
