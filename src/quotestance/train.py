@@ -431,9 +431,14 @@ def train_model(
         with_pair = f" (with the partner {pair['val_pair_macro_f1']:.4f})" if pair else ""
         f1 = pair.get("val_pair_macro_f1", f1)  # what the epoch is chosen on
         say(
-            f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, validation stance macro-F1 "
-            f"{metrics['val_stance_macro_f1']:.4f}{with_pair}{' (best so far)' if f1 > best else ''}, "
-            f"{metrics['epoch_seconds']:.1f} s"
+            f"epoch {epoch + 1}/{cfg.epochs}: loss {metrics['train_loss']:.4f}, "
+            + (
+                f"validation stance macro-F1 {metrics['val_stance_macro_f1']:.4f}{with_pair}"
+                f"{' (best so far)' if f1 > best else ''}"
+                if val_rows
+                else "no validation rows (the last epoch is kept)"
+            )
+            + f", {metrics['epoch_seconds']:.1f} s"
         )
         if on_epoch:
             on_epoch(epoch, metrics)
