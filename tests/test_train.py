@@ -143,6 +143,14 @@ def test_frozen_bottom_is_the_same_model_and_stays_as_pretrained(small, tmp_path
         with frozen.top():
             top = model(inputs_embeds=hidden, attention_mask=mask).logits
     assert torch.allclose(full, top, atol=1e-5)
+    # in bf16 (where a CPU runs it natively and training asks for it): kept as float32, close to the full model
+    half = FrozenBottom(model, 1, ids, tokenizer.pad_token_id, bf16=True)
+    assert all(h.dtype == torch.float32 for h in half.hidden)
+    with torch.no_grad(), half.top(), torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden, mask = half.batch(range(len(ids)))
+        assert torch.allclose(
+            full, model(inputs_embeds=hidden, attention_mask=mask).logits.float(), atol=0.05
+        )
     assert len(model.base_model.encoder.layer) == 2  # whole again outside `top`
 
     cfg = TrainConfig(
