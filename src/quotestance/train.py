@@ -238,8 +238,7 @@ class FrozenBottom:
 
     def batch(self, idx: Sequence[int]):
         """(the rows' frozen hidden states, zero-padded; their attention mask): what `top` takes."""
-        h, mask = self._pad([self.hidden[i] for i in idx])
-        return h, mask
+        return self._pad([self.hidden[i] for i in idx])
 
     @contextlib.contextmanager
     def top(self):
