@@ -5,7 +5,8 @@ usage: python benchmarks/train_speed.py [--epochs 5] [--seeds 13 14] [--dataset 
 Trains the default model (MiniLM-L6, the default recipe) on the built dataset once per configuration and
 seed: fp32, and bf16 autocast only where this CPU runs it natively (emulated it is several times slower,
 so it is skipped, saying so), each with plain shuffled batches and with length-grouped ones
-(`train.group_by_length`). Per configuration (mean over seeds): seconds per epoch, its split into forward,
+(`train.group_by_length`), and fp32 by length with the bottom 4 layers frozen (what `train.freeze=auto`
+trains where bf16 is not native). Per configuration (mean over seeds): seconds per epoch, its split into forward,
 backward, optimizer step and the validation pass, the share of padding among the tokens computed, the best
 validation stance macro-F1 and the test stance macro-F1 (scored in fp32). Run it as an AVX2-only CPU would
 with QUOTESTANCE_CPU_FLAGS=avx2 (torch's kernels are capped too). --write puts the table in this CPU family's
@@ -31,15 +32,19 @@ from quotestance.records import LABELS as RECORD_LABELS
 from quotestance.train import train_model
 
 LABELS = list(RECORD_LABELS)
+FROZEN = 4  # model.freeze_layers in conf/model/minilm_l6.yaml
 PARTS = ("forward", "backward", "optimizer", "validation")
 
 
-def one_run(splits, precision: str, grouped: bool, seed: int, epochs: int) -> dict[str, float]:
-    model = ModelConfig()
+def one_run(
+    splits, precision: str, grouped: bool, seed: int, epochs: int, frozen: int = 0
+) -> dict[str, float]:
+    model = ModelConfig(freeze_layers=frozen)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(
             epochs=epochs,
             bf16=precision,
+            freeze="true" if frozen else "false",  # each row says what it trains, whatever auto would choose
             group_by_length=grouped,
             seed=seed,
             patience=epochs,
@@ -84,18 +89,21 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = None
-    for precision in precisions:
-        for grouped in (False, True):
-            runs = [one_run(splits, precision, grouped, s, a.epochs) for s in a.seeds]
-            m = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
-            base = base or m["epoch_seconds"]  # fp32 with shuffled batches, the old default off bf16 CPUs
-            lines.append(
-                f"| {precision} | {'by length' if grouped else 'shuffled'} | {m['epoch_seconds']:.1f} | "
-                f"{base / m['epoch_seconds']:.2f}x | "
-                + " | ".join(f"{m[p]:.1f}" for p in PARTS)
-                + f" | {100 * m['padding_share']:.0f} % | {m['val']:.3f} | {m['test']:.3f} |"
-            )
-            print(lines[-1], flush=True)
+    # every layer trained, shuffled and by length, per precision; then what `train.freeze=auto` does on a CPU
+    # without native bf16: fp32, by length, the embeddings and bottom FROZEN layers kept as pretrained
+    configs = [(p, g, 0) for p in precisions for g in (False, True)] + [("fp32", True, FROZEN)]
+    for precision, grouped, frozen in configs:
+        runs = [one_run(splits, precision, grouped, s, a.epochs, frozen) for s in a.seeds]
+        m = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
+        base = base or m["epoch_seconds"]  # fp32 with shuffled batches, the old default off bf16 CPUs
+        training = f"{precision}, bottom {frozen} of 6 frozen" if frozen else precision
+        lines.append(
+            f"| {training} | {'by length' if grouped else 'shuffled'} | {m['epoch_seconds']:.1f} | "
+            f"{base / m['epoch_seconds']:.2f}x | "
+            + " | ".join(f"{m[p]:.1f}" for p in PARTS)
+            + f" | {100 * m['padding_share']:.0f} % | {m['val']:.3f} | {m['test']:.3f} |"
+        )
+        print(lines[-1], flush=True)
     print("\n".join(lines))
     if a.write:
         write_section(Path(a.write), "train_speed", lines)
