@@ -20,9 +20,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from omegaconf import OmegaConf
 from sections import write_section
 
-from quotestance.config import LabelsConfig, LabelSpec, ModelConfig, TrainConfig
+from quotestance.config import CONF_DIR, LabelsConfig, LabelSpec, ModelConfig, TrainConfig
 from quotestance.cpu import cpu_features, describe, native
 from quotestance.dataset import load_splits
 from quotestance.evaluate import measure
@@ -32,7 +33,8 @@ from quotestance.records import LABELS as RECORD_LABELS
 from quotestance.train import train_model
 
 LABELS = list(RECORD_LABELS)
-FROZEN = 4  # model.freeze_layers in conf/model/minilm_l6.yaml
+# what `train.freeze=auto` keeps frozen without native bf16: the shipped model config's own count
+FROZEN = int(OmegaConf.load(CONF_DIR / "model/minilm_l6.yaml").freeze_layers)
 PARTS = ("forward", "backward", "optimizer", "validation")
 
 

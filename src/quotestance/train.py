@@ -382,11 +382,11 @@ def train_model(
             t = time.perf_counter()
             if frozen is None:
                 enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+                mask = enc["attention_mask"]
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     logits = model(**enc).logits
             else:
                 hidden, mask = frozen.batch(idx)
-                enc = {"attention_mask": mask}
                 with frozen.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     logits = model(inputs_embeds=hidden, attention_mask=mask).logits
             if weighted_rows or cfg.label_smoothing:
@@ -406,7 +406,7 @@ def train_model(
             clock["forward"], clock["backward"] = clock["forward"] + t1 - t, clock["backward"] + t2 - t1
             clock["optimizer"] += t3 - t2
             running += loss.item() * len(idx)
-            real, padded = real + int(enc["attention_mask"].sum()), padded + enc["attention_mask"].numel()
+            real, padded = real + int(mask.sum()), padded + mask.numel()
             steps.update(1)
             steps.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         t = time.perf_counter()
