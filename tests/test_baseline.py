@@ -84,3 +84,22 @@ def test_fit_mix_weighs_each_expert_by_its_calibration():
         "transformer": 1.0,
         "tfidf": 1.0,
     }
+
+
+def test_fit_tfidf_reuses_the_last_fit_only_for_the_same_rows_and_settings():
+    """The pipeline's partner and baseline share one fit; anything different is fitted anew, and each caller's
+    calibration stays its own."""
+    from quotestance.baseline import fit_tfidf
+
+    first = fit_tfidf(LABELS, ROWS)
+    first.fit_mix(np.eye(4)[[LABELS.index(r["label"]) for r in ROWS]] * 40.0, ROWS)
+    again = fit_tfidf(LABELS, [dict(r) for r in ROWS])
+    assert again.coef_ is first.coef_ and again.mix == {"transformer": 1.0, "tfidf": 1.0} != first.mix
+    np.testing.assert_allclose(again.log_proba(ROWS), TfidfBaseline(LABELS).fit(ROWS).log_proba(ROWS))
+    heavier = [{**ROWS[0], "weight": 3.0}] + ROWS[1:]
+    for other in (
+        fit_tfidf(LABELS, heavier),
+        fit_tfidf(LABELS, ROWS, template="{quote}!"),
+        fit_tfidf(LABELS, ROWS, seed=1),
+    ):
+        assert other.coef_ is not first.coef_

@@ -143,6 +143,17 @@ def test_frozen_bottom_is_the_same_model_and_stays_as_pretrained(small, tmp_path
         with frozen.top():
             top = model(inputs_embeds=hidden, attention_mask=mask).logits
     assert torch.allclose(full, top, atol=1e-5)
+    # validation's path: other rows' bottom computed once, the top in eval mode, rows back in their order
+    other = tokenizer([r["text"] for r in train[:9]], truncation=True, max_length=TINY.max_length)[
+        "input_ids"
+    ]
+    model.train()
+    scored = frozen.logits(frozen.bottom(other))
+    assert model.training  # left as it was found
+    model.eval()
+    with torch.no_grad():
+        whole = model(**tokenizer.pad({"input_ids": other}, return_tensors="pt")).logits.numpy()
+    assert np.allclose(whole, scored, atol=1e-5)
     # in bf16 (where a CPU runs it natively and training asks for it): kept as float32, close to the full model
     half = FrozenBottom(model, 1, ids, tokenizer.pad_token_id, bf16=True)
     assert all(h.dtype == torch.float32 for h in half.hidden)

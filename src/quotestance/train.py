@@ -196,8 +196,6 @@ class FrozenBottom:
     """
 
     def __init__(self, model, k: int, ids: list[list[int]], pad_id: int, bf16: bool, batch_size: int = 64):
-        import torch
-
         base = getattr(model, "base_model", None)
         layers = getattr(getattr(base, "encoder", None), "layer", None)
         if layers is None or not hasattr(base, "embeddings"):
@@ -208,25 +206,52 @@ class FrozenBottom:
             raise TrainError(
                 f"model.freeze_layers={k}: choose 0 (none) to {len(layers) - 1}, below the model's {len(layers)} layers"
             )
-        self.base, self.layers, self.k, self.pad_id = base, layers, k, pad_id
+        self.model, self.base, self.layers, self.k, self.pad_id = model, base, layers, k, pad_id
+        self.bf16, self.batch_size = bf16, batch_size
         for module in (base.embeddings, *layers[:k]):
             module.requires_grad_(False)
-        self.hidden: list = [None] * len(ids)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # little padding in the one pass
-        was_training = model.training
-        model.eval()
-        base.encoder.layer = layers[:k]
+        self.hidden = self.bottom(ids)
+
+    def bottom(self, ids: list[list[int]]) -> list:
+        """The frozen layers' output for each row of token ids (eval mode, float32, unpadded)."""
+        import torch
+
+        hidden: list = [None] * len(ids)
+        was_training = self.model.training
+        self.model.eval()
+        self.base.encoder.layer = self.layers[: self.k]
         try:
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                for j in range(0, len(order), batch_size):
-                    part = order[j : j + batch_size]
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                for part in self._sorted_batches(ids):
                     h, mask = self._pad([torch.tensor(ids[i]) for i in part])
-                    out = base(input_ids=h, attention_mask=mask).last_hidden_state.float()
+                    out = self.base(input_ids=h, attention_mask=mask).last_hidden_state.float()
                     for row, i in enumerate(part):
-                        self.hidden[i] = out[row, : len(ids[i])].clone()
+                        hidden[i] = out[row, : len(ids[i])].clone()
         finally:
-            base.encoder.layer = layers
-            model.train(was_training)
+            self.base.encoder.layer = self.layers
+            self.model.train(was_training)
+        return hidden
+
+    def logits(self, hidden: list) -> np.ndarray:
+        """The whole model's logits (eval mode) for rows whose `bottom` is `hidden`: validation each epoch
+        runs only the top layers, as training does (the same logits as a full pass, tests/test_train.py)."""
+        import torch
+
+        out = np.zeros((len(hidden), self.model.config.num_labels), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), self.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                for part in self._sorted_batches(hidden):
+                    h, mask = self._pad([hidden[i] for i in part])
+                    out[part] = self.model(inputs_embeds=h, attention_mask=mask).logits.float().numpy()
+        finally:
+            self.model.train(was_training)
+        return out
+
+    def _sorted_batches(self, seqs) -> list[list[int]]:
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # little padding in one pass
+        return [order[j : j + self.batch_size] for j in range(0, len(order), self.batch_size)]
 
     def _pad(self, seqs):
         import torch
@@ -321,6 +346,16 @@ def train_model(
             f"the frozen bottom ({why_frozen}): embeddings + {n_frozen} layers, once per row", tick=True
         ):
             frozen = FrozenBottom(model, n_frozen, ids, tokenizer.pad_token_id or 0, bf16)
+            # validation's rows too: each epoch's validation pass then runs only the top layers
+            val_hidden = frozen.bottom(
+                tokenizer(
+                    [render(cfg.template, r) for r in val_rows],
+                    truncation=True,
+                    max_length=model_cfg.max_length,
+                )["input_ids"]
+                if val_rows
+                else []
+            )
     # the fused CPU kernel: the same AdamW update in one pass over the weights, about 8x faster a step than
     # the default loop (the optimizer was a sixth of an fp32 epoch; docs/benchmarks.md)
     opt = torch.optim.AdamW(
@@ -356,9 +391,9 @@ def train_model(
     # the partner is fitted first when the epoch is chosen on what the model will score with: the pair
     partner = None
     if cfg.stack_tfidf and cfg.select_on == "pair" and val_rows:
-        from quotestance.baseline import TfidfBaseline
+        from quotestance.baseline import fit_tfidf
 
-        partner = TfidfBaseline(labels, cfg.template, seed=cfg.seed).fit(train_rows)
+        partner = fit_tfidf(labels, train_rows, cfg.template, cfg.seed)
     predictor = Predictor(tokenizer, model, labels, cfg.template, model_cfg.max_length, precision=precision)
     say(
         f"training {model_cfg.name} in {precision} ({why}): {len(texts)} rows, {steps_per_epoch} steps per epoch, "
@@ -411,7 +446,12 @@ def train_model(
             steps.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         t = time.perf_counter()
         gold = [r["label"] for r in val_rows]
-        z = predictor.logits(val_rows) if val_rows else np.zeros((0, len(labels)))
+        if not val_rows:
+            z = np.zeros((0, len(labels)))
+        elif frozen is not None:
+            z = frozen.logits(val_hidden)
+        else:
+            z = predictor.logits(val_rows)
         f1 = stance_macro_f1(gold, [labels[i] for i in z.argmax(1)], stance) if val_rows else 0.0
         pair = {}
         if partner is not None:  # each expert calibrated on validation, as stack_partner will
@@ -497,9 +537,9 @@ def stack_partner(
 ) -> None:
     """Fit the TF-IDF partner on train_rows (or take `tfidf`, already fitted on them), weigh it against the
     transformer on mix_rows, save it in model_dir."""
-    from quotestance.baseline import PARTNER_DIR, TfidfBaseline
+    from quotestance.baseline import PARTNER_DIR, fit_tfidf
 
-    tfidf = tfidf or TfidfBaseline(labels, cfg.template, seed=cfg.seed).fit(train_rows)
+    tfidf = tfidf or fit_tfidf(labels, train_rows, cfg.template, cfg.seed)
     alone = load_predictor(model_dir, cfg.template, model_cfg.max_length, "fp32")
     tfidf.fit_mix(alone.logits(mix_rows), mix_rows).save(Path(model_dir) / PARTNER_DIR)
 
@@ -647,7 +687,7 @@ def run_transformer(app: TrainingApp, params: dict[str, Any]) -> dict[str, float
 def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
     """TF-IDF + logistic regression on the same splits, evaluated the same way, as its own run."""
 
-    from quotestance.baseline import TfidfBaseline
+    from quotestance.baseline import fit_tfidf
 
     splits = load_splits(app.dataset.output, app.labels)
     labels = app.labels.names
@@ -662,7 +702,8 @@ def run_baseline(app: TrainingApp, params: dict[str, Any]) -> dict[str, float]:
         tempfile.TemporaryDirectory() as tmpd,
     ):
         _log_inputs(splits, app.dataset.output)
-        model = TfidfBaseline(labels, app.train.template, seed=app.train.seed).fit(splits["train"])
+        # the same fit as the transformer's partner when that ran first on this split (fit_tfidf)
+        model = fit_tfidf(labels, splits["train"], app.train.template, app.train.seed)
         # log-probabilities play the logits' part, so temperature scaling and ECE work the same way
         metrics, _ = evaluate_splits(  # the curve is the served model's: the baseline is never served
             app.evaluate,
