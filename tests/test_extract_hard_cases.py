@@ -877,3 +877,29 @@ FRAME_CASES = [
 @pytest.mark.parametrize("text,start,speaker", FRAME_CASES, ids=[c[1] for c in FRAME_CASES])
 def test_who_speaks_after_narration_a_date_a_role_or_a_document_part(nlp, text, start, speaker):
     assert find(direct(run(nlp, text)), start).speaker == speaker
+
+
+@pytest.mark.parametrize(
+    "text,starts,ends",
+    [
+        (
+            "The minister asked for the suspension of domains “.vd”, “.vdx”, and others used by the militia, "
+            "shutting down the mirrors that served them.",
+            "asked for the suspension",
+            "the mirrors that served them",
+        ),
+        (
+            "A Halvorsen spokesperson said the host had dropped the forum not because of “a police request,” but "
+            "because it decided that the forum was breaking the terms of its contract.",
+            "the host had dropped",
+            "the terms of its contract",
+        ),
+    ],
+)
+def test_a_report_runs_on_past_a_quoted_fragment_the_parse_cut_it_at(nlp, text, starts, ends):
+    """The parser hangs what follows a quoted or bracketed fragment elsewhere; the report is still the whole
+    clause, not the words before (or inside) the marks."""
+    q = find(
+        [q for q in run(nlp, "Nordvik Telecom Cuts Off Forum\n\n" + text) if q.kind == "indirect"], starts
+    )
+    assert q.text.endswith(ends)

@@ -89,7 +89,7 @@ def clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
             ):
                 toks = [t for t in verb.doc[comp.left_edge.i : c.right_edge.i + 1]]
                 break
-    toks = core(_before_next_report(toks, comp))
+    toks = core(_before_next_report(unbroken(toks), comp))
     if toks and toks[0].is_sent_start:  # "MOSCOW, May 28 (Interfax) - X has ...": not the dateline
         cut = after_dateline(comp.doc, toks[0].i, min(comp.i, toks[0].i + 10))
         toks = [t for t in toks if t.i >= cut]
@@ -117,6 +117,38 @@ def clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     if len(toks) < 3 or any(t.i == verb.i for t in toks):
         return None
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+OPENING = ("“", "(", "‘")
+CLOSING = {"“": "”", "(": ")", "‘": "’"}
+
+
+def unbroken(toks: list[Token]) -> list[Token]:
+    """A clause the parser cut at a quoted or bracketed fragment runs on to its sentence's end: the parse of
+    "urges ICANN to revoke the domains “.ru” and “.su” and to shut down ..." or "not because of “a government
+    inquiry,” but because ..." often hangs what follows the marks elsewhere, leaving the clause stopped just
+    before them or inside them. The usual trims (appositive, paragraph break, a later report) still apply."""
+    if not toks:
+        return toks
+    last = toks[-1]
+    doc, sent = last.doc, last.sent
+    text = "".join(t.text_with_ws for t in toks)
+    straight_open = text.count('"') % 2 == 1
+    unclosed = straight_open or any(text.count(o) > text.count(c) for o, c in CLOSING.items())
+    nxt = doc[last.i + 1] if last.i + 1 < sent.end else None
+    if (
+        nxt is not None
+        and not last.is_punct
+        and (nxt.text in OPENING or (nxt.text == '"' and not straight_open))
+    ):
+        # stopped just before a fragment: only when words follow the fragment's close is anything lost (a
+        # clause that ends on a quoted phrase is a mixed quote, its phrase scored as the direct quote it is)
+        close = CLOSING.get(nxt.text, '"')
+        end = next((t.i for t in doc[nxt.i + 1 : sent.end] if t.text == close), sent.end - 1)
+        unclosed = unclosed or any(not t.is_punct for t in doc[end + 1 : sent.end])
+    if not unclosed:
+        return toks
+    return toks + [t for t in doc[last.i + 1 : sent.end]]
 
 
 def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:

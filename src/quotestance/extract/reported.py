@@ -11,7 +11,7 @@ from bisect import bisect_left
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
-from quotestance.extract.clauses import clause_span, complement, core
+from quotestance.extract.clauses import clause_span, complement, core, unbroken
 from quotestance.extract.lexicon import (
     ACT_PHRASES,
     ACT_VERBS,
@@ -236,7 +236,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             if comp.dep_ in ("prep", "dobj"):
                 # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase
                 last = max([last] + [x.right_edge.i for x in t.rights if x.dep_ in ("xcomp", "prep", "oprd")])
-            toks = core([x for x in t.doc[t.i : last + 1]])
+            toks = core(unbroken([x for x in t.doc[t.i : last + 1]]))
             while toks and toks[-1].is_punct:
                 toks.pop()
             if len(toks) >= 4:
