@@ -77,6 +77,11 @@ ROWS: list[tuple[str, str, list[str]]] = [
         ["train.freeze=true", "model.freeze_layers=4", "train.learning_rate=2e-4"],
     ),
     (
+        "average-3",
+        "as shipped, the kept weights the mean of the last 3 epochs' (`train.average_last=3`), not the best epoch's",
+        ["train.average_last=3"],
+    ),
+    (
         "corpus-225",
         "as shipped, the fourth batch (ev42–ev45) in training instead of the test events (225 articles)",
         [f"dataset.frozen_splits={BEFORE_BATCH4}"],

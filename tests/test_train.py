@@ -108,6 +108,36 @@ def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path)
     assert not list((tmp_path / "ck").glob(".*tmp*"))
 
 
+def test_average_last_keeps_the_mean_of_the_last_epochs_weights(small, tmp_path):
+    """train.average_last=2 of 3 epochs: the saved model is the mean of epochs 2 and 3's weights (the running
+    sum lives in the checkpoint, loaded as weights only, so a resumed run averages the same epochs)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    train, val = small
+    cfg = TrainConfig(
+        epochs=3,
+        seed=5,
+        threads=1,
+        patience=5,
+        bf16="fp32",
+        stack_tfidf=False,
+        average_last=2,
+        checkpoint_dir=str(tmp_path / "ck"),
+    )
+    res = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
+    assert res.averaged_epochs == 2
+    blob = torch.load(tmp_path / "ck/last.pt", weights_only=True)
+    assert blob["average"]["count"] == 2
+    saved = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "m")).state_dict()
+    mean = {n: v / 2 for n, v in blob["average"]["sum"].items()}
+    assert all(torch.allclose(saved[n], mean[n], atol=1e-6) for n in mean)
+    assert not all(torch.equal(saved[n], blob["model"][n]) for n in mean)  # not the last epoch's weights
+    cfg.average_last = 4
+    with pytest.raises(TrainError, match="average_last"):
+        train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m2"))
+
+
 def test_the_epoch_can_be_chosen_on_the_pair_the_model_scores_with(small, tmp_path):
     """train.select_on=pair: each epoch logs the pair's validation F1 beside the transformer's, the kept epoch is
     the pair's best, and the saved partner is the one the epochs were weighed with."""
