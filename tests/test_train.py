@@ -193,6 +193,10 @@ def test_frozen_bottom_is_the_same_model_and_stays_as_pretrained(small, tmp_path
             full, model(inputs_embeds=hidden, attention_mask=mask).logits.float(), atol=0.05
         )
     assert len(model.base_model.encoder.layer) == 2  # whole again outside `top`
+    # past its memory budget the cache is half precision, and the logits stay close
+    small_cache = FrozenBottom(model, 1, ids, tokenizer.pad_token_id, bf16=False, max_bytes=1000)
+    assert frozen.dtype == torch.float32 and all(h.dtype == torch.float16 for h in small_cache.hidden)
+    assert np.allclose(small_cache.logits(small_cache.hidden), full.numpy(), atol=1e-2)
 
     cfg = TrainConfig(
         epochs=1,
