@@ -82,6 +82,12 @@ ROWS: list[tuple[str, str, list[str]]] = [
         ["train.average_last=3"],
     ),
     (
+        "contrastive-1",
+        "as shipped, after one epoch of a SetFit-style contrastive first stage (triplets of quotes by label, "
+        "`train.contrastive_epochs=1`)",
+        ["train.contrastive_epochs=1"],
+    ),
+    (
         "corpus-225",
         "as shipped, the fourth batch (ev42–ev45) in training instead of the test events (225 articles)",
         [f"dataset.frozen_splits={BEFORE_BATCH4}"],

@@ -138,6 +138,49 @@ def test_average_last_keeps_the_mean_of_the_last_epochs_weights(small, tmp_path)
         train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m2"))
 
 
+@pytest.mark.parametrize("frozen", [0, 1])
+def test_a_contrastive_first_stage_moves_the_trainable_layers_and_then_training_runs(small, tmp_path, frozen):
+    """train.contrastive_epochs: triplets by label move the encoder's trainable layers (never the frozen ones),
+    and the usual fine-tune follows; one label alone has no triplets and fails with the setting named."""
+    import torch
+
+    from quotestance.train import FrozenBottom, build_model, contrastive_stage
+
+    train, val = small
+    cfg = TrainConfig(
+        epochs=1,
+        seed=5,
+        threads=1,
+        bf16="fp32",
+        stack_tfidf=False,
+        contrastive_epochs=2,
+        checkpoint_dir=str(tmp_path / "ck"),
+    )
+    tokenizer, model = build_model(TINY, LABELS)
+    ids = tokenizer([r["text"] for r in train], truncation=True, max_length=TINY.max_length)["input_ids"]
+    y = np.array([LABELS.index(r["label"]) for r in train])
+    fb = FrozenBottom(model, 1, ids, tokenizer.pad_token_id, bf16=False) if frozen else None
+    before = {n: v.clone() for n, v in model.state_dict().items()}
+    losses = contrastive_stage(model, tokenizer, ids, y, cfg, fb, bf16=False)
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    after = model.state_dict()
+    moved = [n for n in before if not torch.equal(before[n], after[n])]
+    assert any(".layer.1." in n for n in moved)
+    assert not any(".embeddings." in n or ".layer.0." in n for n in moved) if frozen else moved
+    res = train_model(
+        train,
+        val,
+        LABELS,
+        STANCE,
+        dataclasses.replace(TINY, freeze_layers=frozen),
+        dataclasses.replace(cfg, freeze="true"),
+        str(tmp_path / "m"),
+    )
+    assert len(res.history) == 1
+    with pytest.raises(TrainError, match="contrastive_epochs"):
+        contrastive_stage(model, tokenizer, ids, np.zeros(len(ids), dtype=int), cfg, None, bf16=False)
+
+
 def test_the_epoch_can_be_chosen_on_the_pair_the_model_scores_with(small, tmp_path):
     """train.select_on=pair: each epoch logs the pair's validation F1 beside the transformer's, the kept epoch is
     the pair's best, and the saved partner is the one the epochs were weighed with."""

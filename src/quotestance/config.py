@@ -163,6 +163,7 @@ class TrainConfig:
     bf16: str = "auto"
     freeze: str = "auto"
     average_last: int = 0
+    contrastive_epochs: int = 0
     group_by_length: bool = True
     precision: str = "auto"
     int8_margin: float = 0.3

@@ -300,6 +300,66 @@ class FrozenBottom:
             self.base.embeddings, self.base.encoder.layer = embeddings, self.layers
 
 
+def contrastive_stage(
+    model, tokenizer, ids, y: np.ndarray, cfg: TrainConfig, frozen, bf16: bool
+) -> list[float]:
+    """A first stage in the style of SetFit: the encoder's trainable layers learn to place quotes of one label
+    near each other before the classifier is fine-tuned. Each train quote anchors a triplet with a random quote
+    of its label and one of another; the loss is the triplet margin on cosine distance between mean-pooled
+    embeddings. Returns each epoch's mean loss. (docs/experiments.md, row `contrastive-1`.)"""
+    import torch
+
+    base = model.base_model
+    opt = torch.optim.AdamW(
+        [p for p in base.parameters() if p.requires_grad],
+        lr=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        fused=True,
+    )
+    by_label = {k: np.flatnonzero(y == k) for k in np.unique(y)}
+    others = {k: np.flatnonzero(y != k) for k in by_label}
+    if len(by_label) < 2:
+        raise TrainError("train.contrastive_epochs needs quotes of at least two labels")
+
+    def embed(idx: list[int]):
+        if frozen is not None:
+            hidden, mask = frozen.batch(idx)
+            with frozen.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = base(inputs_embeds=hidden, attention_mask=mask).last_hidden_state
+        else:
+            enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+            mask = enc["attention_mask"]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = base(**enc).last_hidden_state
+        m = mask.unsqueeze(-1).to(torch.float32)
+        return torch.nn.functional.normalize((out.float() * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+
+    losses = []
+    model.train()
+    for epoch in range(cfg.contrastive_epochs):
+        rng = np.random.default_rng(cfg.seed + 1000 + epoch)
+        anchors = rng.permutation(len(y))
+        pos = [int(rng.choice(by_label[y[a]])) for a in anchors]
+        neg = [int(rng.choice(others[y[a]])) for a in anchors]
+        total = 0.0
+        for k in range(0, len(anchors), cfg.batch_size):
+            a, p_, n = (list(map(int, v[k : k + cfg.batch_size])) for v in (anchors, pos, neg))
+            e = embed(a + p_ + n)
+            ea, ep, en = e[: len(a)], e[len(a) : 2 * len(a)], e[2 * len(a) :]
+            loss = torch.relu((1 - (ea * ep).sum(1)) - (1 - (ea * en).sum(1)) + CONTRASTIVE_MARGIN).mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(base.parameters(), 1.0)
+            opt.step()
+            total += loss.item() * len(a)
+        losses.append(total / len(y))
+        say(f"contrastive epoch {epoch + 1}/{cfg.contrastive_epochs}: triplet loss {losses[-1]:.4f}")
+    return losses
+
+
+CONTRASTIVE_MARGIN = 0.25  # cosine-distance margin between a quote's own label and another
+
+
 def row_weighted_loss(logits, target, row_weights, class_weights=None, label_smoothing: float = 0.0):
     """Cross-entropy as torch's class-weighted mean, each row's term also scaled by its own weight: a row of
     weight 3 counts as that row three times (tests/test_train.py checks both). With label_smoothing, each
@@ -336,6 +396,8 @@ def train_model(
         raise TrainError(f"labels {unknown} in the dataset are not in the label set {labels}")
     if cfg.select_on not in ("transformer", "pair"):
         raise TrainError(f"train.select_on={cfg.select_on!r}: choose transformer or pair")
+    if cfg.contrastive_epochs < 0:
+        raise TrainError(f"train.contrastive_epochs={cfg.contrastive_epochs}: 0 (none) or more")
     if not 0 <= cfg.average_last <= cfg.epochs:
         raise TrainError(
             f"train.average_last={cfg.average_last}: 0 (the best epoch) to train.epochs ({cfg.epochs})"
@@ -423,6 +485,11 @@ def train_model(
         )
         if st.get("stopped_early"):  # early stopping ended it: more epochs would not be kept either
             start_epoch = cfg.epochs
+    if cfg.contrastive_epochs and start_epoch == 0:
+        with stage(
+            f"contrastive first stage ({cfg.contrastive_epochs} epochs, train.contrastive_epochs)", tick=True
+        ):
+            contrastive_stage(model, tokenizer, ids, y, cfg, frozen, bf16)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     # the partner is fitted first when the epoch is chosen on what the model will score with: the pair
     partner = None
