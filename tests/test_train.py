@@ -108,6 +108,13 @@ def test_resume_after_a_finished_run_gives_the_best_model_again(small, tmp_path)
     assert not list((tmp_path / "ck").glob(".*tmp*"))
 
 
+def quick(tmp_path, **kw) -> TrainConfig:
+    """A fast, deterministic fp32 run of the tiny model without the partner, checkpoints under tmp_path."""
+    return TrainConfig(
+        seed=5, threads=1, bf16="fp32", stack_tfidf=False, checkpoint_dir=str(tmp_path / "ck"), **kw
+    )
+
+
 def test_average_last_keeps_the_mean_of_the_last_epochs_weights(small, tmp_path):
     """train.average_last=2 of 3 epochs: the saved model is the mean of epochs 2 and 3's weights (the running
     sum lives in the checkpoint, loaded as weights only, so a resumed run averages the same epochs)."""
@@ -115,16 +122,7 @@ def test_average_last_keeps_the_mean_of_the_last_epochs_weights(small, tmp_path)
     from transformers import AutoModelForSequenceClassification
 
     train, val = small
-    cfg = TrainConfig(
-        epochs=3,
-        seed=5,
-        threads=1,
-        patience=5,
-        bf16="fp32",
-        stack_tfidf=False,
-        average_last=2,
-        checkpoint_dir=str(tmp_path / "ck"),
-    )
+    cfg = quick(tmp_path, epochs=3, patience=5, average_last=2)
     res = train_model(train, val, LABELS, STANCE, TINY, cfg, str(tmp_path / "m"))
     assert res.averaged_epochs == 2
     blob = torch.load(tmp_path / "ck/last.pt", weights_only=True)
@@ -147,15 +145,7 @@ def test_a_contrastive_first_stage_moves_the_trainable_layers_and_then_training_
     from quotestance.train import FrozenBottom, build_model, contrastive_stage
 
     train, val = small
-    cfg = TrainConfig(
-        epochs=1,
-        seed=5,
-        threads=1,
-        bf16="fp32",
-        stack_tfidf=False,
-        contrastive_epochs=2,
-        checkpoint_dir=str(tmp_path / "ck"),
-    )
+    cfg = quick(tmp_path, epochs=1, contrastive_epochs=2)
     tokenizer, model = build_model(TINY, LABELS)
     ids = tokenizer([r["text"] for r in train], truncation=True, max_length=TINY.max_length)["input_ids"]
     y = np.array([LABELS.index(r["label"]) for r in train])
