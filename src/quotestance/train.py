@@ -231,7 +231,7 @@ class FrozenBottom:
         self.hidden = self.bottom(ids)
 
     def bottom(self, ids: list[list[int]]) -> list:
-        """The frozen layers' output for each row of token ids (eval mode, float32, unpadded)."""
+        """The frozen layers' output for each row of token ids (eval mode, unpadded, in the cache's dtype)."""
         import torch
 
         hidden: list = [None] * len(ids)
@@ -300,6 +300,9 @@ class FrozenBottom:
             self.base.embeddings, self.base.encoder.layer = embeddings, self.layers
 
 
+CONTRASTIVE_MARGIN = 0.25  # cosine-distance margin between a quote's own label and another
+
+
 def contrastive_stage(
     model, tokenizer, ids, y: np.ndarray, cfg: TrainConfig, frozen, bf16: bool
 ) -> list[float]:
@@ -355,9 +358,6 @@ def contrastive_stage(
         losses.append(total / len(y))
         say(f"contrastive epoch {epoch + 1}/{cfg.contrastive_epochs}: triplet loss {losses[-1]:.4f}")
     return losses
-
-
-CONTRASTIVE_MARGIN = 0.25  # cosine-distance margin between a quote's own label and another
 
 
 def row_weighted_loss(logits, target, row_weights, class_weights=None, label_smoothing: float = 0.0):

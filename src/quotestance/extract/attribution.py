@@ -97,7 +97,7 @@ def subject_of(verb: Token) -> Token | None:
         if said is not None and verb.head.dep_ in ("ccomp", "xcomp"):
             return subject_of(said)
     for _ in range(4):
-        # of two subjects ("• ICANN said", "In an email [PDF], Fedorov asked"), the word, nearest the verb
+        # of two subjects ("• The registry said", "In an email [PDF], Varga asked"), the word, nearest the verb
         subjs = [c for c in v.children if c.dep_ in ("nsubj", "nsubjpass") and c.text[:1].isalnum()]
         subj = max(subjs, key=lambda c: (c.i < v.i, c.i if c.i < v.i else -c.i)) if subjs else None
         if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ not in HEARD_VERBS:
@@ -105,7 +105,7 @@ def subject_of(verb: Token) -> Token | None:
             agent = next((c for c in v.children if c.dep_ == "agent"), None)
             return next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
         if subj is not None and subj.lower_ in ("who", "that", "which") and v.dep_ == "relcl":
-            return v.head  # "Oksana Petrenko, who said ...": the noun the relative clause describes
+            return v.head  # "Ilse Varga, who said ...": the noun the relative clause describes
         if subj is not None:
             return subj
         obj = next((c for c in v.head.children if c.dep_ == "dobj"), None) if v.dep_ == "xcomp" else None
@@ -156,14 +156,14 @@ def _attribution(sp: SpacySpan | None, side: str) -> Attribution | None:
     for t in toks:
         if t.lower_ == "according" and t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to":
             if any(_is_speech(x) and subject_of(x) is not None for x in toks if x.i < t.i):
-                break  # "Cook wrote in the email, according to Bloomberg": the writer speaks, the outlet reports
+                break  # "Ruiz wrote in the email, according to the Ledger": the writer speaks, the outlet reports
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
             if pobj is not None and pobj.lower_ not in RECORD_NOUNS:
                 return Attribution(pobj, "according to")
     if side == "after":
         first = next((t for t in toks if not t.is_punct), None)
         if first is not None and first.lower_ in _NEW_CLAUSE:
-            return None  # '“…” while Ars Technica notes …': a new clause, not this quote's attribution
+            return None  # '“…” while the Ledger notes …': a new clause, not this quote's attribution
     order = toks if side == "after" else list(reversed(toks))
     between: list[Token] = []  # non-speech verbs passed so far
     for k, t in enumerate(order):
@@ -288,7 +288,7 @@ def direct_attribution(
 
 
 def enclosing_report(parsed: Parsed, s: Span) -> Attribution | None:
-    """A quote with no frame of its own that sits inside reported speech ("Fedorov pointed out that Russia's
+    """A quote with no frame of its own that sits inside reported speech ("Varga pointed out that the country's
     “...”", "the groups argue that the U.S. should “...”"): the reporting verb's subject is its speaker."""
     inside = parsed.span(s.start, s.end)
     if inside is None:

@@ -31,7 +31,7 @@ def complement(verb: Token) -> Token | None:
     if marks & ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
         return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
     if comp.i < verb.i:
-        # the subject may carry its apposition ("…, Pavel Lebedenko, the head of the watchdog, said")
+        # the subject may carry its apposition ("…, Ilse Varga, the head of the watchdog, said")
         subj = next((c for c in verb.children if c.dep_ == "nsubj"), None)
         own = {t.i for t in subj.subtree} if subj is not None else set()
         gap = verb.doc[comp.right_edge.i + 1 : verb.i]
@@ -56,8 +56,8 @@ def core(toks: list[Token]) -> list[Token]:
             if t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as":
                 return toks[: k - 1]
             appos = t if t.dep_ == "appos" else t.head if t.dep_ in ("det", "compound", "amod") else None
-            # an appositive that closes the clause goes; one inside it stays ("asked Göran Marby, CEO of
-            # ICANN, to impose sanctions")
+            # an appositive that closes the clause goes; one inside it stays ("asked Tomas Hale, CEO of
+            # the registry, to impose sanctions")
             if appos is not None and appos.dep_ == "appos":
                 rest = [x for x in toks[k:] if x.i > appos.right_edge.i and not x.is_punct]
                 # what follows still modifies the noun ("El Paso, Texas, where ...") or nothing does: cut
@@ -125,9 +125,10 @@ CLOSING = {"“": "”", "(": ")", "‘": "’"}
 
 def unbroken(toks: list[Token]) -> list[Token]:
     """A clause the parser cut at a quoted or bracketed fragment runs on to its sentence's end: the parse of
-    "urges ICANN to revoke the domains “.ru” and “.su” and to shut down ..." or "not because of “a government
-    inquiry,” but because ..." often hangs what follows the marks elsewhere, leaving the clause stopped just
-    before them or inside them. The usual trims (appositive, paragraph break, a later report) still apply."""
+    "asked for the suspension of domains “.vd”, “.vdx”, and others used by ..." or "dropped the forum not
+    because of “a police request,” but because ..." often hangs what follows the marks elsewhere, leaving the
+    clause stopped just before them or inside them. The usual trims (appositive, paragraph break, a later
+    report) still apply."""
     if not toks:
         return toks
     last = toks[-1]

@@ -108,7 +108,9 @@ PART_NOUNS = {"passage", "section", "part", "paragraph", "excerpt", "portion", "
 # combinations the hot paths ask about, built once
 SPEAKING_NOUNS = PERSON_NOUNS | ORG_NOUNS  # nouns that can take a stand ("the company condemned ...")
 PEOPLE_NOUNS = PERSON_NOUNS | GROUP_NOUNS  # heads of descriptions of people ("26 rights groups")
-DESCRIBED_NOUNS = PERSON_NOUNS - COMPANY_NOUNS  # kept as a description ("a Visa spokesman"), not the company
+DESCRIBED_NOUNS = (
+    PERSON_NOUNS - COMPANY_NOUNS
+)  # kept as a description ("a Brightmoor spokesman"), not the company
 ROLE_NOUNS = (
     PERSON_NOUNS - ORG_NOUNS
 )  # "the engineer" refers back to a description; "the government" to a name
@@ -214,7 +216,7 @@ OBJECT_ACTS = {
     },
 }
 ACT_PHRASES.update({v: ("dobj", None) for v in OBJECT_ACTS})
-# abbreviated titles, as the noun a later reference uses ("Sen. Joe Lieberman" ... "the Senator")
+# abbreviated titles, as the noun a later reference uses ("Sen. Ana Reyes" ... "the Senator")
 TITLE_NOUNS = {
     "sen": "senator",
     "sens": "senator",

@@ -21,7 +21,7 @@ def after_dateline(doc: Doc, left: int, end: int) -> int:
 
 
 def description(tok: Token) -> Span | None:
-    """The phrase a person noun heads when it says more than the noun ("Visa spokesman", "official at
+    """The phrase a person noun heads when it says more than the noun ("Brightmoor spokesman", "official at
     Amazon", "one user on Twitter", "26 rights groups"), without relative clauses or appositions; None
     for a bare noun ("the spokesman")."""
     doc = tok.doc
@@ -127,7 +127,7 @@ def register_descriptions(doc: Doc, offset: int, idx: NameIndex) -> None:
             and entity_in(doc[desc.start : tok.i + 1], ("PERSON",)) is None
         ):
             found.append(desc)
-    for e in doc.ents:  # "Senators Ted Cruz and Patrick Leahy", for a later "the senators"
+    for e in doc.ents:  # "Senators Ana Reyes and Colm Doyle", for a later "the senators"
         other = next((c for c in e.root.children if c.dep_ == "conj" and c.ent_type_ == "PERSON"), None)
         title = doc[e.start - 1] if e.start else None
         if e.label_ == "PERSON" and other is not None and title is not None:

@@ -67,7 +67,7 @@ class NameIndex:
 
     def canonical(self, name: str) -> str:
         """The fullest form the article gives of a person's name."""
-        # "Ukraine’s Fedorov": the country is not in the name the article gives ("People’s Daily" is)
+        # "Valdoria’s Varga": the country is not in the name the article gives ("People’s Courier" is)
         rest = without_possessor(name)
         if rest != name:
             if self.canonical(rest) != rest or rest.lower() in self.full_names or rest in self.org_names():
@@ -129,7 +129,7 @@ class NameIndex:
             pool = [m for m in pool if self.gender(m.name) != unlike] or pool
         # membership as a set of values, once per call ("m in self.speakers" per candidate was quadratic)
         spoke = {(m.pos, m.name, m.is_person) for m in self.speakers + self.subjects}
-        # who spoke or acted in the last sentence or two ("Ardern said ... “...,” she said"): a full name, or a
+        # who spoke or acted in the last sentence or two ("Varga said ... “...,” she said"): a full name, or a
         # surname whose gender the text marks (a one-word "person" is often a company or place mis-tagged)
         near = [
             m
@@ -140,7 +140,7 @@ class NameIndex:
         ]
         if near:
             return max(near, key=lambda m: m.pos)
-        # a full name, not a description ("DIA official", "Telstra spokesperson") that also has two words
+        # a full name, not a description ("DIA official", "Halvorsen spokesperson") that also has two words
         named = [m for m in pool if len(m.name.split()) >= 2 and m.name.split()[-1][:1].isupper()]
         full = [m for m in named if pos - m.pos <= window]
         cands = full or pool
@@ -173,7 +173,7 @@ class NameIndex:
 
 
 def finish_index(idx: NameIndex) -> None:
-    """Once every chunk is registered: mentions of a surname become the full name ("Anglin" -> "Andrew Anglin");
+    """Once every chunk is registered: mentions of a surname become the full name ("Varga" -> "Ilse Varga");
     subjects in text order (a chunk registers its tagged names before its untagged ones)."""
     idx.subjects.sort(key=lambda m: m.pos)
     firms = {o.name.split()[0]: o.name for o in idx.orgs if is_firm_name(o.name) and len(o.name.split()) > 1}
@@ -223,7 +223,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
                 idx.subjects.append(Mention(ent.start_char + offset, full, True))
             _register_role(idx, ent, full)
             title = next((w.lower().strip(".") for w in name.split() if w.lower().strip(".") in TITLES), None)
-            if title:  # "Senator Joe Lieberman" tagged whole: a later "the Senator"
+            if title:  # "Senator Ana Reyes" tagged whole: a later "the Senator"
                 idx.roles[TITLE_NOUNS.get(title, title)] = (full, title, None)
         elif (
             label in ("ORG", "NORP")
@@ -268,7 +268,7 @@ def build_index(doc: Doc, offset: int = 0, index: NameIndex | None = None) -> Na
             continue
         if _name_word(w) and (adjacent or not run):
             run.append(w)
-            if _ends_sentence(w):  # "WikiLeaks. Amazon": two sentences, not one name
+            if _ends_sentence(w):  # "Nordvik. Brightmoor": two sentences, not one name
                 _register_run(idx, run)
                 run = []
             continue
@@ -286,7 +286,7 @@ def _register_full(idx: NameIndex, full: str) -> None:
 
 def _name_word(word: str) -> bool:
     """A word that can be part of a name: capitalised, not a function word ("Both", "Under"), not an
-    adjective like "US-based", not a possessor ("Donald’s" in "Donald’s Discord" names another thing)."""
+    adjective like "US-based", not a possessor ("Corvane’s" in "Corvane’s forum" names another thing)."""
     return (
         word[:1].isupper()
         and word.lower().strip(".") not in NOT_NAME_START
@@ -320,7 +320,7 @@ def _register_role(idx: NameIndex, ent: Span, name: str) -> None:
         if child.dep_ == "appos" and child.i > ent.end - 1
     ][:1]
     left = [t for t in ent.root.lefts if t.dep_ == "compound" and t.i < ent.start and not t.ent_type_]
-    if left:  # "chief executive", not "executive"; kept beside an apposition ("US Senator Joe Lieberman –
+    if left:  # "chief executive", not "executive"; kept beside an apposition ("US Senator Ana Reyes –
         # chairman of the committee –" is both a later "the Senator" and "the chairman")
         spans.append(ent.doc[left[0].left_edge.i : ent.start])
     for role_span in spans:
@@ -333,7 +333,7 @@ def _register_role_span(idx: NameIndex, role_span: Span, name: str) -> None:
     role = role_span.text.strip(" ,")
     org = next((e.text for e in role_span.ents if e.label_ == "ORG"), None)
     head = role_span.root.lemma_.lower().strip(".")
-    head = TITLE_NOUNS.get(head, head)  # "Sen. Joe Lieberman": a later "the Senator"
+    head = TITLE_NOUNS.get(head, head)  # "Sen. Ana Reyes": a later "the Senator"
     if re.search(r"\bchief executive\b", role, re.I):
         head = "ceo"  # a later "the CEO" or "the company's boss" means this person
     idx.roles[ROLE_SYNONYMS.get(head, head)] = (name, role, org)

@@ -25,11 +25,11 @@ def clean_name(text: str) -> str:
     t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
     t = _POSSESSIVE.sub("", t)
     t = re.sub(r"^(?:the|a|an)\s+", "", t, flags=re.I)
-    # words before the name that are not part of it: "Both Telstra", "US-based Namecheap", "talkie app Zello"
+    # words before the name that are not part of it: "Both Halvorsen", "US-based Brightmoor", "talkie app Chirrup"
     t = re.sub(r"^(?:(?:Both|All|Each|Fellow|Rival)\s+|\S+-based\s+)", "", t)
     if re.fullmatch(
         r"(?:[a-z][\w-]*\s+)+(?:[A-Z][\w.'’&-]*\s*)+", t
-    ):  # "talkie app Zello", not a description
+    ):  # "talkie app Chirrup", not a description
         t = re.sub(r"^(?:[a-z][\w-]*\s+)+", "", t)
     stripped = _PLATFORM_TAIL.sub("", t)
     return stripped if stripped else t
@@ -39,7 +39,7 @@ _POSSESSOR = re.compile(r"^\w+['’]s\s+(?=\S)")
 
 
 def without_possessor(name: str) -> str:
-    """A person's name without a possessor the recogniser took in: "Ukraine’s Fedorov" -> "Fedorov"."""
+    """A person's name without a possessor the recogniser took in: "Valdoria’s Varga" -> "Varga"."""
     return _POSSESSOR.sub("", name)
 
 
@@ -66,5 +66,5 @@ def entity_label(ent: Span) -> str:
         and not is_org_name(ent.text)
         and any(c.dep_ == "appos" and c.lemma_.lower() in ROLE_NOUNS for c in ent.root.children)
     ):
-        return "PERSON"  # "Aleksandr Zharov, the head of Roskomnadzor": a role in apposition, a person
+        return "PERSON"  # "Ilse Varga, the head of the watchdog": a role in apposition, a person
     return ent.label_

@@ -160,7 +160,7 @@ def inside_quote(tok: Token) -> bool:
 
 def headline_lines(text: str) -> list[tuple[int, int]]:
     """Lines that read as a headline or a page's furniture, not prose: three words or more, no closing
-    punctuation, and nearly every word capitalised ("WikiLeaks Booted by Amazon, But Site Lives On").
+    punctuation, and nearly every word capitalised ("Forum Dropped by Its Host, But Mirrors Live On").
 
     >>> headline_lines("Host Drops Forum After Outcry\\nThe host said on Monday it had dropped the forum.")
     [(0, 29)]

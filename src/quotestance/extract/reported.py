@@ -106,8 +106,8 @@ def _according_clause(t: Token) -> tuple[int, int] | None:
 
 def _reports_itself(according: Token) -> bool:
     """Whether the sentence of an 'according to' phrase already has its own speaker: a speech verb with a
-    subject and a reported clause, as the sentence's main verb or the phrase's head ("Cook said the app was
-    removed, according to a memo obtained by Bloomberg": Cook speaks, the phrase names where it was read)."""
+    subject and a reported clause, as the sentence's main verb or the phrase's head ("Ruiz said the app was
+    removed, according to a memo obtained by the Ledger": Ruiz speaks, the phrase names where it was read)."""
     phrase = {x.i for x in according.subtree}
     return any(
         x.pos_ == "VERB"
@@ -300,7 +300,7 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
     headlines = headline_lines(text)
     for start, end, subj, cue in _indirect_candidates(parsed):
         if any(a <= start < b for a, b in headlines):
-            continue  # "Namecheap Tells Russian Customers To Leave": a headline reports no one
+            continue  # "Registrar Tells Valdorian Customers To Leave": a headline reports no one
         # only the direct spans that can overlap [start, end): those starting within `longest` before it
         lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
         covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct[lo:hi])
@@ -309,7 +309,7 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
         if covered > 0.5 * (end - start) or text[start] in DOUBLE:
             continue
         kept.append((start, end, subj, cue))
-    # "Cook said he had ..., Bloomberg reported": an outlet relays the report inside, whose speaker it is
+    # "Ruiz said he had ..., the Ledger reported": an outlet relays the report inside, whose speaker it is
     kept = [o for o in kept if not (o[3].startswith("report") and any(_inside(r, o) for r in kept))]
     kept.sort(key=lambda r: (r[0], -r[1]))
     outer: list[tuple[int, int, Token, str]] = []

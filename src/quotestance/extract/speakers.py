@@ -107,7 +107,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         and after_dateline(subject.doc, subject.i, appos.i) > subject.i
     ):
         subject = appos  # "SAN FRANCISCO — Norhill, the company that ..., says": a dateline, then the speaker
-    # a title or rank parsed as the head of the name after it: "Founder and CEO Pavel Durov", "said CSP Ibrahim
+    # a title or rank parsed as the head of the name after it: "Founder and CEO Ilse Varga", "said CSP Ibrahim
     # Garba-Lawal"
     rank = subject.text.isupper() and 2 <= len(subject.text) <= 5
     if subject.lower_ in PERSON_NOUNS or rank:
@@ -133,14 +133,14 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     np = noun_phrase(subject)
     head = subject.lemma_.lower()
     office = ROLE_SYNONYMS.get(head, head)  # the role a title names ("spokesman" -> "spokesperson")
-    # "Ukraine's Fedorov": Fedorov, in full (the parser hangs the possessor as poss, nmod or compound)
+    # "Valdoria's Varga": Varga, in full (the parser hangs the possessor as poss, nmod or compound)
     marks = [t.i for t in np if t.dep_ == "case" and t.lower_ in ("'s", "’s") and t.i < subject.i]
     if subject.pos_ == "PROPN" and marks and subject.doc[marks[-1] - 1].pos_ == "PROPN":
         np = subject.doc[marks[-1] + 1 : subject.i + 1]
     role, org = appos_role(subject)
     # "Stratavault's chief executive, Miriam Ashdown, said": the appositive names the speaker; also after a
     # role the tagger took for a name ("the company's CEO, Matthew Prince") and a name the parser hung on the
-    # organisation in the role's phrase ("The spokesperson for LinkedIn, Nicole Leverich"): a person is never
+    # organisation in the role's phrase ("The spokesperson for Brightmoor, Dana Holt"): a person is never
     # the apposition of a firm or a place
     role_word = (
         subject.pos_ == "NOUN"
@@ -180,11 +180,11 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         and [c.lower_ for c in subject.children] == ["the"]
         and office not in idx.roles
     ):
-        # "Tim Cook sent an email in which the CEO claims": a title one person holds is the one just named
+        # "Rosa Ruiz sent an email in which the CEO claims": a title one person holds is the one just named
         m = idx.person_before(pos)
         if m is not None and len(m.name.split()) >= 2:
             return Speaker(m.name, subject.text, None, True)
-    # "a Visa spokesman", "an official at Amazon", "one user on Twitter": a description, kept as written
+    # "a Brightmoor spokesman", "an official at the host", "one user on Twitter": a description, kept as written
     if (
         subject.pos_ == "NOUN"
         and (subject.lemma_.lower() in DESCRIBED_NOUNS or subject.lower_ in SPOKES_NOUNS)
@@ -193,16 +193,16 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         and not any(t.dep_ == "poss" for t in subject.lefts)  # "the firm's counsel": resolved below
     ):
         desc = description(subject)
-        # a person named in the phrase's head ("Kremlin spokesman Dmitry Peskov") is the speaker, resolved
+        # a person named in the phrase's head ("Palace spokesman Oren Tal") is the speaker, resolved
         # below; a name after it ("an official at Kestrel Pay") is part of the description
         if desc is not None and entity_in(subject.doc[desc.start : subject.i + 1], ("PERSON",)) is None:
             org = entity_in(desc, ("ORG", "NORP", "GPE"))
             the = any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
             if office in idx.roles and the and (org is None or clean_name(org.text) == idx.roles[office][2]):
-                return Speaker(*idx.roles[office], True)  # "the head of Roskomnadzor": whom it gave that role
+                return Speaker(*idx.roles[office], True)  # "the head of the watchdog": whom it gave that role
             return Speaker(as_written(desc.text), subject.text, clean_name(org.text) if org else None, True)
-    # "Kremlin spokesman Dmitry Peskov": the person; the one the subject word is in ("Founder and CEO Pavel
-    # Durov" with "Founder" tagged a person too)
+    # "Palace spokesman Oren Tal": the person; the one the subject word is in ("Founder and CEO Ilse
+    # Varga" with "Founder" tagged a person too)
     own = (
         next((e for e in subject.doc.ents if e.start <= subject.i < e.end), None)
         if subject.ent_type_ == "PERSON"
@@ -219,7 +219,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
             return Speaker(None)  # "the IP said": the parser picked the wrong word
         ent = None  # "the DNS provider": a description, resolved below
     if ent is None and subject.ent_type_ == "NORP":
-        ent = entity_in(np, ("NORP",))  # "the Russians said", not "the Russian reseller said"
+        ent = entity_in(np, ("NORP",))  # "the Valdorians said", not "the Valdorian reseller said"
     if ent is not None and ent.label_ == "PERSON":
         name = idx.canonical(without_possessor(clean_name(ent.text)))
         title = [t.text for t in np if t.i < ent.start and t.pos_ in ("NOUN", "PROPN") and not t.ent_type_]
@@ -257,7 +257,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
         if who is not None:
             return resolve(who, idx, pos)
         # "the statement said": whoever was last reported speaking nearby; else the one the phrase names ("an
-        # email sent to Namecheap users said"); else nobody, and the quote may inherit its neighbour's speaker
+        # email sent to Brightmoor users said"); else nobody, and the quote may inherit its neighbour's speaker
         m = idx.recent_speaker(pos)
         if m is not None:
             return Speaker(m.name, None, None, m.is_person)
@@ -306,7 +306,7 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     if (head in ORG_NOUNS or subject.lower_ in ORG_NOUNS) and (subject.tag_ != "NNS" or head in GROUP_NOUNS):
         # one organisation for "the company"; "the telcos" are several, and stay as written
         poss = next((t for t in subject.lefts if t.dep_ == "poss"), None)
-        # "As for Lumen, the company said", "In Cogent’s case, the company said": the one its sentence names
+        # "As for Halvorsen, the company said", "In Corvane’s case, the company said": the one its sentence names
         # (never the agent of "obtained by The Washington Post": the outlet that relays it)
         fronted = subject.doc[subject.sent.start : subject.left_edge.i]
         relayed = {x.i for a in fronted if a.dep_ == "agent" for x in a.subtree}
