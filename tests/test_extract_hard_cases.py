@@ -903,3 +903,27 @@ def test_a_report_runs_on_past_a_quoted_fragment_the_parse_cut_it_at(nlp, text, 
         [q for q in run(nlp, "Nordvik Telecom Cuts Off Forum\n\n" + text) if q.kind == "indirect"], starts
     )
     assert q.text.endswith(ends)
+
+
+@pytest.mark.parametrize(
+    "text,starts,speaker",
+    [
+        (
+            "The Halvorsen Collective answered the two suspensions by calling for donations to its legal fund.",
+            "calling for donations",
+            "Halvorsen Collective",
+        ),
+        (
+            "Brightmoor responded to the outage by urging its customers to move their domains elsewhere.",
+            "urging its customers",
+            "Brightmoor",
+        ),
+    ],
+)
+def test_a_speech_act_after_by_is_the_subjects_report(nlp, text, starts, speaker):
+    """ "X answered … by calling for …": the participle after the preposition is X's demand, as "…, calling for …"
+    is."""
+    q = find(
+        [q for q in run(nlp, "Nordvik Telecom Cuts Off Forum\n\n" + text) if q.kind == "indirect"], starts
+    )
+    assert q.speaker == speaker

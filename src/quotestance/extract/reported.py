@@ -179,8 +179,9 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             # "called for the forum to be taken down", "urged the host to drop the site"
             if any(c.dep_ == "prt" for c in t.children):
                 continue  # "called out", "called off": not a demand
-            # "the man accused of ...": a passive participle, nobody is speaking; "a letter urging ...": one is
-            participle = t.tag_ == "VBG" and t.dep_ in ("advcl", "acl") and lemma in ACT_VERBS
+            # "the man accused of ...": a passive participle, nobody is speaking; "a letter urging ...": one is,
+            # and so does "X answered the suspensions by calling for ..." (the participle after a preposition)
+            participle = t.tag_ == "VBG" and t.dep_ in ("advcl", "acl", "pcomp") and lemma in ACT_VERBS
             if (
                 not any(c.dep_ == "nsubj" for c in t.children)
                 and t.dep_ not in ("conj", "xcomp")
