@@ -495,7 +495,7 @@ def _weak_labels(
 ) -> tuple[list[dict], dict[str, float]]:
     """Weak labels for the train pool; the labeller's accuracy on validation gold, which it never saw (and
     realdev). Not on the test events: nothing chosen from these figures may have looked at them, and the
-    labeller embeds every quote it is measured on (a sixth of `make pipeline`'s dataset stage on 2 cores)."""
+    labeller embeds every quote it is measured on (the test events were about a sixth of the quotes it embedded)."""
     from quotestance.weak_labels import Row, WeakLabeller
 
     def row(r: dict) -> Row:

@@ -300,6 +300,20 @@ class FrozenBottom:
             self.base.embeddings, self.base.encoder.layer = embeddings, self.layers
 
 
+def run_rows(module, idx: Sequence[int], ids: list[list[int]], tokenizer, frozen, bf16: bool):
+    """(module's output, attention mask) for train rows idx, with gradients: the whole model from token ids, or
+    its top layers over the cached bottom (`FrozenBottom`). `module` is the model or its base (`base_model`)."""
+    import torch
+
+    if frozen is None:
+        enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return module(**enc), enc["attention_mask"]
+    hidden, mask = frozen.batch(idx)
+    with frozen.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        return module(inputs_embeds=hidden, attention_mask=mask), mask
+
+
 CONTRASTIVE_MARGIN = 0.25  # cosine-distance margin between a quote's own label and another
 
 
@@ -325,15 +339,8 @@ def contrastive_stage(
         raise TrainError("train.contrastive_epochs needs quotes of at least two labels")
 
     def embed(idx: list[int]):
-        if frozen is not None:
-            hidden, mask = frozen.batch(idx)
-            with frozen.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = base(inputs_embeds=hidden, attention_mask=mask).last_hidden_state
-        else:
-            enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-            mask = enc["attention_mask"]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = base(**enc).last_hidden_state
+        out, mask = run_rows(base, idx, ids, tokenizer, frozen, bf16)
+        out = out.last_hidden_state
         m = mask.unsqueeze(-1).to(torch.float32)
         return torch.nn.functional.normalize((out.float() * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
 
@@ -518,15 +525,8 @@ def train_model(
         clock = dict.fromkeys(("forward", "backward", "optimizer"), 0.0)  # where an epoch's time goes
         for idx in batches:
             t = time.perf_counter()
-            if frozen is None:
-                enc = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-                mask = enc["attention_mask"]
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    logits = model(**enc).logits
-            else:
-                hidden, mask = frozen.batch(idx)
-                with frozen.top(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    logits = model(inputs_embeds=hidden, attention_mask=mask).logits
+            out, mask = run_rows(model, idx, ids, tokenizer, frozen, bf16)
+            logits = out.logits
             if weighted_rows or cfg.label_smoothing:
                 loss = row_weighted_loss(
                     logits.float(), torch.tensor(y[idx]), row_w[idx], weights, cfg.label_smoothing
