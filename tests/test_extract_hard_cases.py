@@ -927,3 +927,23 @@ def test_a_speech_act_after_by_is_the_subjects_report(nlp, text, starts, speaker
         [q for q in run(nlp, "Nordvik Telecom Cuts Off Forum\n\n" + text) if q.kind == "indirect"], starts
     )
     assert q.speaker == speaker
+
+
+def test_an_embedded_post_is_its_signatures_quote(nlp):
+    # as a scraped page renders an embedded post: its text, then "— Name (@handle) Month D, YYYY"
+    text = (
+        "The registrar gave the forum a day to leave, and said so on its own account on Monday.\n\n"
+        "We told the forum it has 24 hours to move its domain to another registrar.\n\n"
+        "— Norvane Domains (@norvane) August 14, 2017\n\n"
+        "The forum moved within the day. Its critics were not satisfied either.\n\n"
+        "1. The map never asks anyone to break the law.\n\n"
+        "2. The map gathers what users and live news report — FloodMap 地图 (@floodmap) October 10, 2019\n"
+    )
+    qs = direct(run(nlp, text))
+    q = find(qs, "We told the forum")
+    assert q.speaker == "Norvane Domains" and q.text.endswith("another registrar.")
+    # the paragraphs above a signature that fit in one post and hold no narration are the post's too
+    q = find(qs, "1. The map never")
+    assert q.speaker == "FloodMap" and q.text.endswith("live news report")
+    # the narration above the post is not in it, and a signature alone is no quote
+    assert not [x for x in qs if "critics" in x.text or "@" in x.text]

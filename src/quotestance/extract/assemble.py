@@ -98,6 +98,13 @@ def _scare_quote(text: str, s: Span, parsed: Parsed) -> bool:
     return False
 
 
+def _known_person(idx: NameIndex, name: str) -> bool | None:
+    """Whether the article names `name` as a person (True) or an organisation (False), if it does."""
+    if name in idx.org_names():
+        return False
+    return True if any(m.name == name for m in idx.people) else None
+
+
 def _same_sentence(text: str, a: int, b: int) -> bool:
     return not re.search(r"[.!?][\"”’]?\s+[\"“‘A-Z]", text[a:b])
 
@@ -127,12 +134,15 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
     outer = reported_statements(text, parsed, spans)
 
     # resolve speakers in text order, so "he" and "the company" refer back to what came before
-    events = [(s.start, "d", i) for i, s in enumerate(spans) if frames[i][0] is not None]
+    events = [(s.start, "d", i) for i, s in enumerate(spans) if frames[i][0] is not None or s.named]
     events += [(r[0], "i", j) for j, r in enumerate(outer)]
     d_spk: dict[int, tuple[Speaker, str | None]] = {}
     i_spk: dict[int, Speaker] = {}
     for pos, kind, k in sorted(events):
-        if kind == "d":
+        if kind == "d" and spans[k].named:  # an embedded post: its signature names the speaker
+            sp = Speaker(idx.canonical(spans[k].named), is_person=_known_person(idx, spans[k].named))
+            d_spk[k] = (sp, "posted")
+        elif kind == "d":
             att = frames[k][0]
             assert att is not None
             sp = speaker_from(att, idx, pos)

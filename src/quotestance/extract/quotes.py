@@ -8,6 +8,8 @@ Pure text, no NLP. The rules news text needs:
 - single marks (‘ ’ or ') are text inside a double quote (nested quotes) and count as quotes at top level
   only when they clearly enclose a sentence, so apostrophes ("don’t", "the sites’ owners") never pair;
 - a block quote is the paragraph after one that ends in "X wrote:" with no marks of its own;
+- an embedded post, as scraped pages render one ("text — Name (@handle) March 3, 2021"), is a quote of the
+  name its signature gives;
 - an opening mark with no partner yields the best pairing (to the paragraph end), flagged "unclosed".
 """
 
@@ -38,6 +40,7 @@ class Span:
     paragraph: int  # index into paragraphs()
     flags: list[str] = field(default_factory=list)
     prev_segment: int | None = None  # index of the segment this one continues (multi-paragraph)
+    named: str | None = None  # the speaker the text itself names beside the span (an embedded post's signature)
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -244,6 +247,63 @@ def _block_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> 
     return spans
 
 
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+# the signature an embedded post ends with: a dash, the display name, the handle, the date (and a stray mark
+# the page put around the whole embed)
+_SIGNATURE = re.compile(
+    r"(?:^|\s)[—–-]{1,2}\s*(?P<name>[^\n()@—–]{1,80}?)\s*\(@\w{1,30}\)\s*"
+    rf"(?:{_MONTHS})\.? \d{{1,2}},? \d{{4}}\s*[\"“”'‘’]?\s*$"
+)
+_LIST_ITEM = re.compile(r"(?:\d{1,2}[.)]|[•*-])\s")
+MAX_POST_CHARS = 320  # a post's text (280 characters) with a link or two: the paragraphs above it looked at
+
+
+def _post_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> list[Span]:
+    """Embedded posts: the text before a signature ("— Name (@handle) Month D, YYYY") in its paragraph, or else
+    the paragraph above it, as one span named by the signature. A post that is a list ("1. …", "2. …") takes
+    the items above it too, as far as one post holds; a paragraph ending in a colon introduces the post and
+    any other paragraph is the article's own."""
+
+    def fits(q: int, end: int) -> bool:
+        qs, qe = paras[q]
+        para = text[qs:qe]
+        return not (
+            q in covered
+            or end - qs > MAX_POST_CHARS
+            or INTRO_END.search(para)
+            or any(c in DOUBLE for c in para)
+            or _SIGNATURE.search(para)
+        )
+
+    spans: list[Span] = []
+    for p, (ps, pe) in enumerate(paras):
+        m = _SIGNATURE.search(text[ps:pe])
+        if m is None or p in covered:
+            continue
+        name = " ".join(w for w in m.group("name").split() if re.search(r"[A-Za-z0-9]", w))
+        first, end = p, _trim_end(text, ps, ps + m.start())
+        if end == ps:  # the signature is a paragraph of its own: the post is the one above
+            if p == 0 or not fits(p - 1, paras[p - 1][1]):
+                continue
+            first, end = p - 1, paras[p - 1][1]
+        while (
+            first > 0
+            and _LIST_ITEM.match(text, paras[first][0])
+            and _LIST_ITEM.match(text, paras[first - 1][0])
+            and fits(first - 1, end)
+        ):
+            first -= 1
+        start = paras[first][0]
+        while start < end and (text[start] in SINGLE_OPEN + DOUBLE or text[start].isspace()):
+            start += 1  # a mark the page put around the whole embed
+        if name and len(re.findall(r"\w+", text[start:end])) >= 3:
+            spans.append(Span(start, end, None, None, first, flags=["post"], named=name))
+    return spans
+
+
 def find_direct_spans(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
     """Paragraph ranges and every candidate direct-quote segment, in text order.
 
@@ -260,7 +320,8 @@ def find_direct_spans(text: str) -> tuple[list[tuple[int, int]], list[Span]]:
     for b in blocks:  # block indices are local to their list
         if b.prev_segment is not None:
             b.prev_segment += len(doubles) + len(singles)
-    spans = doubles + singles + blocks
+    posts = _post_spans(text, paras, covered | {b.paragraph for b in blocks})
+    spans = doubles + singles + blocks + posts
     order = sorted(range(len(spans)), key=lambda i: spans[i].start)
     remap = {old: new for new, old in enumerate(order)}
     out = [spans[i] for i in order]
