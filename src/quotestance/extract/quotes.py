@@ -40,7 +40,8 @@ class Span:
     paragraph: int  # index into paragraphs()
     flags: list[str] = field(default_factory=list)
     prev_segment: int | None = None  # index of the segment this one continues (multi-paragraph)
-    named: str | None = None  # the speaker the text itself names beside the span (an embedded post's signature)
+    # the speaker the text itself names beside the span (an embedded post's signature)
+    named: str | None = None
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
