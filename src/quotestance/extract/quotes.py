@@ -281,7 +281,7 @@ def _post_spans(text: str, paras: list[tuple[int, int]], covered: set[int]) -> l
 
     spans: list[Span] = []
     for p, (ps, pe) in enumerate(paras):
-        m = _SIGNATURE.search(text[ps:pe])
+        m = _SIGNATURE.search(text[ps:pe]) if "(@" in text[ps:pe] else None  # most paragraphs: one scan
         if m is None or p in covered:
             continue
         name = " ".join(w for w in m.group("name").split() if re.search(r"[A-Za-z0-9]", w))
