@@ -14,16 +14,16 @@ Mixed quotes are not set aside here, so a set's gold count can differ by one fro
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-import time
 from collections import Counter
 from pathlib import Path
+
+from sections import write_block
 
 from quotestance.extract import extract_many, read_articles
 from quotestance.extract.batch import load_nlp
 from quotestance.extract.spans import overlap, strip_marks
-from quotestance.io import atomic_writer, read_gold
+from quotestance.io import read_gold
 from quotestance.records import Article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,22 +120,9 @@ def main() -> int:
         "|---|" + "---:|" * len(counts),
         *(f"| {k} | " + " | ".join(str(c.get(k, 0)) for c in counts.values()) + " |" for k in keys),
     ]
-    table = "\n".join(lines)
-    print(table)
+    print("\n".join(lines))
     if a.write:
-        path = Path(a.write)
-        text = path.read_text(encoding="utf-8")
-        begin, end = "<!-- segments:begin -->", "<!-- segments:end -->"
-        block = (
-            f"{begin}\n<!-- written by `python benchmarks/direct_segments.py --write {a.write}` on "
-            f"{time.strftime('%Y-%m-%d')} -->\n\n{table}\n{end}"
-        )
-        if begin in text:
-            text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-        with atomic_writer(path) as fh:
-            fh.write(text)
+        write_block(Path(a.write), "segments", lines)
     return 0
 
 

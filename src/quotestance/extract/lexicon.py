@@ -108,9 +108,8 @@ PART_NOUNS = {"passage", "section", "part", "paragraph", "excerpt", "portion", "
 # combinations the hot paths ask about, built once
 SPEAKING_NOUNS = PERSON_NOUNS | ORG_NOUNS  # nouns that can take a stand ("the company condemned ...")
 PEOPLE_NOUNS = PERSON_NOUNS | GROUP_NOUNS  # heads of descriptions of people ("26 rights groups")
-DESCRIBED_NOUNS = (
-    PERSON_NOUNS - COMPANY_NOUNS
-)  # kept as a description ("a Brightmoor spokesman"), not the company
+# kept as a description ("a Brightmoor spokesman"), not the company
+DESCRIBED_NOUNS = PERSON_NOUNS - COMPANY_NOUNS
 ROLE_NOUNS = (
     PERSON_NOUNS - ORG_NOUNS
 )  # "the engineer" refers back to a description; "the government" to a name
