@@ -947,3 +947,23 @@ def test_an_embedded_post_is_its_signatures_quote(nlp):
     assert q.speaker == "FloodMap" and q.text.endswith("live news report")
     # the narration above the post is not in it, and a signature alone is no quote
     assert not [x for x in qs if "critics" in x.text or "@" in x.text]
+
+
+def test_a_quote_that_turns_is_one_segment_per_side(nlp):
+    # the labelling guide splits a long quote at the sentence where its stance turns; a quoted sentence
+    # opening with "However," or "That said," turns, and each side keeps the quote's speaker and group
+    text = (
+        "“We do not read what our customers publish, and we never will. However, this forum has been used "
+        "to plan attacks, and we are ending its service tonight,” said Ilse Marwick, chief executive of "
+        "Brennholt Networks.\n\n"
+        "“The site is ugly. But it is legal, and we keep serving legal sites,” Marwick added.\n\n"
+        "“We complied. That said, no.” she said.\n"
+    )
+    qs = direct(run(nlp, text))
+    first, second = find(qs, "We do not read"), find(qs, "However, this forum")
+    assert first.text.endswith("never will.") and second.text.endswith("service tonight,")
+    assert first.speaker == second.speaker == "Ilse Marwick"
+    assert first.group_id == second.group_id and "turn" in second.flags and "turn" not in first.flags
+    # "But" more often continues a point than turns it; a side of a turn is a sentence, not a scrap
+    assert find(qs, "The site is ugly").text.endswith("legal sites,")
+    assert find(qs, "We complied").text.startswith("We complied. That said")

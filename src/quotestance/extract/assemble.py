@@ -21,6 +21,7 @@ from quotestance.extract.parse import Parsed, chunk_text, word_count
 from quotestance.extract.quotes import Span, ends_sentence, find_direct_spans
 from quotestance.extract.reported import reported_statements
 from quotestance.extract.speakers import Speaker, resolve
+from quotestance.extract.turns import turn_segments
 from quotestance.records import Article, Quote
 
 _OPENERS = "|".join(w.capitalize() for w in sorted(SENTENCE_ADVERBS))  # "Then she turned to ..."
@@ -205,24 +206,25 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
             continue  # a mark that never closes on a cut-off scrap ("Within min"): too little to be a quote
         g, frame, para = spans[group[i]], frames[i][1], paras[s.paragraph]
         flags = tuple(s.flags) + (("inherited",) if i in inherited else ())
-        quotes.append(
-            Quote(
-                article_id=article.id,
-                quote_id=f"{article.id}:{s.start}-{s.end}",
-                text=inner,
-                char_start=s.start,
-                char_end=s.end,
-                kind="direct",
-                group_id=f"{article.id}:{g.start}-{g.end}",
-                speaker=sp.name,
-                speaker_role=sp.role,
-                speaker_org=sp.org,
-                cue=cue or None,
-                context=_context(parsed, text, min(s.start, frame[0]), max(s.end, frame[1]), para),
-                extractor_version=version,
-                flags=flags,
+        for k, (a, b) in enumerate(turn_segments(text, s.start, s.end)):  # "… However, …": one per side
+            quotes.append(
+                Quote(
+                    article_id=article.id,
+                    quote_id=f"{article.id}:{a}-{b}",
+                    text=text[a:b],
+                    char_start=a,
+                    char_end=b,
+                    kind="direct",
+                    group_id=f"{article.id}:{g.start}-{g.end}",
+                    speaker=sp.name,
+                    speaker_role=sp.role,
+                    speaker_org=sp.org,
+                    cue=cue or None,
+                    context=_context(parsed, text, min(s.start, frame[0]), max(s.end, frame[1]), para),
+                    extractor_version=version,
+                    flags=flags + (("turn",) if k else ()),
+                )
             )
-        )
     for j, (start, end, _, cue) in enumerate(outer):
         sp = i_spk.get(j, Speaker(None))
         if not sp.name:

@@ -258,3 +258,16 @@ SENTENCE_ADVERBS = set(
 also later earlier then still however meanwhile instead separately further again once now so thus yet
 """.split()
 )
+
+# Sentence openers that turn an argument against what came before. The labelling guide splits a long quote
+# "at the sentence where its stance turns"; a quoted sentence opening with one of these starts a new segment.
+# "But", "Still" and "Yet" are left out: in quotes they more often continue a point than turn it.
+TURN_OPENERS = (
+    "However",
+    "Nevertheless",
+    "Nonetheless",
+    "That said",
+    "Having said that",
+    "Even so",
+    "On the other hand",
+)
