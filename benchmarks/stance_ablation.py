@@ -49,6 +49,12 @@ ROWS: list[tuple[str, str, list[str]]] = [
         [],
     ),
     (
+        "frame",
+        "as shipped, the quote's own sentence around it (its attribution and act, the quote left out) as a "
+        "second segment: `{quote} [SEP] {frame}`",
+        ["train.template='{quote} [SEP] {frame}'"],
+    ),
+    (
         "select-pair",
         "as shipped, the epoch kept on the pair's validation F1 (the transformer with its partner), not the "
         "transformer's alone",

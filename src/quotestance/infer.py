@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,32 @@ PRECISION_ENV, MARGIN_ENV, CACHE_ENV = (
 PAD_MULTIPLE = 16  # batch widths are rounded up to this (Predictor._pad)
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"”’']?\s+(?=[\"“‘'(]?[A-Z])")
+_MARKS = "\"“”‘’' "
+FRAME_WORDS = 12  # words kept on each side of the quote
+
+
+def frame(context: str, quote: str) -> str:
+    """The quote's own sentence without the quote: the attribution and the act around it ("X urged the
+    registrar to …", "…, the ministry said in a notice"); "" where the quote is not found in its context.
+
+    >>> frame('Regulators said on Monday that the host must act. Others disagreed.', 'the host must act')
+    'Regulators said on Monday that …'
+    """
+    # its first 60 characters place the quote (a context may hold it with other spacing or cut)
+    k = context.find(quote[:60]) if quote else -1
+    if k < 0:
+        return ""
+    end = k + (len(quote) if context.startswith(quote, k) else min(len(quote), 60))
+    starts = [m.end() for m in _SENTENCE_END.finditer(context, 0, k)]
+    left = context[starts[-1] if starts else 0 : k]
+    m = _SENTENCE_END.search(context, end)
+    right = context[end : m.start() + 1 if m else len(context)]
+    left = " ".join(left.strip(_MARKS).split()[-FRAME_WORDS:])
+    right = " ".join(right.strip(_MARKS).split()[:FRAME_WORDS]).strip(".,;: ")
+    return f"{left} … {right}".strip() if left or right else ""
+
+
 def render(template: str, row: dict[str, Any]) -> str:
     """The model's input text for one quote.
 
@@ -78,6 +105,8 @@ def render(template: str, row: dict[str, Any]) -> str:
         "speaker": row.get("speaker") or "",
         "context": row.get("context") or "",
     }
+    if "{frame}" in template:  # computed only where asked for
+        fields["frame"] = frame(fields["context"], fields["quote"])
     out = template.format(**fields).strip()
     return out.lstrip(":").strip() if not fields["speaker"] else out
 
