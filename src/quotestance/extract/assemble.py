@@ -206,50 +206,49 @@ def extract_from_parse(article: Article, parsed: Parsed, version: str) -> list[Q
             continue  # a mark that never closes on a cut-off scrap ("Within min"): too little to be a quote
         g, frame, para = spans[group[i]], frames[i][1], paras[s.paragraph]
         flags = tuple(s.flags) + (("inherited",) if i in inherited else ())
-        for k, (a, b) in enumerate(turn_segments(text, s.start, s.end)):  # "… However, …": one per side
-            quotes.append(
-                Quote(
-                    article_id=article.id,
-                    quote_id=f"{article.id}:{a}-{b}",
-                    text=text[a:b],
-                    char_start=a,
-                    char_end=b,
-                    kind="direct",
-                    group_id=f"{article.id}:{g.start}-{g.end}",
-                    speaker=sp.name,
-                    speaker_role=sp.role,
-                    speaker_org=sp.org,
-                    cue=cue or None,
-                    context=_context(parsed, text, min(s.start, frame[0]), max(s.end, frame[1]), para),
-                    extractor_version=version,
-                    flags=flags + (("turn",) if k else ()),
-                )
-            )
+        context = _context(parsed, text, min(s.start, frame[0]), max(s.end, frame[1]), para)
+        for k, ab in enumerate(turn_segments(text, s.start, s.end)):  # "… However, …": one per side
+            turned = flags + ("turn",) * (k > 0)
+            quotes.append(_record(article, ab, "direct", (g.start, g.end), sp, cue, context, version, turned))
     for j, (start, end, _, cue) in enumerate(outer):
         sp = i_spk.get(j, Speaker(None))
         if not sp.name:
             continue  # a reported clause with no resolvable speaker is no quote
-        quotes.append(
-            Quote(
-                article_id=article.id,
-                quote_id=f"{article.id}:{start}-{end}",
-                text=text[start:end],
-                char_start=start,
-                char_end=end,
-                kind="indirect",
-                group_id=f"{article.id}:{start}-{end}",
-                speaker=sp.name,
-                speaker_role=sp.role,
-                speaker_org=sp.org,
-                cue=cue,
-                context=_context(
-                    parsed, text, start, end, paras[para_of(start)] if paras else (0, len(text))
-                ),
-                extractor_version=version,
-            )
-        )
+        context = _context(parsed, text, start, end, paras[para_of(start)] if paras else (0, len(text)))
+        quotes.append(_record(article, (start, end), "indirect", (start, end), sp, cue, context, version))
     quotes.sort(key=lambda q: (q.char_start, q.char_end))
     return quotes
+
+
+def _record(
+    article: Article,
+    span: tuple[int, int],
+    kind: str,
+    group: tuple[int, int],
+    sp: Speaker,
+    cue: str | None,
+    context: str,
+    version: str,
+    flags: tuple[str, ...] = (),
+) -> Quote:
+    """The Quote row for `span` of the article (ids from offsets, so a rerun gives the same ids)."""
+    (a, b), aid = span, article.id
+    return Quote(
+        article_id=aid,
+        quote_id=f"{aid}:{a}-{b}",
+        text=article.text[a:b],
+        char_start=a,
+        char_end=b,
+        kind=kind,
+        group_id=f"{aid}:{group[0]}-{group[1]}",
+        speaker=sp.name,
+        speaker_role=sp.role,
+        speaker_org=sp.org,
+        cue=cue or None,
+        context=context,
+        extractor_version=version,
+        flags=flags,
+    )
 
 
 def _inherit(
