@@ -55,6 +55,20 @@ ROWS: list[tuple[str, str, list[str]]] = [
         ["train.template='{quote} [SEP] {frame}'"],
     ),
     (
+        "val-batch4",
+        "as shipped, the fourth batch (ev42–ev45, written to real news's hard shapes) validates beside the first "
+        "batch's four validation events, instead of joining the test events: the epoch, both experts' "
+        "temperatures and the partner's weight are chosen on text closer to real news (test: the first batch's "
+        "five events alone)",
+        ["dataset.frozen_splits=benchmarks/splits_val_batch4.json"],
+    ),
+    (
+        "val-batch4-only",
+        "as shipped, the fourth batch (ev42–ev45) is the whole validation split, and the first batch's four "
+        "validation events train (test: the first batch's five events alone)",
+        ["dataset.frozen_splits=benchmarks/splits_val_batch4_only.json"],
+    ),
+    (
         "select-pair",
         "as shipped, the epoch kept on the pair's validation F1 (the transformer with its partner), not the "
         "transformer's alone",
