@@ -967,3 +967,12 @@ def test_a_quote_that_turns_is_one_segment_per_side(nlp):
     # "But" more often continues a point than turns it; a side of a turn is a sentence, not a scrap
     assert find(qs, "The site is ugly").text.endswith("legal sites,")
     assert find(qs, "We complied").text.startswith("We complied. That said")
+
+
+def test_a_report_the_parser_cut_in_two_stays_whole(nlp):
+    # "say it's time the community developed ...": the parser hangs "'s time" and "developed ..." on "say" as
+    # two clauses that touch; the report is both
+    text = "In a letter sent Monday, campaigners say it’s time the registrars agreed a way to act on abuse.\n"
+    (q,) = [q for q in run(nlp, text) if q.kind == "indirect"]
+    assert q.text == "it’s time the registrars agreed a way to act on abuse"
+    assert q.speaker == "campaigners"

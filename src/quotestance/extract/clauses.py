@@ -75,6 +75,11 @@ def clause_span(comp: Token, verb: Token) -> tuple[int, int] | None:
     verb: it joins the clause.
     """
     toks = [t for t in comp.subtree]
+    # "say it's time the community developed a way ...": the parser gives the verb a second clause right
+    # where the first ends, with no comma or "and" between; the two are one report
+    nxt = next((c for c in verb.rights if c.dep_ == "ccomp" and c.left_edge.i == comp.right_edge.i + 1), None)
+    if comp.i > verb.i and nxt is not None:
+        toks = list(verb.doc[comp.left_edge.i : nxt.right_edge.i + 1])
     if comp.i > verb.i:
         for c in verb.rights:
             if (
