@@ -309,6 +309,12 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
         # ("bars use "if it encourages illegal activity"") is still a report (a mixed quote)
         if covered > 0.5 * (end - start) or text[start] in DOUBLE:
             continue
+        # a speaker inside a direct quote is the quoted person's words, never the writer's report of someone:
+        # "'@Host you serve them - they posted this,' a user said": not "they" reporting "a user said"
+        at = next(o for d, o in parsed.chunks if d is subj.doc) + subj.idx
+        k = bisect_left(starts, at + 1) - 1
+        if k >= 0 and direct[k][0] <= at < direct[k][1]:
+            continue
         kept.append((start, end, subj, cue))
     # "Ruiz said he had ..., the Ledger reported": an outlet relays the report inside, whose speaker it is
     kept = [o for o in kept if not (o[3].startswith("report") and any(_inside(r, o) for r in kept))]
