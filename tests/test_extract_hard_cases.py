@@ -1008,3 +1008,9 @@ def test_a_clause_before_a_semicolon_is_not_the_next_clauses_report(nlp):
         "“this was my decision alone, and a dangerous one.”\n"
     )
     assert not [q for q in run(nlp, text) if q.kind == "indirect" and "best-known" in q.text]
+
+
+def test_hearsay_in_the_passive_reports_nothing(nlp):
+    # "said to have been shared": nobody is speaking, however the parser tags "said"
+    text = "A manifesto said to have been written by the attacker has also been outlawed.\n"
+    assert not indirect(run(nlp, text))

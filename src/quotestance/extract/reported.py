@@ -29,12 +29,22 @@ from quotestance.extract.quotes import DOUBLE, Span
 
 def _unasserted(verb: Token) -> bool:
     """'would not say', 'declined to say', 'asked not to be named', a participle opening a question
-    ("Asked whether ..."), or speech inside a quotation: nothing is reported here."""
+    ("Asked whether ..."), hearsay ("said to be"), or speech inside a quotation: nothing is reported here."""
     if any(c.dep_ == "neg" for c in verb.children):
         return True
     if verb.dep_ == "xcomp" and verb.head.lemma_ in ("decline", "refuse", "fail"):
         return True
     if verb.tag_ == "VBN" and verb.dep_ in ("advcl", "ROOT") and verb.i == verb.sent.start:
+        return True
+    # "a document said to have been shared by ...", "is reported to be": hearsay in the passive, however the
+    # parser tags it; the infinitive comes straight after the verb
+    nxt = verb.nbor() if verb.i + 1 < len(verb.doc) else None
+    if (
+        verb.lemma_.lower() in ("say", "report", "allege")
+        and nxt is not None
+        and nxt.lower_ == "to"
+        and nxt.dep_ == "aux"
+    ):
         return True
     return inside_quote(verb)
 
