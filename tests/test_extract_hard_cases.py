@@ -1014,3 +1014,17 @@ def test_hearsay_in_the_passive_reports_nothing(nlp):
     # "said to have been shared": nobody is speaking, however the parser tags "said"
     text = "A manifesto said to have been written by the attacker has also been outlawed.\n"
     assert not indirect(run(nlp, text))
+
+
+def test_a_speech_act_keeps_its_whole_object(nlp):
+    # the parser may hang the object's infinitive ("the petition to shut down ...") or the rest of a list of
+    # objects ("X, Y and Z") on the verb; both are still what was denied or called for
+    text = (
+        "Last week, the registry denied Valdoria’s petition to shut down the root servers situated in the "
+        "country.\n\n"
+        "The groups called for the repeal of the country’s laws on local data storage, VPN bans and a ban on "
+        "anonymous messaging.\n"
+    )
+    qs = indirect(run(nlp, text))
+    assert find(qs, "denied").text.endswith("situated in the country")
+    assert find(qs, "called for").text.endswith("a ban on anonymous messaging")

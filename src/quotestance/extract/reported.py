@@ -245,8 +245,19 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                 continue
             last = max(x.i for x in comp.subtree)
             if comp.dep_ in ("prep", "dobj"):
-                # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase
-                last = max([last] + [x.right_edge.i for x in t.rights if x.dep_ in ("xcomp", "prep", "oprd")])
+                # "called on the company to withdraw", "ordered Relaynet to stop": the whole verb phrase; the
+                # parser may hang the object's own infinitive ("denied the petition to shut down ...") or the
+                # rest of a list of objects ("called for the repeal of X, Y and Z") on the verb
+                last = max(
+                    [last]
+                    + [
+                        x.right_edge.i
+                        for x in t.rights
+                        if x.dep_ in ("xcomp", "prep", "oprd")
+                        or (x.dep_ == "advcl" and _infinitive(x) and x.left_edge.i == comp.right_edge.i + 1)
+                        or (x.dep_ == "conj" and x.pos_ in ("NOUN", "PROPN") and x.i > comp.i)
+                    ]
+                )
             toks = core(unbroken([x for x in t.doc[t.i : last + 1]]))
             while toks and toks[-1].is_punct:
                 toks.pop()
