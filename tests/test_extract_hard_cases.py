@@ -1020,11 +1020,18 @@ def test_a_speech_act_keeps_its_whole_object(nlp):
     # the parser may hang the object's infinitive ("the petition to shut down ...") or the rest of a list of
     # objects ("X, Y and Z") on the verb; both are still what was denied or called for
     text = (
-        "Last week, the registry denied Valdoria’s petition to shut down the root servers situated in the "
-        "country.\n\n"
-        "The groups called for the repeal of the country’s laws on local data storage, VPN bans and a ban on "
-        "anonymous messaging.\n"
+        "Last week, Norvane denied the ministry’s petition to shut down the mirror servers operated in Kestria.\n\n"
+        "The coalition called for the repeal of the republic’s laws on data localisation, VPN restrictions and a "
+        "ban on anonymous accounts.\n"
     )
     qs = indirect(run(nlp, text))
-    assert find(qs, "denied").text.endswith("situated in the country")
-    assert find(qs, "called for").text.endswith("a ban on anonymous messaging")
+    assert find(qs, "denied").text.endswith("operated in Kestria")
+    assert find(qs, "called for").text.endswith("a ban on anonymous accounts")
+
+
+def test_the_question_put_is_not_the_answer(nlp):
+    text = (
+        "Asked what steps the regulator will take should the registrar ignore the order, Halvorsen said, "
+        '"We will not speculate about that today."\n'
+    )
+    assert not indirect(run(nlp, text))

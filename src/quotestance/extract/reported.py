@@ -255,7 +255,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
                         for x in t.rights
                         if x.dep_ in ("xcomp", "prep", "oprd")
                         or (x.dep_ == "advcl" and _infinitive(x) and x.left_edge.i == comp.right_edge.i + 1)
-                        or (x.dep_ == "conj" and x.pos_ in ("NOUN", "PROPN") and x.i > comp.i)
+                        or (x.dep_ in ("conj", "dobj") and x.pos_ in ("NOUN", "PROPN") and x.i > comp.i)
                     ]
                 )
             toks = core(unbroken([x for x in t.doc[t.i : last + 1]]))
