@@ -1035,3 +1035,18 @@ def test_the_question_put_is_not_the_answer(nlp):
         '"We will not speculate about that today."\n'
     )
     assert not indirect(run(nlp, text))
+
+
+def test_lines_above_the_first_sentence_report_no_one(nlp):
+    # headline, standfirst and page furniture sit above the first sentence, in sentence case as often as not;
+    # key points in bullets are sentences without their full stops, and are reported
+    text = (
+        "This story was published 3 years ago\n\n"
+        "Vantor tells Kestrian customers they are no longer welcome\n\n"
+        "Plus: the regulator asks stores to pull the Brisk app\n\n"
+        "  • Vantor chief Ilse Marwick said the company would close every Kestrian account\n\n"
+        "Vantor said on Monday it would stop serving customers registered in Kestria.\n"
+    )
+    reports = {q.text for q in indirect(run(nlp, text))}
+    assert not {r for r in reports if "no longer welcome" in r or "pull the Brisk app" in r}
+    assert "the company would close every Kestrian account" in reports

@@ -168,8 +168,10 @@ def headline_lines(text: str) -> list[tuple[int, int]]:
     [(0, 52)]
     >>> headline_lines("Regulator asks stores to remove the app\\n\\nRegulator asks stores to remove the app\\nIt did.")
     [(0, 39), (41, 80)]
+    >>> headline_lines("This story is 2 years old\\nRegulator asks stores to remove the app\\nIt did.\\nStores comply in part")
+    [(0, 25), (26, 65)]
     """
-    out, pos, first = [], 0, None
+    out, pos, first, prose = [], 0, None, False
     for line in text.split("\n"):
         words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if w.lower() not in _MINOR]
         end = line.rstrip()
@@ -177,14 +179,16 @@ def headline_lines(text: str) -> list[tuple[int, int]]:
         # Crimes’"
         end = end[:-1] if end.endswith(("”", '"', "’")) and end[-2:-1].isalpha() else end
         if len(words) >= 3 and not end.endswith((".", "!", "?", ":", "”", '"', "’", ",")):
-            # the article's first line is its headline in sentence case too ("Regulator asks stores to remove
-            # the app"), and so is that line repeated below it
+            # the lines above the first sentence are the headline, a standfirst or page furniture ("This
+            # article is 2 years old"), in sentence case too, and so is the first line repeated below
             if (
-                first is None
+                (not prose and not line.lstrip().startswith(("•", "*", "-", "–")))  # key points are prose
                 or line.strip() == first
                 or sum(w[:1].isupper() for w in words) >= 0.8 * len(words)
             ):
                 out.append((pos, pos + len(line)))
+        elif end.endswith((".", "!", "?", "”", '"')):
+            prose = True  # a sentence: the headline zone is over
         if line.strip() and first is None:
             first = line.strip()
         pos += len(line) + 1
