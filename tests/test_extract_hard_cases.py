@@ -1050,3 +1050,12 @@ def test_lines_above_the_first_sentence_report_no_one(nlp):
     reports = {q.text for q in indirect(run(nlp, text))}
     assert not {r for r in reports if "no longer welcome" in r or "pull the Brisk app" in r}
     assert "the company would close every Kestrian account" in reports
+
+
+def test_confirming_a_fact_takes_no_stance(nlp):
+    # "confirmed the decision" reports that something happened; "confirmed that ..." still reports a clause
+    text = (
+        "A Vantor spokesperson confirmed the decision with reporters on Monday.\n\n"
+        "The spokesperson confirmed that the forum had been removed from its servers.\n"
+    )
+    assert [q.text for q in indirect(run(nlp, text))] == ["the forum had been removed from its servers"]

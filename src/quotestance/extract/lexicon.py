@@ -184,7 +184,7 @@ ACT_PHRASES = {
 # spoken one ("defend", "express") only on the objects in OBJECT_ACTS
 STANCE_ACTS = frozenset(
     """
-condemn deny confirm criticise criticize praise blast slam applaud cheer reject hail decry denounce lambast
+condemn deny criticise criticize praise blast slam applaud cheer reject hail decry denounce lambast
 lambaste rebuke dispute refute cite downplay
 """.split()
 )
