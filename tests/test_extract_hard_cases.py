@@ -1059,3 +1059,11 @@ def test_confirming_a_fact_takes_no_stance(nlp):
         "The spokesperson confirmed that the forum had been removed from its servers.\n"
     )
     assert [q.text for q in indirect(run(nlp, text))] == ["the forum had been removed from its servers"]
+
+
+def test_a_name_given_is_no_call_for_anything(nlp):
+    text = (
+        "It uses a company there called Zonex for its English-language customer support, from two offices "
+        "across the country, mostly in Harrowgate.\n"
+    )
+    assert not indirect(run(nlp, text))

@@ -187,8 +187,8 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             continue
         if lemma in ACT_VERBS or lemma in ACT_PHRASES:
             # "called for the forum to be taken down", "urged the host to drop the site"
-            if any(c.dep_ == "prt" for c in t.children):
-                continue  # "called out", "called off": not a demand
+            if any(c.dep_ == "prt" or (lemma == "call" and c.dep_ == "oprd") for c in t.children):
+                continue  # "called out", "called off", "a firm called Zonex for support": not a demand
             # "the man accused of ...": a passive participle, nobody is speaking; "a letter urging ...": one is,
             # and so does "X answered the suspensions by calling for ..." (the participle after a preposition)
             participle = t.tag_ == "VBG" and t.dep_ in ("advcl", "acl", "pcomp") and lemma in ACT_VERBS
