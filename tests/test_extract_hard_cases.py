@@ -1067,3 +1067,13 @@ def test_a_name_given_is_no_call_for_anything(nlp):
         "across the country, mostly in Harrowgate.\n"
     )
     assert not indirect(run(nlp, text))
+
+
+def test_a_where_aside_is_the_writers(nlp):
+    # ", which ..." stays in a report (test above); ", where ..." tells the reader about the place
+    text = (
+        "The move came after Vantor told reporters on Sunday that it had no plans to stop serving Ashboard, "
+        "where the attacker posted a long screed minutes before the shooting.\n"
+    )
+    (q,) = indirect(run(nlp, text))
+    assert q.text == "it had no plans to stop serving Ashboard"

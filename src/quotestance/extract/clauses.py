@@ -50,8 +50,9 @@ def _that_clause(t: Token) -> bool:
 
 
 def core(toks: list[Token]) -> list[Token]:
-    """A reported clause without an appositive after a comma (", the message board where ...") or a "such as"
-    list (a relative clause stays: gold keeps ", which ..."); never past a paragraph break."""
+    """A reported clause without an appositive after a comma (", the message board where ..."), a "such as"
+    list or a ", where ..." aside on a place (a relative clause stays: gold keeps ", which ..."); never past a
+    paragraph break."""
     for k, t in enumerate(toks):
         if "\n" in t.text or (
             k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
@@ -59,6 +60,8 @@ def core(toks: list[Token]) -> list[Token]:
             return toks[:k]
         if k > 2 and toks[k - 1].text == ",":
             if t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as":
+                return toks[: k - 1]
+            if t.lower_ == "where" and t.head.dep_ == "relcl":
                 return toks[: k - 1]
             appos = t if t.dep_ == "appos" else t.head if t.dep_ in ("det", "compound", "amod") else None
             # an appositive that closes the clause goes; one inside it stays ("asked Tomas Hale, CEO of
