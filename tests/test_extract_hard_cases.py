@@ -1077,3 +1077,54 @@ def test_a_where_aside_is_the_writers(nlp):
     )
     (q,) = indirect(run(nlp, text))
     assert q.text == "it had no plans to stop serving Ashboard"
+
+
+def test_a_that_clause_parsed_as_a_relative_clause_is_still_the_report(nlp):
+    # the parse real text sometimes gets: "that ... removed the apps" as a relative clause on "investors", with
+    # "that" as its object although "removed" has an object of its own; built by hand, as the parser's
+    # choice depends on the text around it
+    from spacy.tokens import Doc
+
+    from quotestance.extract.clauses import complement
+
+    words = "Marwick confirmed in a call with investors that Vantor removed the apps .".split()
+    heads = [1, 1, 1, 4, 2, 4, 5, 9, 9, 6, 11, 9, 1]
+    deps = [
+        "nsubj",
+        "ROOT",
+        "prep",
+        "det",
+        "pobj",
+        "prep",
+        "pobj",
+        "dobj",
+        "nsubj",
+        "relcl",
+        "det",
+        "dobj",
+        "punct",
+    ]
+    pos = [
+        "PROPN",
+        "VERB",
+        "ADP",
+        "DET",
+        "NOUN",
+        "ADP",
+        "NOUN",
+        "PRON",
+        "PROPN",
+        "VERB",
+        "DET",
+        "NOUN",
+        "PUNCT",
+    ]
+    doc = Doc(nlp.vocab, words=words, heads=heads, deps=deps, pos=pos)
+    comp = complement(doc[1])
+    assert comp is not None and comp.text == "removed"
+    # a true relative clause ("investors that own the shares") stays one
+    words2 = "Marwick confirmed in a call with investors that own the apps .".split()
+    pos2 = ["PROPN", "VERB", "ADP", "DET", "NOUN", "ADP", "NOUN", "PRON", "VERB", "DET", "NOUN", "PUNCT"]
+    heads2 = [1, 1, 1, 4, 2, 4, 5, 8, 6, 10, 8, 1]
+    deps2 = ["nsubj", "ROOT", "prep", "det", "pobj", "prep", "pobj", "nsubj", "relcl", "det", "dobj", "punct"]
+    assert complement(Doc(nlp.vocab, words=words2, heads=heads2, deps=deps2, pos=pos2)[1]) is None

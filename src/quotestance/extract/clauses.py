@@ -46,7 +46,13 @@ def complement(verb: Token) -> Token | None:
 
 
 def _that_clause(t: Token) -> bool:
-    return t.pos_ in ("VERB", "AUX") and any(c.dep_ == "mark" and c.lower_ == "that" for c in t.children)
+    that = next((c for c in t.children if c.lower_ == "that" and c.i < t.i), None)
+    if t.pos_ not in ("VERB", "AUX") or that is None:
+        return False
+    # "confirmed in a call with investors that Apple removed the apps": parsed as a relative clause with
+    # "that" its object, but the verb has a subject and an object of its own, so "that" opens a clause
+    roles = [c.dep_ for c in t.children if c is not that]
+    return that.dep_ == "mark" or (that.dep_ == "dobj" and "nsubj" in roles and "dobj" in roles)
 
 
 def core(toks: list[Token]) -> list[Token]:
