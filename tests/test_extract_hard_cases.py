@@ -1128,3 +1128,13 @@ def test_a_that_clause_parsed_as_a_relative_clause_is_still_the_report(nlp):
     heads2 = [1, 1, 1, 4, 2, 4, 5, 8, 6, 10, 8, 1]
     deps2 = ["nsubj", "ROOT", "prep", "det", "pobj", "prep", "pobj", "nsubj", "relcl", "det", "dobj", "punct"]
     assert complement(Doc(nlp.vocab, words=words2, heads=heads2, deps=deps2, pos=pos2)[1]) is None
+
+
+def test_according_to_attributes_the_clause_not_a_tail(nlp):
+    # the longer side of the phrase is an "including ..." tail, no clause: the report is the side that is one
+    text = (
+        "Forum users have been linked to 40 attacks, according to the watchdog, including 12 people killed at a "
+        "crowded market in Harrowgate in the spring of 2019.\n"
+    )
+    (q,) = indirect(run(nlp, text))
+    assert q.text == "Forum users have been linked to 40 attacks"

@@ -94,16 +94,18 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
 
 
 def _according_clause(t: Token) -> tuple[int, int] | None:
-    """The statement an 'according to X' phrase attributes: its sentence minus the phrase."""
+    """The statement an 'according to X' phrase attributes: its sentence minus the phrase, the side that is a
+    clause (a subject with its verb) where only one is ("X have been implicated in ..., according to the
+    complaint, including ...": not the "including" tail), or else the longer side."""
     sent = t.sent
     phrase_end = max(c.right_edge.i for c in [t, *t.subtree])
     before = [x for x in sent if x.i < t.i]
     after = [x for x in sent if x.i > phrase_end]
-    side = (
-        after
-        if word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before))
-        else before
-    )
+    clause = [
+        any(x.dep_ in ("nsubj", "nsubjpass") and x.head in side for x in side) for side in (before, after)
+    ]
+    longer = word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before))
+    side = after if (clause == [False, True] or (clause[0] == clause[1] and longer)) else before
     side = [x for x in side if not x.is_space]
     while side and (side[0].is_punct or side[0].lower_ in ("and", "but")):
         side = side[1:]
