@@ -1138,3 +1138,13 @@ def test_according_to_attributes_the_clause_not_a_tail(nlp):
     )
     (q,) = indirect(run(nlp, text))
     assert q.text == "Forum users have been linked to 40 attacks"
+
+
+def test_a_handle_speaks_under_its_name(nlp):
+    text = (
+        "In other news, @Vantor says it has banned the forum, which was linked to the riots.\n\n"
+        "“We are done with them,” @BriskApp wrote on Monday.\n"
+    )
+    qs = run(nlp, text)
+    assert find(indirect(qs), "it has banned").speaker == "Vantor"
+    assert find(direct(qs), "We are done").speaker == "BriskApp"

@@ -98,7 +98,9 @@ def subject_of(verb: Token) -> Token | None:
             return subject_of(said)
     for _ in range(4):
         # of two subjects ("• The registry said", "In an email [PDF], Varga asked"), the word, nearest the verb
-        subjs = [c for c in v.children if c.dep_ in ("nsubj", "nsubjpass") and c.text[:1].isalnum()]
+        subjs = [
+            c for c in v.children if c.dep_ in ("nsubj", "nsubjpass") and c.text.lstrip("@")[:1].isalnum()
+        ]
         subj = max(subjs, key=lambda c: (c.i < v.i, c.i if c.i < v.i else -c.i)) if subjs else None
         if subj is not None and subj.dep_ == "nsubjpass" and v.lemma_ not in HEARD_VERBS:
             # "the host has been called a “safe haven”": what is called is not who speaks; the agent is

@@ -19,7 +19,7 @@ _POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 
 def clean_name(text: str) -> str:
     """'Matthew Prince’s' -> 'Matthew Prince'; 'Anonymous Twitter' -> 'Anonymous'; 'the group' -> 'group'."""
-    t = " ".join(text.split()).lstrip("•·*>–—-| ")  # a list's bullet or a block quote's mark is no name
+    t = " ".join(text.split()).lstrip("•·*>–—-| @")  # a bullet, a block quote's mark, a handle's @: no name
     t = re.sub(r"(?<=\w) - (?=\w)", "-", t)  # "Delgado - Finch" rebuilt from tokens: "Delgado-Finch"
     t = re.split(r"(?<=[a-z])\.\s+", t)[-1]  # an entity run across a sentence end: "Monday. Under NameHarbor"
     t = re.sub(r"^(?:Under|Inside|In|At|For|From|With|By|On|After|Before|Whatever|Even)\s+", "", t)
