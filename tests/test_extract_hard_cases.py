@@ -1148,3 +1148,13 @@ def test_a_handle_speaks_under_its_name(nlp):
     qs = run(nlp, text)
     assert find(indirect(qs), "it has banned").speaker == "Vantor"
     assert find(direct(qs), "We are done").speaker == "BriskApp"
+
+
+def test_a_report_ends_where_a_quote_runs_on_past_it(nlp):
+    text = (
+        "Marwick said Vantor has seen “a sharp rise” in visits from Kestrian networks to foreign news sites, "
+        "“showing a hunger among ordinary people for news from outside. We will keep serving them.”\n"
+    )
+    (q,) = indirect(run(nlp, text))
+    assert q.text == "Vantor has seen “a sharp rise” in visits from Kestrian networks to foreign news sites"
+    assert q.speaker == "Marwick"

@@ -10,7 +10,7 @@ from spacy.tokens import Token
 
 from quotestance.extract.lexicon import ADVERBIAL_MARKS, INDIRECT_VERBS
 from quotestance.extract.mentions import after_dateline
-from quotestance.extract.parse import doc_text, inside_quote
+from quotestance.extract.parse import doc_text, inside_quote, word_count
 from quotestance.extract.quotes import DOUBLE
 
 
@@ -181,3 +181,26 @@ def _before_next_report(toks: list[Token], comp: Token) -> list[Token]:
             if top.dep_ == "advcl" and {c.lower_ for c in top.children} & {"while", "whereas"}:
                 return toks if inside_quote(x) else [t for t in toks if t.i < top.left_edge.i]
     return toks
+
+
+def according_clause(t: Token) -> tuple[int, int] | None:
+    """The statement an 'according to X' phrase attributes: its sentence minus the phrase, the side that is a
+    clause (a subject with its verb) where only one is ("X have been implicated in ..., according to the
+    complaint, including ...": not the "including" tail), or else the longer side."""
+    sent = t.sent
+    phrase_end = max(c.right_edge.i for c in [t, *t.subtree])
+    before = [x for x in sent if x.i < t.i]
+    after = [x for x in sent if x.i > phrase_end]
+    clause = [
+        any(x.dep_ in ("nsubj", "nsubjpass") and x.head in side for x in side) for side in (before, after)
+    ]
+    longer = word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before))
+    side = after if (clause == [False, True] or (clause[0] == clause[1] and longer)) else before
+    side = [x for x in side if not x.is_space]
+    while side and (side[0].is_punct or side[0].lower_ in ("and", "but")):
+        side = side[1:]
+    while side and (side[-1].is_punct or side[-1].lower_ in ("and", "but")):
+        side = side[:-1]
+    if len(side) < 3:
+        return None
+    return side[0].idx, side[-1].idx + len(side[-1].text)

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from spacy.tokens import Token
 
 from quotestance.extract.attribution import cue_text, subject_of
-from quotestance.extract.clauses import clause_span, complement, core, unbroken
+from quotestance.extract.clauses import according_clause, clause_span, complement, core, unbroken
 from quotestance.extract.lexicon import (
     ACT_PHRASES,
     ACT_VERBS,
@@ -23,7 +23,7 @@ from quotestance.extract.lexicon import (
     SPEAKING_NOUNS,
     STANCE_ACTS,
 )
-from quotestance.extract.parse import Parsed, doc_text, headline_lines, inside_quote, word_count
+from quotestance.extract.parse import Parsed, doc_text, headline_lines, inside_quote
 from quotestance.extract.quotes import DOUBLE, Span
 
 
@@ -93,29 +93,6 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
 
 
-def _according_clause(t: Token) -> tuple[int, int] | None:
-    """The statement an 'according to X' phrase attributes: its sentence minus the phrase, the side that is a
-    clause (a subject with its verb) where only one is ("X have been implicated in ..., according to the
-    complaint, including ...": not the "including" tail), or else the longer side."""
-    sent = t.sent
-    phrase_end = max(c.right_edge.i for c in [t, *t.subtree])
-    before = [x for x in sent if x.i < t.i]
-    after = [x for x in sent if x.i > phrase_end]
-    clause = [
-        any(x.dep_ in ("nsubj", "nsubjpass") and x.head in side for x in side) for side in (before, after)
-    ]
-    longer = word_count(" ".join(x.text for x in after)) >= word_count(" ".join(x.text for x in before))
-    side = after if (clause == [False, True] or (clause[0] == clause[1] and longer)) else before
-    side = [x for x in side if not x.is_space]
-    while side and (side[0].is_punct or side[0].lower_ in ("and", "but")):
-        side = side[1:]
-    while side and (side[-1].is_punct or side[-1].lower_ in ("and", "but")):
-        side = side[:-1]
-    if len(side) < 3:
-        return None
-    return side[0].idx, side[-1].idx + len(side[-1].text)
-
-
 def _reports_itself(according: Token) -> bool:
     """Whether the sentence of an 'according to' phrase already has its own speaker: a speech verb with a
     subject and a reported clause, as the sentence's main verb or the phrase's head ("Ruiz said the app was
@@ -141,7 +118,7 @@ def _indirect_candidates(parsed: Parsed) -> list[tuple[int, int, Token, str]]:
             if _reports_itself(t):
                 continue
             pobj = next((c for c in t.doc[t.i + 1].children if c.dep_ == "pobj"), None)
-            span = _according_clause(t)
+            span = according_clause(t)
             if pobj is not None and span and pobj.lower_ not in RECORD_NOUNS:  # not "according to audio logs"
                 out.append((span[0] + off, span[1] + off, pobj, "according to"))
             continue
@@ -315,6 +292,10 @@ def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
     return doc_text(subj.doc)[a - off : b - off]
 
 
+def _comma_before(text: str, start: int, a: int) -> bool:
+    return text[start:a].rstrip(" “\"‘'").endswith(",")
+
+
 def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tuple[int, int, Token, str]]:
     """Indirect candidates that are not a direct quote's own frame; nested reports keep the outermost."""
     direct = sorted((s.start, s.end) for s in spans)
@@ -327,6 +308,14 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
             continue  # "Registrar Tells Valdorian Customers To Leave": a headline reports no one
         # only the direct spans that can overlap [start, end): those starting within `longest` before it
         lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
+        # "X said Y has seen “a rise” in users, “reflecting a desire ...”": a quote that opens after a comma
+        # and runs on past the clause is the next thing X says; the report ends at that comma
+        cut = next(
+            (a for a, b in direct[lo:hi] if start < a < end < b and _comma_before(text, start, a)), None
+        )
+        if cut is not None:
+            end = start + len(text[start:cut].rstrip(" “\"‘'")[:-1].rstrip())
+            lo, hi = bisect_left(starts, start - longest), bisect_left(starts, end)
         covered = sum(max(0, min(end, b) - max(start, a)) for a, b in direct[lo:hi])
         # a report mostly made of a direct quote is that quote's frame; one that ends on a quoted fragment
         # ("bars use "if it encourages illegal activity"") is still a report (a mixed quote)
