@@ -1158,3 +1158,12 @@ def test_a_report_ends_where_a_quote_runs_on_past_it(nlp):
     (q,) = indirect(run(nlp, text))
     assert q.text == "Vantor has seen “a sharp rise” in visits from Kestrian networks to foreign news sites"
     assert q.speaker == "Marwick"
+
+
+def test_a_correction_a_screenshot_or_a_wording_speaks_for_no_one(nlp):
+    text = (
+        "A previous version of this story said the forum was five years old.\n\n"
+        "A screenshot from a domain lookup service indicates Vantor has seized the forum's domain.\n\n"
+        "Vantor is leaving the market, citing security. The wording suggests Vantor fears attacks from inside.\n"
+    )
+    assert not indirect(run(nlp, text))

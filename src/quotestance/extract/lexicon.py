@@ -92,6 +92,7 @@ INANIMATE_NOUNS = set(
 move reason decision step action case issue problem question fact result change news idea point plan policy
 law rule bill act measure situation thing way time day week year list number figure video footage content
 material site's evidence process system approach effect attack shooting violence riot ban block removal
+screenshot version wording
 """.split()
 )
 # documents that speak for whoever issued them ("a statement from the company said")
