@@ -1167,3 +1167,9 @@ def test_a_correction_a_screenshot_or_a_wording_speaks_for_no_one(nlp):
         "Vantor is leaving the market, citing security. The wording suggests Vantor fears attacks from inside.\n"
     )
     assert not indirect(run(nlp, text))
+
+
+def test_a_past_tense_read_as_a_participle_still_makes_a_report(nlp):
+    text = "Halvorsen says a similar dispute flared over the operator of the forum.\n"
+    (q,) = indirect(run(nlp, text))
+    assert q.text == "a similar dispute flared over the operator of the forum"

@@ -88,6 +88,10 @@ def _unparsed_report(verb: Token) -> tuple[int, int] | None:
     while toks and toks[-1].is_punct:
         toks = toks[:-1]
     finite = any("Fin" in t.morph.get("VerbForm") for t in toks)
+    # "says a similar controversy ignited over ...": a past tense the tagger read as a participle on the noun
+    finite = finite or (
+        verb.lemma_.lower() == "say" and any(t.tag_ == "VBN" and t.dep_ == "acl" for t in toks)
+    )
     if len(toks) < 4 or not finite or toks[0].text in DOUBLE or any(t.text in DOUBLE for t in toks[:2]):
         return None
     return toks[0].idx, toks[-1].idx + len(toks[-1].text)
