@@ -1173,3 +1173,11 @@ def test_a_past_tense_read_as_a_participle_still_makes_a_report(nlp):
     text = "Halvorsen says a similar dispute flared over the operator of the forum.\n"
     (q,) = indirect(run(nlp, text))
     assert q.text == "a similar dispute flared over the operator of the forum"
+
+
+def test_a_generic_you_is_no_speaker(nlp):
+    text = (
+        "The registrar Vantor moved the domain on Monday. You can tell this was a difficult decision for "
+        "Marwick. After writing a post outlining his decision, he added a note.\n"
+    )
+    assert not indirect(run(nlp, text))

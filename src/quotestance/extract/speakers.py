@@ -72,8 +72,8 @@ def resolve(subject: Token, idx: NameIndex, pos: int, offset: int = 0) -> Speake
     """Resolve the subject of a speech verb to a speaker (pos: article offset of the quote, for pronouns)."""
     low = subject.lower_
     if subject.pos_ == "PRON" or low in PRONOUNS:
-        if low in ("i", "we"):
-            return Speaker(None)  # first person inside the quote's own frame: not an attribution
+        if low in ("i", "we", "you"):
+            return Speaker(None)  # first person inside the quote's own frame, or "you can tell": no one
         if low in ("another", "someone", "somebody", "others"):
             return Speaker(low, is_person=True)  # "says another": nobody named, kept as the text gives it
         if low in PERSON_PRONOUNS:
