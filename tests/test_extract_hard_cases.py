@@ -1181,3 +1181,12 @@ def test_a_generic_you_is_no_speaker(nlp):
         "Marwick. After writing a post outlining his decision, he added a note.\n"
     )
     assert not indirect(run(nlp, text))
+
+
+def test_a_dash_aside_is_not_the_report(nlp):
+    text = (
+        "In his essay, Halvorsen argues that cutting the republic off from the internet would not even be "
+        "technically possible—given that every network would have to refuse its traffic for years.\n"
+    )
+    (q,) = indirect(run(nlp, text))
+    assert q.text.endswith("technically possible")

@@ -64,6 +64,8 @@ def core(toks: list[Token]) -> list[Token]:
             k > 0 and "\n" in doc_text(t.doc)[toks[k - 1].idx + len(toks[k - 1].text) : t.idx]
         ):
             return toks[:k]
+        if k > 2 and toks[k - 1].text in ("—", "–") and t.tag_ in ("VBG", "VBN"):
+            return toks[: k - 1]  # "… not feasible—given that …": an aside after a dash, not the report
         if k > 2 and toks[k - 1].text == ",":
             if t.lower_ == "such" and k + 1 < len(toks) and toks[k + 1].lower_ == "as":
                 return toks[: k - 1]
