@@ -31,9 +31,7 @@ def complement(verb: Token) -> Token | None:
     if marks & ADVERBIAL_MARKS or (comp.i < verb.i and "if" in marks):
         return None  # "after the company inked ...", "If ..., X said": an adverbial clause, not the report
     if comp.i < verb.i and comp.left_edge.lower_ == "asked":
-        return (
-            None  # "Asked what the regulator will do, Halvorsen said ...": the question put, not the answer
-        )
+        return None  # "Asked what the regulator will do, X said ...": the question put, not the answer
     if comp.i < verb.i:
         # the subject may carry its apposition ("…, Ilse Varga, the head of the watchdog, said")
         subj = next((c for c in verb.children if c.dep_ == "nsubj"), None)
