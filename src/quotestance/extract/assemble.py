@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 
 from spacy.language import Language
-from spacy.tokens import Span as SpacySpan
 
 from quotestance import __version__
 from quotestance.extract.attribution import direct_attribution, enclosing_report, speaker_from
@@ -71,13 +70,9 @@ def _context(parsed: Parsed, text: str, start: int, end: int, para: tuple[int, i
     sp = parsed.span(start, end)
     if sp is None:
         return text[para[0] : para[1]]
-    s = max(para[0], sp[0].sent.start_char + _off(parsed, sp))
-    e = min(para[1], sp[-1].sent.end_char + _off(parsed, sp))
+    s = max(para[0], sp[0].sent.start_char + parsed.offset(sp.doc))
+    e = min(para[1], sp[-1].sent.end_char + parsed.offset(sp.doc))
     return text[s:e].strip()
-
-
-def _off(parsed: Parsed, sp: SpacySpan) -> int:
-    return next(off for doc, off in parsed.chunks if doc is sp.doc)
 
 
 def _scare_quote(text: str, s: Span, parsed: Parsed) -> bool:

@@ -69,6 +69,10 @@ class Parsed:
                 return sp
         return None
 
+    def offset(self, doc: Doc) -> int:
+        """The article offset of a chunk's doc (of a token's or span's `.doc`)."""
+        return next(off for d, off in self.chunks if d is doc)
+
     def tokens(self) -> Iterator[tuple[Token, int]]:
         """Every token of every chunk, with its chunk's article offset."""
         for doc, off in self.chunks:

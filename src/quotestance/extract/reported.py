@@ -290,7 +290,7 @@ def _inside(r: tuple[int, int, Token, str], o: tuple[int, int, Token, str]) -> b
 def _between(parsed: Parsed, r: tuple[int, int, Token, str]) -> str:
     """The text from the report's clause to its subject, whichever comes first."""
     start, end, subj, _ = r
-    off = next(o for d, o in parsed.chunks if d is subj.doc)
+    off = parsed.offset(subj.doc)
     pos = subj.idx + off
     a, b = (min(start, pos), max(end, pos))
     return doc_text(subj.doc)[a - off : b - off]
@@ -327,7 +327,7 @@ def reported_statements(text: str, parsed: Parsed, spans: list[Span]) -> list[tu
             continue
         # a speaker inside a direct quote is the quoted person's words, never the writer's report of someone:
         # "'@Host you serve them - they posted this,' a user said": not "they" reporting "a user said"
-        at = next(o for d, o in parsed.chunks if d is subj.doc) + subj.idx
+        at = parsed.offset(subj.doc) + subj.idx
         k = bisect_left(starts, at + 1) - 1
         if k >= 0 and direct[k][0] <= at < direct[k][1]:
             continue
